@@ -1,0 +1,44 @@
+from django.contrib import admin
+from django.contrib.auth.admin import UserAdmin
+
+from proletto.forms import ArtistChangeForm, ArtistCreationForm
+from proletto.models import User
+
+
+@admin.register(User)
+class ArtistAdmin(UserAdmin):
+    form = ArtistChangeForm
+    add_form = ArtistCreationForm
+    list_display = (
+        "username",
+        "email",
+        "display_name",
+        "country",
+        "timezone",
+        "digest_opt_in",
+        "unsubscribed_at",
+        "is_staff",
+    )
+    list_filter = ("digest_opt_in", "career_stage", "is_staff", "is_active", "country")
+    search_fields = ("username", "email", "display_name", "city")
+    fieldsets = (
+        *UserAdmin.fieldsets,
+        (
+            "Artist profile",
+            {
+                "fields": (
+                    "display_name",
+                    "mediums",
+                    "interests",
+                    ("city", "country"),
+                    "career_stage",
+                    "timezone",
+                )
+            },
+        ),
+        ("Digest", {"fields": ("digest_opt_in", "unsubscribed_at")}),
+    )
+    add_fieldsets = (
+        *UserAdmin.add_fieldsets,
+        ("Contact", {"fields": ("email",)}),
+    )

@@ -1,0 +1,25 @@
+"""Start-up checks (`manage.py check`, and every command that runs checks)."""
+
+from django.conf import settings
+from django.core.checks import Error, Warning, register
+
+
+@register()
+def check_email_settings(app_configs, **kwargs):
+    problems = []
+    if settings.EMAIL_ESP == "sendgrid" and not settings.ANYMAIL.get("SENDGRID_API_KEY"):
+        problems.append(
+            Warning(
+                "EMAIL_ESP is sendgrid but SENDGRID_API_KEY is empty: emails will fail.",
+                hint="Set SENDGRID_API_KEY, or EMAIL_ESP=file for development.",
+                id="proletto.W001",
+            )
+        )
+    if "@" not in settings.DEFAULT_FROM_EMAIL:
+        problems.append(
+            Error(
+                f"DEFAULT_FROM_EMAIL={settings.DEFAULT_FROM_EMAIL!r} is not an email address.",
+                id="proletto.E001",
+            )
+        )
+    return problems

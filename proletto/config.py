@@ -1,0 +1,91 @@
+"""Reading settings from the environment, with one-line errors for bad values.
+
+settings.py calls these; they raise ImproperlyConfigured naming the variable, so a typo in
+production fails at start-up with a message an operator can act on.
+"""
+
+import zoneinfo
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import environ
+from django.core.exceptions import ImproperlyConfigured
+
+DATABASE_SCHEMES = {"postgres", "postgresql", "pgsql", "psql", "sqlite"}
+
+# Values Django or tutorials ship; any of them in production means "not configured".
+INSECURE_SECRET_KEYS = {"", "change-me", "changeme", "secret", "insecure-dev-key"}
+
+
+def database_from_url(url: str, *, base_dir: Path) -> dict:
+    """A DATABASES['default'] dict for `url`, or ImproperlyConfigured saying what is wrong."""
+    url = url.strip()
+    scheme = urlsplit(url).scheme if "://" in url else ""
+    if scheme not in DATABASE_SCHEMES:
+        raise ImproperlyConfigured(
+            f"DATABASE_URL={url!r} is not supported: use postgres://user@host:5432/name "
+            "or sqlite:///path/to/file.sqlite3"
+        )
+    if scheme == "sqlite":
+        path = url[len("sqlite://") :]
+        if path in ("", "/"):
+            raise ImproperlyConfigured("DATABASE_URL: a sqlite:/// URL needs a file path")
+        # sqlite:///var/x.sqlite3 is relative to the project; sqlite:////abs/x is absolute.
+        path = path[1:] if path.startswith("//") else path.lstrip("/")
+        file = Path(path) if Path(path).is_absolute() else base_dir / path
+        return sqlite_database(file)
+
+    config = environ.Env.db_url_config(url)
+    if not config.get("NAME"):
+        raise ImproperlyConfigured(f"DATABASE_URL={url!r} names no database")
+    config["ENGINE"] = "django.db.backends.postgresql"
+    # Short-lived connections: the scheduler and relays are long-running processes that
+    # must survive a database restart, so they never hold on to a connection between jobs.
+    config.setdefault("CONN_MAX_AGE", 0)
+    config.setdefault("OPTIONS", {}).setdefault("connect_timeout", 10)
+    return config
+
+
+def sqlite_database(file: Path) -> dict:
+    file.parent.mkdir(parents=True, exist_ok=True)
+    return {
+        "ENGINE": "django.db.backends.sqlite3",
+        "NAME": str(file),
+        "OPTIONS": {
+            # The web server, the scheduler and a relay share the file: WAL lets readers
+            # and one writer work together, IMMEDIATE takes the write lock up front so two
+            # writers queue (for `timeout` seconds) instead of failing with "locked".
+            "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
+            "transaction_mode": "IMMEDIATE",
+            "timeout": 20,
+        },
+        "TEST": {"NAME": str(file.with_name(file.stem + "-test.sqlite3"))},
+    }
+
+
+def time_zone_name(value: str, *, variable: str) -> str:
+    if value not in zoneinfo.available_timezones() and value != "UTC":
+        raise ImproperlyConfigured(
+            f"{variable}={value!r} is not an IANA time zone name (e.g. Europe/Rome)"
+        )
+    return value
+
+
+def log_level(value: str) -> str:
+    level = value.strip().upper()
+    if level not in {"DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"}:
+        raise ImproperlyConfigured(
+            f"LOG_LEVEL={value!r} is not one of DEBUG, INFO, WARNING, ERROR, CRITICAL"
+        )
+    return level
+
+
+def secret_key(value: str | None, *, debug: bool) -> str:
+    if value and value not in INSECURE_SECRET_KEYS and len(value) >= 32:
+        return value
+    if debug:
+        return value or "insecure-dev-key-only-for-debug-mode-000000000000000"
+    raise ImproperlyConfigured(
+        "SECRET_KEY must be set to a random string of 32+ characters when DEBUG is off "
+        '(python -c "import secrets; print(secrets.token_urlsafe(50))")'
+    )

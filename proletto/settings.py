@@ -1,0 +1,192 @@
+"""Proletto settings, read from the environment (12-factor). See README.md for the table."""
+
+from pathlib import Path
+
+import environ
+
+from proletto import config
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+VAR_DIR = BASE_DIR / "var"
+
+env = environ.Env()
+
+DEBUG = env.bool("DEBUG", default=False)
+SECRET_KEY = config.secret_key(env.str("SECRET_KEY", default=None), debug=DEBUG)
+ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["127.0.0.1", "localhost"] if DEBUG else [])
+CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
+
+SITE_URL = env.str("SITE_URL", default="http://127.0.0.1:8000").rstrip("/")
+# The seeds call it FROM_EMAIL; DEFAULT_FROM_EMAIL wins when both are set.
+DEFAULT_FROM_EMAIL = env.str(
+    "DEFAULT_FROM_EMAIL", default=env.str("FROM_EMAIL", default="Proletto <hello@proletto.local>")
+)
+SERVER_EMAIL = env.str("SERVER_EMAIL", default=DEFAULT_FROM_EMAIL)
+# "Ada Admin <ada@example.com>, bob@example.com" -> [("Ada Admin", "ada@..."), ("", "bob@...")]
+ADMINS = [
+    (name.strip(), address.strip("<> "))
+    for name, _, address in (
+        item.strip().rpartition(" ") for item in env.list("ADMINS", default=[])
+    )
+]
+
+TIME_ZONE = config.time_zone_name(env.str("TIME_ZONE", default="UTC"), variable="TIME_ZONE")
+USE_TZ = True
+USE_I18N = True
+LANGUAGE_CODE = "en-us"
+
+ENABLE_SCHEDULER = env.bool("ENABLE_SCHEDULER", default=True)
+
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "django_apscheduler",
+    "anymail",
+    "proletto",
+    "billing",
+    "outreach",
+    "digests",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
+
+ROOT_URLCONF = "proletto.urls"
+WSGI_APPLICATION = "proletto.wsgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ],
+        },
+    },
+]
+
+DATABASES = {
+    "default": config.database_from_url(
+        env.str("DATABASE_URL", default="sqlite:///var/proletto.sqlite3"), base_dir=BASE_DIR
+    )
+}
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+AUTH_USER_MODEL = "proletto.User"
+
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+]
+
+STATIC_URL = "static/"
+STATIC_ROOT = VAR_DIR / "static"
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {
+        "BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"
+        if not DEBUG
+        else "django.contrib.staticfiles.storage.StaticFilesStorage"
+    },
+}
+
+# Production hardening, on whenever the site is served over https (SITE_URL says so);
+# `manage.py check --deploy` is clean with DEBUG off and an https SITE_URL.
+if not DEBUG and SITE_URL.startswith("https://"):
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+    SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", default=True)
+    SECURE_HSTS_SECONDS = env.int("SECURE_HSTS_SECONDS", default=60 * 60 * 24 * 365)
+    SECURE_HSTS_INCLUDE_SUBDOMAINS = True
+    SECURE_HSTS_PRELOAD = True
+    SESSION_COOKIE_SECURE = True
+    CSRF_COOKIE_SECURE = True
+    # /healthz is probed over plain HTTP by load balancers and orchestrators.
+    SECURE_REDIRECT_EXEMPT = [r"^healthz$"]
+
+LOG_LEVEL = config.log_level(env.str("LOG_LEVEL", default="INFO"))
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {
+        "line": {
+            "format": "%(asctime)s %(levelname)s %(name)s [%(process)d] %(message)s",
+            "datefmt": "%Y-%m-%dT%H:%M:%S%z",
+        }
+    },
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "line"}},
+    "root": {"handlers": ["console"], "level": LOG_LEVEL},
+    "loggers": {
+        # APScheduler logs every wake-up at INFO; its own lines add nothing to ours.
+        "apscheduler": {"level": env.str("APSCHEDULER_LOG_LEVEL", default="WARNING")},
+        "django.db.backends": {"level": "INFO"},
+    },
+}
+
+# --- scheduling runtime (proletto/scheduling) --------------------------------------------
+# How long the leader's lease lasts without renewal; a standby takes over after it expires.
+SCHEDULER_LEASE_SECONDS = env.int("SCHEDULER_LEASE_SECONDS", default=15)
+# How often the leader looks for run-now requests, pauses and schedule changes.
+SCHEDULER_POLL_SECONDS = env.float("SCHEDULER_POLL_SECONDS", default=2.0)
+# How long SIGTERM waits for running jobs before marking them interrupted.
+SCHEDULER_SHUTDOWN_GRACE_SECONDS = env.int("SCHEDULER_SHUTDOWN_GRACE_SECONDS", default=30)
+SCHEDULER_HEARTBEAT_STALE_SECONDS = env.int("SCHEDULER_HEARTBEAT_STALE_SECONDS", default=60)
+# Execution history older than this is deleted by cleanup_expired_sessions.
+JOB_EXECUTION_RETENTION_DAYS = env.int("JOB_EXECUTION_RETENTION_DAYS", default=30)
+# Per-job schedule overrides: SCHEDULE_<JOB_ID_UPPER>="cron: 0 8 * * mon" or "interval: 15m".
+SCHEDULE_OVERRIDES = {
+    key[len("SCHEDULE_") :].lower(): value
+    for key, value in env.ENVIRON.items()
+    if key.startswith("SCHEDULE_") and value.strip()
+}
+# django-apscheduler's own admin formats times with this.
+APSCHEDULER_DATETIME_FORMAT = "Y-m-d H:i:s"
+APSCHEDULER_RUN_NOW_TIMEOUT = 25
+
+# --- email (outreach) ----------------------------------------------------------------------
+# Which Anymail ESP sends: sendgrid (the seeds' choice), postmark, mailgun, amazon_ses,
+# brevo, ... or "file" (written under var/mail, the demo) / "console" for development.
+EMAIL_ESP = env.str("EMAIL_ESP", default="file" if DEBUG else "sendgrid").lower()
+EMAIL_FILE_PATH = env.str("EMAIL_FILE_PATH", default=str(VAR_DIR / "mail"))
+ANYMAIL = {
+    "SENDGRID_API_KEY": env.str("SENDGRID_API_KEY", default=""),
+    "SENDGRID_API_URL": env.str("SENDGRID_API_URL", default="https://api.sendgrid.com/v3/"),
+    "WEBHOOK_SECRET": env.str("ANYMAIL_WEBHOOK_SECRET", default="") or None,
+}
+if EMAIL_ESP == "file":
+    EMAIL_BACKEND = "django.core.mail.backends.filebased.EmailBackend"
+elif EMAIL_ESP == "console":
+    EMAIL_BACKEND = "django.core.mail.backends.console.EmailBackend"
+elif EMAIL_ESP == "locmem":
+    EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
+else:
+    EMAIL_BACKEND = f"anymail.backends.{EMAIL_ESP}.EmailBackend"
+EMAIL_TIMEOUT = env.int("EMAIL_TIMEOUT", default=20)
+# Anymail dropped official support for SendGrid in 2025 (anymail.W003). SendGrid stays the
+# seeds' default and still works; README.md says how to switch ESP with EMAIL_ESP.
+SILENCED_SYSTEM_CHECKS = env.list("SILENCED_SYSTEM_CHECKS", default=["anymail.W003"])
+
+# Postal address / footer line every marketing email carries (CAN-SPAM, GDPR).
+EMAIL_FOOTER_ADDRESS = env.str(
+    "EMAIL_FOOTER_ADDRESS", default="Proletto, Fondamenta Nove 1, 30121 Venezia, Italy"
+)
+
+# --- billing ---------------------------------------------------------------------------------
+STRIPE_WEBHOOK_SECRET = env.str("STRIPE_WEBHOOK_SECRET", default="")
+STRIPE_WEBHOOK_TOLERANCE_SECONDS = env.int("STRIPE_WEBHOOK_TOLERANCE_SECONDS", default=300)
