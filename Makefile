@@ -1,7 +1,10 @@
 # Proletto: `make demo` runs it with demo data on SQLite; `make test` runs the whole suite.
 # Only Python 3.11+ is needed: everything else is installed into .venv.
 
-PYTHON ?= $(shell command -v python3.12 || command -v python3.11 || command -v python3)
+# The first interpreter that actually runs and is 3.11+ (pyenv shims can exist and fail).
+PYTHON ?= $(shell for py in python3 python3.13 python3.12 python3.11; do \
+	$$py -c 'import sys; sys.exit(sys.version_info < (3, 11))' 2>/dev/null && { echo $$py; break; }; \
+	done)
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
@@ -11,7 +14,7 @@ DEMO_ENV := DEBUG=true EMAIL_ESP=file DATABASE_URL=$(DEMO_DATABASE_URL)
 .PHONY: install test demo bench drills lint
 
 $(STAMP): requirements.txt requirements-dev.txt
-	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Proletto needs Python 3.11+, found " + sys.version.split()[0])'
+	@test -n "$(PYTHON)" || { echo "Proletto needs Python 3.11+ (python3 on the PATH)"; exit 1; }
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -r requirements-dev.txt
