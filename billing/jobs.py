@@ -1,6 +1,6 @@
 from apscheduler.triggers.cron import CronTrigger
 from django.conf import settings
-from django.db import close_old_connections
+from django.db import close_old_connections, connection
 
 from billing.models import CreditLedgerEntry
 from billing.services import credits_reset_due
@@ -9,10 +9,16 @@ from proletto.scheduling.registry import ScheduledJob
 
 def reset_monthly_credits() -> dict:
     """Monthly credit reset of yearly plans (monthly plans are reset by Stripe's webhook)."""
-    close_old_connections()
+    _close_stale_connections()
     try:
         return credits_reset_due(source=CreditLedgerEntry.Source.JOB).counts()
     finally:
+        _close_stale_connections()
+
+
+def _close_stale_connections():
+    # A caller's open transaction (a test, a command wrapping the job) owns the connection.
+    if not connection.in_atomic_block:
         close_old_connections()
 
 
