@@ -26,9 +26,17 @@ def add_months(anchor: dt.datetime, months: int) -> dt.datetime:
     local = anchor.astimezone(zone)
     month_index = local.month - 1 + months
     year, month = local.year + month_index // 12, month_index % 12 + 1
-    day = min(local.day, calendar.monthrange(year, month)[1])
-    moved = local.replace(tzinfo=None, year=year, month=month, day=day)
-    return moved.replace(tzinfo=zone).astimezone(dt.UTC)
+    day = min(local.day, _month_length(year, month))
+    moved = dt.datetime(
+        year, month, day, local.hour, local.minute, local.second, local.microsecond, tzinfo=zone
+    )
+    return moved.astimezone(dt.UTC)
+
+
+def _month_length(year: int, month: int) -> int:
+    if month == 2:
+        return 29 if calendar.isleap(year) else 28
+    return 30 if month in (4, 6, 9, 11) else 31
 
 
 def period_index(anchor: dt.datetime, at: dt.datetime) -> int:
@@ -36,12 +44,21 @@ def period_index(anchor: dt.datetime, at: dt.datetime) -> int:
 
     Before the anchor it is 0: the first period is the one that starts at the anchor.
     """
+    return period_bounds(anchor, at)[0]
+
+
+def period_bounds(anchor: dt.datetime, at: dt.datetime) -> tuple[int, dt.datetime, dt.datetime]:
+    """(index, start, start of the next) of the monthly period containing `at`, in one go: the
+    daily reset computes this for every due row."""
     zone = _zone()
     local_anchor, local_at = anchor.astimezone(zone), at.astimezone(zone)
     months = (local_at.year - local_anchor.year) * 12 + local_at.month - local_anchor.month
-    if months > 0 and add_months(anchor, months) > at:
-        months -= 1
-    return max(months, 0)
+    if months <= 0:
+        return 0, anchor, add_months(anchor, 1)
+    candidate = add_months(anchor, months)
+    if candidate > at:
+        return months - 1, add_months(anchor, months - 1), candidate
+    return months, candidate, add_months(anchor, months + 1)
 
 
 def period_start(anchor: dt.datetime, at: dt.datetime) -> dt.datetime:

@@ -280,3 +280,18 @@ def test_a_subscription_event_for_an_unknown_subscription_is_a_404(post_event, m
     )
     assert post_event(event).status_code == 404
     assert check()
+
+
+def test_a_yearly_renewal_invoice_resets_credits_and_keeps_monthly_resets(
+    post_event, make_subscription
+):
+    yearly = make_subscription(
+        billing_anchor=utc(2025, 3, 1, 11), stripe_subscription_id="sub_year", credits_balance=0
+    )
+    event = invoice_paid(
+        "sub_year", period_start=PERIOD_START, period_end=utc(2027, 3, 1, 11), created=NOW
+    )
+    assert post_event(event).status_code == 200
+    yearly.refresh_from_db()
+    assert yearly.credits_balance == 50
+    assert yearly.next_credit_reset_at == utc(2026, 4, 1, 11)
