@@ -195,8 +195,7 @@ def _reset_rows(rows, *, now, source, dry_run, report, period=None) -> None:
         report.reset.append(reset)
         if dry_run:
             continue
-        note = f"caught up after {missed} missed period(s)" if missed else ""
-        entries.append((row["id"], allowance - row["credits_balance"], allowance, start, note))
+        entries.append((row["id"], allowance - row["credits_balance"], allowance, start, missed))
         updates.append(
             _subscription_update(
                 row, now=now, next_at=next_at, balance=allowance, period_start=start, reset=True
@@ -232,36 +231,70 @@ def _subscription_update(row, *, now, next_at, balance=None, period_start=None, 
 # A batch is written with one INSERT of ledger rows and one UPDATE of subscriptions, whatever
 # its size. bulk_create()/bulk_update() would do the same in SQL, but bulk_update() builds a
 # CASE expression per row and field in Python, which costs more than the database's work.
-# entries: (subscription id, amount, balance after, period start, note)
+# entries: (subscription id, amount, balance after, period start, missed periods)
 # updates: (subscription id, balance, credits period start, last reset at, next reset at)
+
+# The ledger note of a catch-up reset; a printf template so PostgreSQL's format() fills it too.
+CATCH_UP_NOTE = "caught up after %s missed period(s)"
+_EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
+_MICROSECOND = dt.timedelta(microseconds=1)
 
 
 def _resets_write_postgresql(entries, updates, *, now, source) -> None:
-    """PostgreSQL: each column goes as one array parameter, unnested on the server."""
+    """PostgreSQL: each column goes as one array parameter, unnested on the server. Times go
+    as integer microseconds since the epoch: a client-side bound array of timestamps is quoted
+    element by element in Python, which cost more than the whole UPDATE."""
     ledger = CreditLedgerEntry._meta.db_table
     table = Subscription._meta.db_table
+    as_time = "('epoch'::timestamptz + {} * interval '1 microsecond')".format
     with connection.cursor() as cursor:
         if entries:
+            ids, amounts, balances, starts, missed = _columns(entries, 5)
             cursor.execute(
                 f'INSERT INTO "{ledger}" ("subscription_id", "kind", "amount", "balance_after", '
                 '"period_start", "source", "note", "created_at") '
-                "SELECT v.id, %s, v.amount, v.balance, v.period_start, %s, v.note, %s "
-                "FROM unnest(%s::bigint[], %s::int[], %s::int[], %s::timestamptz[], %s::text[]) "
-                "AS v(id, amount, balance, period_start, note)",
-                [CreditLedgerEntry.Kind.RESET.value, str(source), now, *_columns(entries, 5)],
+                f"SELECT v.id, %s, v.amount, v.balance, {as_time('v.period_start')}, %s, "
+                "CASE WHEN v.missed > 0 THEN format(%s::text, v.missed) ELSE '' END, %s "
+                "FROM unnest(%s::bigint[], %s::int[], %s::int[], %s::bigint[], %s::int[]) "
+                "AS v(id, amount, balance, period_start, missed)",
+                [
+                    CreditLedgerEntry.Kind.RESET.value,
+                    str(source),
+                    CATCH_UP_NOTE,
+                    now,
+                    ids,
+                    amounts,
+                    balances,
+                    [_micros(value) for value in starts],
+                    missed,
+                ],
             )
         if updates:
+            ids, balances, starts, reset_ats, next_ats = _columns(updates, 5)
             cursor.execute(
                 f'UPDATE "{table}" SET "credits_balance" = v.balance, '
-                '"credits_period_start" = v.period_start, "last_credit_reset_at" = v.reset_at, '
-                '"next_credit_reset_at" = v.next_at, "updated_at" = %s '
-                "FROM unnest(%s::bigint[], %s::int[], %s::timestamptz[], %s::timestamptz[], "
-                "%s::timestamptz[]) AS v(id, balance, period_start, reset_at, next_at) "
+                f'"credits_period_start" = {as_time("v.period_start")}, '
+                f'"last_credit_reset_at" = {as_time("v.reset_at")}, '
+                f'"next_credit_reset_at" = {as_time("v.next_at")}, "updated_at" = %s '
+                "FROM unnest(%s::bigint[], %s::int[], %s::bigint[], %s::bigint[], %s::bigint[]) "
+                "AS v(id, balance, period_start, reset_at, next_at) "
                 # The ANY lets the planner fetch the batch by primary key instead of hashing
                 # a scan of the whole table for every batch.
                 f'WHERE "{table}"."id" = v.id AND "{table}"."id" = ANY(%s::bigint[])',
-                [now, *_columns(updates, 5), [row[0] for row in updates]],
+                [
+                    now,
+                    ids,
+                    balances,
+                    [_micros(value) for value in starts],
+                    [_micros(value) for value in reset_ats],
+                    [_micros(value) for value in next_ats],
+                    ids,
+                ],
             )
+
+
+def _micros(value: dt.datetime | None) -> int | None:
+    return None if value is None else (value - _EPOCH) // _MICROSECOND
 
 
 def _columns(rows, width) -> list[list]:
@@ -278,10 +311,10 @@ def _resets_write_portable(entries, updates, *, now, source) -> None:
             balance_after=balance,
             period_start=period_start,
             source=source,
-            note=note,
+            note=CATCH_UP_NOTE % missed if missed else "",
             created_at=now,
         )
-        for pk, amount, balance, period_start, note in entries
+        for pk, amount, balance, period_start, missed in entries
     )
     if not updates:
         return

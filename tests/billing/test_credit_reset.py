@@ -185,3 +185,15 @@ def test_resets_follow_the_anchor_on_the_31st_through_the_year(make_subscription
                     days.append(moment.date().isoformat())
     assert days == ["2028-01-31", "2028-02-29", "2028-03-31", "2028-04-30", "2028-05-31"]
     assert len(resets(subscription)) == 5
+
+
+def test_it_keeps_the_anchor_time_to_the_microsecond(make_subscription):
+    anchor = utc(2026, 1, 31, 10, 7, 30, 123456)
+    with time_machine.travel(utc(2026, 2, 10), tick=False):
+        subscription = make_subscription(billing_anchor=anchor)
+    with time_machine.travel(utc(2026, 3, 1), tick=False):
+        reset_monthly_credits()
+    subscription.refresh_from_db()
+    assert subscription.credits_period_start == utc(2026, 2, 28, 10, 7, 30, 123456)
+    assert subscription.next_credit_reset_at == utc(2026, 3, 31, 10, 7, 30, 123456)
+    assert resets(subscription)[0].period_start == subscription.credits_period_start
