@@ -419,7 +419,7 @@ def stripe_event_verify(*, payload: bytes, signature: str | None) -> dict:
         and isinstance(event.get("id"), str)
         and isinstance(event.get("type"), str)
         and isinstance(event.get("created"), int)
-        and isinstance((event.get("data") or {}).get("object"), dict)
+        and isinstance(_dig(event, "data", "object"), dict)
     ):
         raise BillingError("not a Stripe event: id, type, created and data.object are required")
     return event
@@ -433,7 +433,7 @@ def stripe_event_process(*, event: dict, now=None) -> str:
     gets another chance.
     """
     now = now or timezone.now()
-    created = dt.datetime.fromtimestamp(event["created"], dt.UTC)
+    created = _timestamp(event["created"])
     with transaction.atomic():
         try:
             with transaction.atomic():
@@ -455,12 +455,13 @@ def stripe_event_process(*, event: dict, now=None) -> str:
 
 def _invoice_paid(event, *, created, now) -> str:
     invoice = event["data"]["object"]
-    reason = invoice.get("billing_reason")
+    reason = _dig(invoice, "billing_reason")
     if reason != "subscription_cycle":
         return f"ignored: invoice.paid with billing_reason {reason!r}"
     # Current API versions nest it under parent; versions before 2025-03 had it at the top.
-    details = (invoice.get("parent") or {}).get("subscription_details") or {}
-    stripe_id = _stripe_id(details.get("subscription")) or _stripe_id(invoice.get("subscription"))
+    stripe_id = _stripe_id(
+        _dig(invoice, "parent", "subscription_details", "subscription")
+    ) or _stripe_id(_dig(invoice, "subscription"))
     if not stripe_id:
         raise BillingError("invoice.paid without a subscription id")
     subscription = _local_subscription(stripe_id)
@@ -480,31 +481,29 @@ def _invoice_paid(event, *, created, now) -> str:
 def _invoice_period(invoice) -> tuple[dt.datetime, dt.datetime | None]:
     # The invoice's own period_start is the *previous* period on subscription_cycle invoices;
     # the subscription line's period is the one just paid for.
-    for line in (invoice.get("lines") or {}).get("data") or []:
-        period = line.get("period") or {}
-        if isinstance(period.get("start"), int):
-            end = period.get("end")
-            return (
-                dt.datetime.fromtimestamp(period["start"], dt.UTC),
-                dt.datetime.fromtimestamp(end, dt.UTC) if isinstance(end, int) else None,
-            )
+    lines = _dig(invoice, "lines", "data")
+    for line in lines if isinstance(lines, list) else []:
+        start, end = _dig(line, "period", "start"), _dig(line, "period", "end")
+        if isinstance(start, int):
+            return _timestamp(start), _timestamp(end) if isinstance(end, int) else None
     raise BillingError("invoice.paid without a line period")
 
 
 def _subscription_changed(event, *, created, now) -> str:
     obj = event["data"]["object"]
-    stripe_id = _stripe_id(obj.get("id"))
+    stripe_id = _stripe_id(_dig(obj, "id"))
     if not stripe_id:
         raise BillingError(f"{event['type']} without a subscription id")
-    customer_id = _stripe_id(obj.get("customer"))
+    customer_id = _stripe_id(_dig(obj, "customer"))
     subscription = _local_subscription(stripe_id, customer_id=customer_id)
 
     if event["type"] == "customer.subscription.deleted":
         status = Subscription.Status.CANCELED
     else:
-        status = _STRIPE_STATUS.get(obj.get("status"), obj.get("status"))
+        status = _dig(obj, "status")
+        status = _STRIPE_STATUS.get(status, status) if isinstance(status, str) else status
         if status not in Subscription.Status.values:
-            raise BillingError(f"unknown subscription status {obj.get('status')!r}")
+            raise BillingError(f"unknown subscription status {_dig(obj, 'status')!r}")
     changes = {
         "status": status,
         "stripe_subscription_id": stripe_id,
@@ -516,12 +515,12 @@ def _subscription_changed(event, *, created, now) -> str:
     price = _subscription_price(obj)
     if price is not None:
         changes["plan"] = _plan_for_price(price["id"])
-        interval = (price.get("recurring") or {}).get("interval")
+        interval = _dig(price, "recurring", "interval")
         if interval not in _STRIPE_INTERVAL:
             raise BillingError(f"unsupported billing interval {interval!r} on {price['id']}")
         changes["interval"] = _STRIPE_INTERVAL[interval]
-    if isinstance(obj.get("billing_cycle_anchor"), int):
-        changes["billing_anchor"] = dt.datetime.fromtimestamp(obj["billing_cycle_anchor"], dt.UTC)
+    if isinstance(_dig(obj, "billing_cycle_anchor"), int):
+        changes["billing_anchor"] = _timestamp(obj["billing_cycle_anchor"])
     anchor = changes.get("billing_anchor", subscription.billing_anchor)
     interval = changes.get("interval", subscription.interval)
     if anchor != subscription.billing_anchor or interval != subscription.interval:
@@ -540,9 +539,9 @@ def _subscription_changed(event, *, created, now) -> str:
 
 
 def _subscription_price(obj) -> dict | None:
-    items = (obj.get("items") or {}).get("data") or []
-    for item in items:
-        price = item.get("price") or item.get("plan")
+    items = _dig(obj, "items", "data")
+    for item in items if isinstance(items, list) else []:
+        price = _dig(item, "price") or _dig(item, "plan")
         if isinstance(price, dict) and isinstance(price.get("id"), str):
             return price
     return None
@@ -567,6 +566,23 @@ def _local_subscription(stripe_id: str, *, customer_id: str | None = None) -> Su
     if subscription is None:
         raise BillingError(f"unknown subscription {stripe_id}", status=404)
     return subscription
+
+
+def _timestamp(value: int) -> dt.datetime:
+    try:
+        return dt.datetime.fromtimestamp(value, dt.UTC)
+    except (OverflowError, OSError, ValueError):
+        raise BillingError(f"not a Unix timestamp: {value}") from None
+
+
+def _dig(value, *path):
+    """value[path[0]][path[1]]..., or None where a level is missing or not an object: a
+    malformed payload is answered with a 400, never a KeyError."""
+    for key in path:
+        if not isinstance(value, dict):
+            return None
+        value = value.get(key)
+    return value
 
 
 def _stripe_id(value) -> str | None:

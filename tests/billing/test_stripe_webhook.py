@@ -295,3 +295,35 @@ def test_a_yearly_renewal_invoice_resets_credits_and_keeps_monthly_resets(
     yearly.refresh_from_db()
     assert yearly.credits_balance == 50
     assert yearly.next_credit_reset_at == utc(2026, 4, 1, 11)
+
+
+@pytest.mark.parametrize(
+    "mangle",
+    [
+        lambda invoice: invoice.update(lines=["not", "an", "object"]),
+        lambda invoice: invoice.update(lines={"data": [{"period": "soon"}]}),
+        lambda invoice: invoice["lines"]["data"][0]["period"].update(start=10**20),
+        lambda invoice: invoice.update(parent="sub_1"),
+    ],
+    ids=["lines-a-list", "period-a-string", "start-out-of-range", "parent-a-string"],
+)
+def test_a_malformed_invoice_is_a_400_not_a_500(post_event, monthly, mangle):
+    check = unchanged(monthly)
+    event = invoice_paid("sub_1", period_start=PERIOD_START, period_end=PERIOD_END, created=NOW)
+    mangle(event["data"]["object"])
+    response = post_event(event)
+    assert 400 <= response.status_code < 500, response.content
+    assert "error" in response.json()
+    assert check()
+    assert not StripeEvent.objects.exists()
+
+
+def test_a_malformed_subscription_event_is_a_400_not_a_500(post_event, monthly):
+    check = unchanged(monthly)
+    event = subscription_event("customer.subscription.updated", "sub_1", created=NOW)
+    event["data"]["object"]["items"] = "everything"
+    event["data"]["object"]["status"] = ["active"]
+    response = post_event(event)
+    assert response.status_code == 400
+    assert response.json() == {"error": "unknown subscription status ['active']"}
+    assert check()
