@@ -161,6 +161,8 @@ def _reset_rows(rows, *, now, source, dry_run, report, period=None) -> None:
             index, start, next_at = periods.period_bounds(anchor, now)
             if start > now:
                 report.skipped.append((row["id"], f"first period starts {start:%Y-%m-%d %H:%M}"))
+                if not dry_run and row["next_credit_reset_at"] != start:
+                    updates.append(_subscription_update(row, now=now, next_at=start))
                 continue
             missed = _missed_periods(row, anchor=anchor, index=index, start=start)
         else:

@@ -197,3 +197,15 @@ def test_it_keeps_the_anchor_time_to_the_microsecond(make_subscription):
     assert subscription.credits_period_start == utc(2026, 2, 28, 10, 7, 30, 123456)
     assert subscription.next_credit_reset_at == utc(2026, 3, 31, 10, 7, 30, 123456)
     assert resets(subscription)[0].period_start == subscription.credits_period_start
+
+
+def test_a_subscription_whose_anchor_is_in_the_future_waits_for_it(make_subscription):
+    subscription = make_subscription(billing_anchor=utc(2026, 4, 10))
+    Subscription.objects.filter(pk=subscription.pk).update(next_credit_reset_at=utc(2026, 2, 1))
+    with time_machine.travel(utc(2026, 3, 1), tick=False):
+        report = credits_reset_due(source=Source.JOB)
+        assert report.skipped == [(subscription.pk, "first period starts 2026-04-10 00:00")]
+        assert credits_reset_due(source=Source.JOB).counts()["skipped"] == 0
+    subscription.refresh_from_db()
+    assert subscription.next_credit_reset_at == utc(2026, 4, 10)
+    assert not resets(subscription)
