@@ -6,8 +6,9 @@ import time_machine
 from django.db import IntegrityError, connection
 from django.test import Client
 
-from billing.models import CreditLedgerEntry
-from billing.services import credits_reset, credits_reset_due
+from billing.exceptions import BillingError
+from billing.models import CreditLedgerEntry, Subscription
+from billing.services import credits_consume, credits_reset, credits_reset_due
 from tests.billing.conftest import WEBHOOK_URL, invoice_paid, stripe_signature, utc
 
 Source = CreditLedgerEntry.Source
@@ -107,3 +108,22 @@ def test_two_jobs_sharing_the_due_rows_reset_each_one_once(make_subscription):
     assert sum(counts) == 120
     assert CreditLedgerEntry.objects.filter(kind="reset").count() == 120
     assert {s.ledger_entries.count() for s in subscriptions} == {1}
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_concurrent_spending_never_takes_the_balance_below_zero(make_subscription):
+    subscription = make_subscription(credits_balance=10)
+    refused = []
+
+    def spend():
+        try:
+            credits_consume(subscription=Subscription.objects.get(pk=subscription.pk), amount=3)
+        except BillingError:
+            refused.append(1)
+
+    run_together(*[spend] * 5)
+
+    subscription.refresh_from_db()
+    assert (subscription.credits_balance, len(refused)) == (1, 2)
+    assert subscription.ledger_entries.count() == 3
