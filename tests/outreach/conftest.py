@@ -1,6 +1,15 @@
+import warnings
+
 import pytest
+from anymail.exceptions import AnymailNotSupportedWarning
 
 from outreach.testing.fake_sendgrid import FakeSendGrid
+
+
+@pytest.fixture(autouse=True)
+def _sendgrid_support_is_known():
+    # SendGrid is the seeds' production ESP; Anymail's "unsupported" notice is in the README.
+    warnings.filterwarnings("ignore", category=AnymailNotSupportedWarning)
 
 
 @pytest.fixture
