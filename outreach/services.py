@@ -201,6 +201,13 @@ class SendResult:
     permanent: bool = False
 
 
+@dataclass
+class _Batch:
+    counts: Counter
+    rows: list
+    futures: list
+
+
 class OutboxRelay:
     """Claims due rows in batches and sends them with several requests in flight.
 
@@ -237,26 +244,38 @@ class OutboxRelay:
     def drain(
         self, *, max_seconds: float | None = None, should_stop: Callable[[], bool] | None = None
     ) -> dict:
-        """Process batches until nothing is due, time is up, or should_stop() says so."""
+        """Process batches until nothing is due, time is up, or should_stop() says so.
+
+        Batches are pipelined: the next batch is claimed and handed to the senders before the
+        previous one's results are written, so the senders never wait for the database.
+        """
         totals: Counter = Counter()
         started = time.monotonic()
+        in_flight: _Batch | None = None
         while not (should_stop and should_stop()):
-            counts = self.process_batch()
-            totals.update(counts)
-            if not counts.get("claimed") and not counts.get("reclaimed"):
-                break
             if max_seconds is not None and time.monotonic() - started >= max_seconds:
                 break
+            batch = self._start_batch()
+            if in_flight is not None:
+                totals.update(self._finish_batch(in_flight))
+            in_flight = batch
+            if not batch.counts.get("claimed") and not batch.counts.get("reclaimed"):
+                break
+        if in_flight is not None:
+            totals.update(self._finish_batch(in_flight))
         return _counts(totals)
 
     def process_batch(self) -> dict:
+        """Claim one batch, send it and record the results."""
+        return _counts(self._finish_batch(self._start_batch()))
+
+    def _start_batch(self) -> "_Batch":
         counts: Counter = Counter()
         counts.update(outbox_reclaim_stuck(now=timezone.now()))
         rows = self._claim()
         counts["claimed"] = len(rows)
         if not rows:
-            return _counts(counts)
-
+            return _Batch(counts, [], [])
         suppressed = self._suppressed(rows)
         if suppressed:
             counts["suppressed"] = EmailOutbox.objects.filter(
@@ -269,9 +288,12 @@ class OutboxRelay:
                 updated_at=timezone.now(),
             )
         sendable = [row for row in rows if row not in suppressed]
-        results = list(self._pool.map(self._send_one, sendable))
-        counts.update(self._record(sendable, results))
-        return _counts(counts)
+        futures = [self._pool.submit(self._send_one, row) for row in sendable]
+        return _Batch(counts, sendable, futures)
+
+    def _finish_batch(self, batch: "_Batch") -> Counter:
+        results = [future.result() for future in batch.futures]
+        return batch.counts + self._record(batch.rows, results)
 
     def _claim(self) -> list[EmailOutbox]:
         now = timezone.now()
