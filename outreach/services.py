@@ -353,6 +353,9 @@ class OutboxRelay:
         )
         if row.body_html:
             message.attach_alternative(row.body_html, "text/html")
+        # Anymail passes metadata to the ESP, which returns it with every event: an event
+        # that arrives before this batch's message ids are saved still finds its row.
+        message.metadata = {"outbox_id": str(row.id)}
         try:
             message.send()
         except (AnymailRecipientsRefused, AnymailInvalidAddress) as exc:
@@ -551,6 +554,7 @@ def outbox_record_event(
     message_id: str | None,
     recipient: str | None,
     description: str = "",
+    outbox_id: str | None = None,
 ) -> EmailEvent | None:
     """Apply one ESP delivery event; a duplicate (same event id) returns None and does nothing."""
     occurred_at = occurred_at or timezone.now()
@@ -560,11 +564,10 @@ def outbox_record_event(
         event_id = "sha256:" + hashlib.sha256(fingerprint.encode()).hexdigest()
     with transaction.atomic():
         # Lock the row first so two events for one email are applied one after the other.
-        outbox = (
-            EmailOutbox.objects.select_for_update().filter(esp_message_id=message_id).first()
-            if message_id
-            else None
-        )
+        locked = EmailOutbox.objects.select_for_update()
+        outbox = locked.filter(esp_message_id=message_id).first() if message_id else None
+        if outbox is None and outbox_id and str(outbox_id).isdigit():
+            outbox = locked.filter(pk=int(outbox_id)).first()
         try:
             with transaction.atomic():
                 event = EmailEvent.objects.create(

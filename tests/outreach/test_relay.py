@@ -40,6 +40,8 @@ def test_it_sends_a_queued_email_through_sendgrid_and_records_the_message_id(sen
     assert row.esp_message_id == accepted["anymail_id"]
     assert accepted["to"] == ["ada@example.com"]
     assert accepted["payload"]["headers"]["X-Campaign"] == "welcome"
+    # returned by SendGrid with every event for this email
+    assert accepted["payload"]["custom_args"]["outbox_id"] == str(row.id)
     assert {part["type"] for part in accepted["payload"]["content"]} == {"text/plain", "text/html"}
 
 
