@@ -28,7 +28,7 @@ def main():
     parser.add_argument("--emails", type=int, default=10_000)
     parser.add_argument("--latency", type=float, default=0.05, help="seconds per request")
     parser.add_argument("--concurrency", type=int, default=8, help="sends in flight per relay")
-    parser.add_argument("--batch-size", type=int, default=200)
+    parser.add_argument("--batch-size", type=int, default=100)
     args = parser.parse_args()
 
     from outreach.testing.fake_sendgrid import FakeSendGrid

@@ -255,7 +255,14 @@ class OutboxRelay:
         while not (should_stop and should_stop()):
             if max_seconds is not None and time.monotonic() - started >= max_seconds:
                 break
-            batch = self._start_batch()
+            try:
+                batch = self._start_batch()
+            except Exception:
+                # Record what was already sent before giving up, or those rows would be sent
+                # again after the claim timeout.
+                if in_flight is not None:
+                    self._finish_batch(in_flight)
+                raise
             if in_flight is not None:
                 totals.update(self._finish_batch(in_flight))
             in_flight = batch
