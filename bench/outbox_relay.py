@@ -75,7 +75,8 @@ def main():
         "two_relays_vs_one": round(two["emails_per_s"] / one["emails_per_s"], 3),
     }
     RESULTS.mkdir(parents=True, exist_ok=True)
-    (RESULTS / "outbox_relay.json").write_text(json.dumps(result, indent=2))
+    output = RESULTS / f"outbox_relay-{result['database']}.json"
+    output.write_text(json.dumps(result, indent=2))
     print(f"emails {args.emails}, latency {args.latency * 1000:.0f} ms, ", end="")
     print(f"{args.concurrency} in flight per relay")
     print(f"ceiling for one relay: {ceiling:.0f} emails/s")
@@ -88,7 +89,7 @@ def main():
         f"two relays: {two['emails_per_s']:.0f} emails/s = "
         f"{result['two_relays_vs_one']:.2f}x one relay (target >= 1.8x), wall {two['wall_s']:.1f} s"
     )
-    print(f"written to {RESULTS / 'outbox_relay.json'}")
+    print(f"written to {output}")
 
 
 def prepare(count):
