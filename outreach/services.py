@@ -94,6 +94,8 @@ def outbox_enqueue(
         raise OutboxError(
             f"unknown email category {category!r}: use one of {', '.join(Category.values)}"
         )
+    if not isinstance(priority, int) or not -1000 <= priority <= 1000:
+        raise OutboxError(f"priority must be a whole number from -1000 to 1000, not {priority!r}")
     clean_headers = _clean_headers(headers or {})
     subject, body_text, body_html = _render(template, context)
 
@@ -131,6 +133,8 @@ def _clean_address(recipient) -> str:
         validate_email(address)
     except ValidationError:
         raise OutboxError(f"invalid email address {recipient!r}") from None
+    if len(address) > 254:
+        raise OutboxError(f"email address longer than 254 characters: {address[:40]!r}...")
     return address
 
 
@@ -149,7 +153,7 @@ def _clean_headers(headers: dict) -> dict:
 
 
 def _render(template: str, context: dict) -> tuple[str, str, str]:
-    if not isinstance(template, str) or not TEMPLATE_NAME.match(template):
+    if not isinstance(template, str) or len(template) > 200 or not TEMPLATE_NAME.match(template):
         raise OutboxError(f"invalid email template name {template!r}")
     full_context = {
         "site_url": settings.SITE_URL,
@@ -173,6 +177,8 @@ def _render(template: str, context: dict) -> tuple[str, str, str]:
     subject = " ".join(subject.split())
     if not subject:
         raise OutboxError(f"email template {template!r} rendered an empty subject")
+    if len(subject) > 998:  # the longest line RFC 5322 allows
+        raise OutboxError(f"email template {template!r} rendered a subject over 998 characters")
     return subject, body_text, body_html
 
 
