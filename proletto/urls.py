@@ -6,4 +6,7 @@ urlpatterns = [
     path("", RedirectView.as_view(url="/admin/", permanent=False)),
     path("admin/", admin.site.urls),
     path("billing/", include("billing.urls")),
+    # outreach wraps Anymail's tracking webhooks (clear 4xx, one transaction per batch).
+    path("anymail/", include("outreach.urls")),
+    path("anymail/", include("anymail.urls")),
 ]
