@@ -2,6 +2,7 @@ from datetime import timedelta
 
 from django.conf import settings
 from django.contrib import admin, messages
+from django.db import models
 from django.db.models import Q
 from django.utils import timezone
 from django.utils.html import format_html
@@ -13,6 +14,7 @@ from proletto.vocabulary import MEDIUM_CHOICES
 
 @admin.register(OpportunitySource)
 class OpportunitySourceAdmin(admin.ModelAdmin):
+    formfield_overrides = {models.URLField: {"assume_scheme": "https"}}
     list_display = [
         "name",
         "kind",
@@ -151,6 +153,7 @@ class DeadlineFilter(admin.SimpleListFilter):
 
 @admin.register(Opportunity)
 class OpportunityAdmin(admin.ModelAdmin):
+    formfield_overrides = {models.URLField: {"assume_scheme": "https"}}
     list_display = [
         "title",
         "organisation",
