@@ -49,3 +49,13 @@ def test_it_gives_none_for_text_without_a_complete_date(text):
 
 def test_it_gives_none_for_an_absurd_year():
     assert parse_deadline("1 March 1850", tz=UTC) is None
+
+
+def test_it_reads_an_iso_time_with_z_as_utc():
+    assert parse_deadline("2027-03-01T17:00:00Z", tz=ROME) == dt.datetime(
+        2027, 3, 1, 17, 0, tzinfo=UTC
+    )
+
+
+def test_it_gives_none_for_an_impossible_iso_date():
+    assert parse_deadline("2027-02-30", tz=UTC) is None
