@@ -23,3 +23,11 @@ def sources_due(*, now=None) -> QuerySet[OpportunitySource]:
     return OpportunitySource.objects.filter(enabled=True).filter(
         Q(next_fetch_at__isnull=True) | Q(next_fetch_at__lte=now)
     )
+
+
+def sources_failing(*, min_failures: int = 1) -> QuerySet[OpportunitySource]:
+    """Enabled sources whose last `min_failures` or more fetches failed (for the maintenance
+    bot and the admin): the worst first."""
+    return OpportunitySource.objects.filter(
+        enabled=True, consecutive_failures__gte=min_failures
+    ).order_by("-consecutive_failures", "name")
