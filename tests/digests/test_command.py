@@ -64,7 +64,7 @@ def test_an_unknown_source_name_is_a_one_line_error_that_changes_nothing(demo_so
 
 def test_a_dry_run_reports_what_it_would_do_and_writes_nothing(demo_sources):
     output = run("--dry-run")
-    assert "Dry run: would create 35" in output
+    assert "Dry run: would create 35, update 0" in output
     assert Opportunity.objects.count() == 0
 
 
@@ -84,3 +84,17 @@ def test_it_says_so_when_nothing_is_due(db):
 def test_a_bad_timeout_is_refused(db):
     with pytest.raises(CommandError, match="--timeout must be a positive"):
         run("--timeout", "0")
+
+
+class TerminalOutput(StringIO):
+    def isatty(self):
+        return True
+
+
+def test_it_draws_a_progress_bar_on_a_terminal(demo_sources):
+    out = TerminalOutput()
+    with time_machine.travel(NOW, tick=False):
+        call_command("scrape_opportunities", stdout=out)
+    output = out.getvalue()
+    assert "\r[" + "#" * 30 + "] 4/4 " in output
+    assert not any(line.startswith("[1/4]") for line in output.splitlines())

@@ -136,3 +136,11 @@ def test_the_demo_dates_are_relative_to_the_day_served(feed_server, demo_sources
     scrape(demo_sources["json_feed"])
     fund = Opportunity.objects.get(title="Emerging Painters Fund")
     assert fund.deadline.date() == TODAY + dt.timedelta(days=30)
+
+
+def test_every_stored_opportunity_passes_model_validation(feed_server, demo_sources, make_source):
+    hostile = make_source("Hostile", feed_server.serve_fixture("hostile.rss", RSS))
+    scrape(*demo_sources.values(), hostile)
+    assert Opportunity.objects.count() == 38
+    for opportunity in Opportunity.objects.all():
+        opportunity.full_clean()

@@ -45,9 +45,12 @@ class Command(BaseCommand):
         progress.finish()
         self.write_table(summary)
         counts = summary.as_counts()
+        if dry_run:
+            done = f"Dry run: would create {counts['created']}, update {counts['updated']}"
+        else:
+            done = f"Created {counts['created']}, updated {counts['updated']}"
         line = (
-            f"{'Dry run: would create' if dry_run else 'Created'} {counts['created']}, "
-            f"updated {counts['updated']}, unchanged {counts['unchanged']}, "
+            f"{done}, unchanged {counts['unchanged']}, "
             f"skipped items {counts['skipped_items']}, "
             f"{'would expire' if dry_run else 'expired'} {counts['expired']}; "
             f"{counts['sources']} sources, {counts['failed']} failed."
