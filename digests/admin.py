@@ -61,6 +61,11 @@ class OpportunitySourceAdmin(admin.ModelAdmin):
         ),
     ]
 
+    def save_model(self, request, obj, form, change):
+        if change and set(form.changed_data) & set(OpportunitySource.FETCH_FIELDS):
+            obj.forget_fetch_cache()
+        super().save_model(request, obj, form, change)
+
     @admin.display(description="health")
     def health(self, source):
         if not source.enabled:

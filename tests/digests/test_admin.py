@@ -151,3 +151,31 @@ def test_an_html_source_without_required_selectors_is_a_form_error(staff_client)
     )
     assert "HTML sources need selectors for title, link" in response.content.decode()
     assert not OpportunitySource.objects.exists()
+
+
+def test_editing_a_sources_selectors_makes_the_next_fetch_full_and_due(staff_client):
+    source = OpportunitySource.objects.create(
+        name="Page",
+        kind="html",
+        url="https://page.example/",
+        config={"item": "article", "title": "h2", "link": "a"},
+        etag='"abc"',
+        body_sha256="f" * 64,
+        next_fetch_at=NOW,
+    )
+    response = staff_client.post(
+        f"/admin/digests/opportunitysource/{source.pk}/change/",
+        {
+            "name": "Page",
+            "kind": "html",
+            "url": "https://page.example/",
+            "enabled": "on",
+            "fetch_interval": "06:00:00",
+            "timezone": "UTC",
+            "config": '{"item": "li.call", "title": "h3", "link": "a"}',
+        },
+    )
+    assert response.status_code == 302
+    source.refresh_from_db()
+    assert (source.etag, source.body_sha256, source.next_fetch_at) == ("", "", None)
+    assert source.config["item"] == "li.call"

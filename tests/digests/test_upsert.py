@@ -23,8 +23,9 @@ def scrape(*sources, at=NOW):
 
 
 def opportunity_writes(queries) -> list[str]:
-    """Statements writing opportunities, apart from the expiry sweep (one set-based UPDATE
-    per run, which changes no row when nothing has expired)."""
+    """Statements writing opportunities, apart from the set-based sweeps that change no row
+    when nothing is due: expiry, and the daily last_seen_at refresh of a "not modified"
+    source (both are indexed reads in effect)."""
     table = f'"{Opportunity._meta.db_table}"'
     return [
         q["sql"]
@@ -32,6 +33,7 @@ def opportunity_writes(queries) -> list[str]:
         if q["sql"].split()[0].upper() in ("INSERT", "UPDATE", "DELETE")
         and q["sql"].split()[1 if q["sql"].upper().startswith("UPDATE") else 2] == table
         and "SET \"status\" = 'expired'" not in q["sql"]
+        and '"last_seen_at" <' not in q["sql"]
     ]
 
 
@@ -48,8 +50,11 @@ def test_an_unchanged_source_served_again_costs_no_opportunity_writes(feed_serve
     with CaptureQueriesContext(connection) as first_run:
         scrape(source)
     assert opportunity_writes(first_run.captured_queries)  # the counter does see writes
-    # No ETag this time: the body is fetched and parsed in full, and found unchanged.
-    feed_server.routes["/demo/grants.json"].conditional = False
+    # No ETag this time, and a body that differs in bytes but not in items: it is
+    # parsed in full, and every item found unchanged.
+    route = feed_server.routes["/demo/grants.json"]
+    route.conditional = False
+    route.body = route.body.replace(b'"title": "Grants for Artists"', b'"title": "Grants!"')
     with CaptureQueriesContext(connection) as queries:
         (result,) = scrape(source, at=NOW + dt.timedelta(hours=7)).results
     assert (result.status, result.unchanged, result.updated) == ("ok", 9, 0)
@@ -144,3 +149,36 @@ def test_every_stored_opportunity_passes_model_validation(feed_server, demo_sour
     assert Opportunity.objects.count() == 38
     for opportunity in Opportunity.objects.all():
         opportunity.full_clean()
+
+
+def test_the_same_bytes_again_are_not_modified_even_without_an_etag(feed_server, demo_sources):
+    source = demo_sources["html"]
+    feed_server.routes["/demo/listing.html"].conditional = False
+    scrape(source)
+    with CaptureQueriesContext(connection) as queries:
+        (result,) = scrape(source, at=NOW + dt.timedelta(hours=7)).results
+    assert (result.status, result.unchanged) == ("not_modified", 0)
+    assert opportunity_writes(queries.captured_queries) == []
+
+
+def test_a_not_modified_source_refreshes_last_seen_only_for_what_it_still_lists(
+    feed_server, demo_sources
+):
+    source = demo_sources["rss"]
+    scrape(source)
+    gone = Opportunity.objects.create(
+        title="Dropped long ago",
+        url="https://artcalls.example/old",
+        content_hash="x",
+        source=source,
+        first_seen_at=NOW - dt.timedelta(days=30),
+        last_seen_at=NOW - dt.timedelta(days=30),
+    )
+    later = NOW + dt.timedelta(days=2)
+    (result,) = scrape(source, at=later).results
+    assert result.status == "not_modified"
+    assert set(Opportunity.objects.exclude(pk=gone.pk).values_list("last_seen_at", flat=True)) == {
+        later
+    }
+    gone.refresh_from_db()
+    assert gone.last_seen_at == NOW - dt.timedelta(days=30)
