@@ -59,3 +59,11 @@ def test_it_resolves_relative_links_against_the_page():
 @pytest.mark.parametrize("link", ["javascript:alert(1)", "mailto:a@b.c", "", "ftp://x.org/a"])
 def test_it_refuses_links_that_are_not_http(link):
     assert canonical_url(link) is None
+
+
+def test_it_drops_an_unclosed_script_and_html_comments():
+    assert plain_text("Prize<!-- <b>x</b> --><script>steal(document.cookie)") == "Prize"
+
+
+def test_it_drops_style_and_iframe_content():
+    assert plain_text("<style>p{}</style><iframe>frame</iframe>Residency") == "Residency"
