@@ -94,8 +94,11 @@ class OpportunitySourceAdmin(admin.ModelAdmin):
                 messages.ERROR,
             )
             return
+        # All selected sources at once: the request waits at most about twice the timeout.
         summary = opportunities_scrape(
-            sources=sources, timeout=settings.SCRAPE_ADMIN_TIMEOUT_SECONDS
+            sources=sources,
+            timeout=settings.SCRAPE_ADMIN_TIMEOUT_SECONDS,
+            max_in_flight=len(sources),
         )
         counts = summary.as_counts()
         self.message_user(
