@@ -2,7 +2,12 @@ from django.contrib import admin
 from django.urls import path
 from django.views.generic import RedirectView
 
+from proletto import views
+
 urlpatterns = [
     path("", RedirectView.as_view(url="/admin/", permanent=False)),
+    path("healthz", views.healthz, name="healthz"),
+    # Before admin.site.urls so the admin's catch-all does not swallow it.
+    path("admin/system", views.admin_system, name="admin-system"),
     path("admin/", admin.site.urls),
 ]
