@@ -263,7 +263,11 @@ def due_runs_claim(*, now: dt.datetime, running: set[str]) -> list[Claim]:
         # instead of making the scheduler spin on a disagreement.
         stored.next_run_time = next_run_time
         run_times = stored._get_run_times(now) or [next_run_time]
-        stored.next_run_time = stored.trigger.get_next_fire_time(run_times[-1], now)
+        # The schedule's next fire time strictly after now (not 'last run + interval'), so a
+        # hand-edited time does not shift the job off its schedule.
+        stored.next_run_time = stored.trigger.get_next_fire_time(
+            None, now + dt.timedelta(microseconds=1)
+        )
         claimed = DjangoJob.objects.filter(id=job_id, next_run_time=next_run_time).update(
             next_run_time=stored.next_run_time, job_state=_job_state_dump(stored)
         )
@@ -334,12 +338,18 @@ def run_requests_claim(*, holder: str, now: dt.datetime, running: set[str]) -> l
 # --- running a job -----------------------------------------------------------------------
 
 
+def _close_stale_connections() -> None:
+    # Inside a caller's transaction (a test, a web request) closing would break the caller.
+    if not connection.in_atomic_block:
+        close_old_connections()
+
+
 def job_execute(*, claim: Claim) -> str:
     """Run one claimed job and record the outcome; returns the final status.
 
     Stale connections are closed before and after; the duration is real (start to finish).
     """
-    close_old_connections()
+    _close_stale_connections()
     started = time.monotonic()
     error = tb = None
     result = None
@@ -384,7 +394,7 @@ def _record_outcome(claim: Claim, *, status, duration, error, tb) -> None:
             if connection.in_atomic_block or attempt == 2:
                 raise
             connection.close()
-    close_old_connections()
+    _close_stale_connections()
 
 
 def job_run_here(*, job_id: str) -> tuple[int, str]:

@@ -10,6 +10,10 @@ from proletto.scheduling.registry import ScheduledJob
 
 
 def tick():
+    # Every invocation leaves a line, so a duplicate run shows even where the unique
+    # execution row would hide it.
+    with open(os.environ["TICK_LOG"], "a") as log:
+        log.write(f"{os.getpid()}\n")
     return {"pid": os.getpid()}
 
 
