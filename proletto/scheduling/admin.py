@@ -177,10 +177,17 @@ class StatusFilter(admin.SimpleListFilter):
         return queryset.filter(status=self.value()) if self.value() else queryset
 
 
+class JobFilter(admin.AllValuesFieldListFilter):
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.title = "job"
+
+
 @admin.register(DjangoJobExecution)
 class JobExecutionAdmin(admin.ModelAdmin):
-    list_display = ("id", "job", "status", "run_time", "started", "duration_s", "short_error")
-    list_filter = ("job", StatusFilter)
+    list_display = ("id", "job_id", "status", "run_time", "started", "duration_s", "short_error")
+    # By id: the job's own __str__ carries its next run time, noise in a filter.
+    list_filter = (("job__id", JobFilter), StatusFilter)
     list_select_related = ("job",)
     date_hierarchy = "run_time"
     ordering = ("-run_time",)
