@@ -255,39 +255,49 @@ def due_runs_claim(*, now: dt.datetime, running: set[str]) -> list[Claim]:
     """Claim every due fire time; return the runs to start (missed ones are recorded)."""
     declared = declared_jobs()
     claims = []
-    for job_id, next_run_time, job_state in DjangoJob.objects.filter(
-        next_run_time__lte=now
-    ).values_list("id", "next_run_time", "job_state"):
-        stored = job_state_load(job_state)
-        # The column wins over the pickled state: a hand edit of next_run_time is honoured
-        # instead of making the scheduler spin on a disagreement.
-        stored.next_run_time = next_run_time
-        run_times = stored._get_run_times(now) or [next_run_time]
-        # The schedule's next fire time strictly after now (not 'last run + interval'), so a
-        # hand-edited time does not shift the job off its schedule.
-        stored.next_run_time = stored.trigger.get_next_fire_time(
-            None, now + dt.timedelta(microseconds=1)
-        )
-        claimed = DjangoJob.objects.filter(id=job_id, next_run_time=next_run_time).update(
-            next_run_time=stored.next_run_time, job_state=_job_state_dump(stored)
-        )
-        job = declared.get(job_id)
-        if not claimed or job is None:
-            continue
-        latest = run_times[-1]
-        late = (now - latest).total_seconds() > job.misfire_grace_time
-        if late and job.missed_run_policy == MissedRunPolicy.SKIP:
-            _record_missed(job_id, run_times, now=now)
-            continue
-        if job_id in running:
-            _record_missed(job_id, [latest], now=now, status=MAX_INSTANCES)
-            continue
-        if late:
-            logger.warning("job %s missed %d fire time(s); running it once", job_id, len(run_times))
-        execution_id = _execution_start(job_id, latest)
-        if execution_id is not None:
-            claims.append(Claim(job=job, execution_id=execution_id))
+    due = DjangoJob.objects.filter(next_run_time__lte=now).values_list(
+        "id", "next_run_time", "job_state"
+    )
+    for job_id, next_run_time, job_state in due:
+        # One transaction per job: moving next_run_time on and recording the run (or the
+        # miss) stand or fall together, so a database outage mid-claim loses no fire time.
+        with transaction.atomic():
+            claim = _due_run_claim(
+                job_id, next_run_time, job_state, job=declared.get(job_id), now=now, running=running
+            )
+        if claim is not None:
+            claims.append(claim)
     return claims
+
+
+def _due_run_claim(job_id, next_run_time, job_state, *, job, now, running) -> Claim | None:
+    stored = job_state_load(job_state)
+    # The column wins over the pickled state: a hand edit of next_run_time is honoured
+    # instead of making the scheduler spin on a disagreement.
+    stored.next_run_time = next_run_time
+    run_times = stored._get_run_times(now) or [next_run_time]
+    # The schedule's next fire time strictly after now (not 'last run + interval'), so a
+    # hand-edited time does not shift the job off its schedule.
+    stored.next_run_time = stored.trigger.get_next_fire_time(
+        None, now + dt.timedelta(microseconds=1)
+    )
+    claimed = DjangoJob.objects.filter(id=job_id, next_run_time=next_run_time).update(
+        next_run_time=stored.next_run_time, job_state=_job_state_dump(stored)
+    )
+    if not claimed or job is None:
+        return None  # another process got there first, or the job is no longer declared
+    latest = run_times[-1]
+    late = (now - latest).total_seconds() > job.misfire_grace_time
+    if late and job.missed_run_policy == MissedRunPolicy.SKIP:
+        _record_missed(job_id, run_times, now=now)
+        return None
+    if job_id in running:
+        _record_missed(job_id, [latest], now=now, status=MAX_INSTANCES)
+        return None
+    if late:
+        logger.warning("job %s missed %d fire time(s); running it once", job_id, len(run_times))
+    execution_id = _execution_start(job_id, latest)
+    return Claim(job=job, execution_id=execution_id) if execution_id is not None else None
 
 
 def _record_missed(job_id, run_times, *, now, status=MISSED) -> None:

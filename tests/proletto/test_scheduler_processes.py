@@ -4,6 +4,7 @@ import datetime as dt
 import signal
 import time
 
+import psycopg
 import pytest
 from django.utils import timezone
 from django_apscheduler.models import DjangoJobExecution
@@ -123,3 +124,52 @@ def test_the_leader_notices_a_pause_made_elsewhere(schedulers):
     count = len(tick_runs())
     services.job_resume(job_id="tick")
     wait_for(lambda: len(tick_runs()) > count, timeout=5, what="a tick after resume")
+
+
+@pytest.mark.postgres
+def test_the_scheduler_survives_a_database_outage_and_catches_up(schedulers):
+    from django.db import connection
+
+    process = schedulers.start()
+    wait_for(lambda: len(tick_runs(services.EXECUTED)) >= 2, timeout=20, what="2 ticks")
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT current_database(), pg_backend_pid()")
+        name, own_pid = cursor.fetchone()
+    params = connection.settings_dict
+    admin = psycopg.connect(
+        host=params["HOST"],
+        port=params["PORT"],
+        user=params["USER"],
+        dbname="postgres",
+        autocommit=True,
+    )
+    try:
+        # The database refuses the scheduler for longer than its lease (4 s): a real outage
+        # as the scheduler sees it, without stopping the server other tests share.
+        admin.execute(f'ALTER DATABASE "{name}" ALLOW_CONNECTIONS false')
+        admin.execute(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+            "WHERE datname = %s AND pid <> %s",
+            [name, own_pid],
+        )
+        outage_started = timezone.now()
+        time.sleep(6)
+    finally:
+        admin.execute(f'ALTER DATABASE "{name}" ALLOW_CONNECTIONS true')
+        admin.close()
+    wait_for(
+        lambda: (
+            DjangoJobExecution.objects.filter(
+                job_id="tick", status=services.EXECUTED, run_time__gt=outage_started
+            ).count()
+            >= 3
+        ),
+        timeout=30,
+        what="ticks after the outage",
+    )
+    assert process.poll() is None
+    logs = schedulers.logs()
+    assert logs.count("database unavailable") == 1, logs
+    assert "database is back" in logs
+    assert schedulers.stop_all() == [0]
+    assert_no_fire_time_ran_twice(schedulers)
