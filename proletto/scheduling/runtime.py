@@ -63,6 +63,10 @@ class SchedulerProcess:
                 connection.close()
                 timeout = backoff
                 backoff = min(backoff * 2, 30.0)
+            except Exception:
+                # A bug or a corrupt job state must not kill the only process running jobs.
+                logger.exception("scheduler loop error; retrying in %.1fs", self.poll_seconds)
+                timeout = self.poll_seconds
             self.stopping.wait(max(timeout, 0.01))
         self.shutdown()
 
@@ -127,6 +131,7 @@ class SchedulerProcess:
             exclude_ids=mine,
             reason="interrupted: the scheduler running it died before it finished",
         )
+        services.run_requests_orphaned_fail(holder=self.holder)
         logger.info(
             "scheduler %s is the leader; jobs synced %s; %d orphaned run(s) marked interrupted",
             self.holder,

@@ -430,6 +430,15 @@ def job_run_here(*, job_id: str) -> tuple[int, str]:
     return execution_id, job_execute(claim=claim)
 
 
+def run_requests_orphaned_fail(*, holder: str) -> int:
+    """Requests claimed by a scheduler that died: their run was marked interrupted."""
+    return (
+        RunRequest.objects.filter(status=RunRequest.Status.CLAIMED)
+        .exclude(claimed_by=holder)
+        .update(status=RunRequest.Status.FAILED)
+    )
+
+
 def run_requests_prune(*, now: dt.datetime | None = None) -> int:
     """Delete handled run-now requests past the history retention period."""
     cutoff = (now or timezone.now()) - dt.timedelta(days=settings.JOB_EXECUTION_RETENTION_DAYS)

@@ -130,5 +130,41 @@ def test_a_standby_does_not_run_jobs(synced):
 @pytest.mark.django_db(transaction=True)
 def test_a_new_leader_marks_runs_left_started_as_interrupted(synced):
     DjangoJobExecution.objects.create(job_id="slow", run_time=SYNCED_AT, status=services.STARTED)
-    SchedulerProcess(holder="new-leader").tick()
+    process = SchedulerProcess(holder="new-leader")
+    with time_machine.travel(SYNCED_AT, tick=False):
+        process.tick()
+    assert process.join_running(10) == []
     assert executions("slow")[0].status == services.INTERRUPTED
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_leader_that_lost_its_lease_starts_nothing(synced):
+    process = SchedulerProcess(holder="old-leader")
+    with time_machine.travel(SYNCED_AT, tick=False):
+        process.tick()
+        assert process.is_leading()
+    # It stalled past its lease (a long GC pause, a frozen VM); another process took over.
+    with time_machine.travel(ELEVEN, tick=False):
+        assert services.lease_acquire(holder="new-leader", seconds=60)
+        process._next_renew_at = 0.0  # its renewal is due
+        process.tick()
+    assert not process.is_leading()
+    assert executions("hourly") == []
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_new_leader_fails_requests_claimed_by_a_dead_one(synced):
+    from proletto.models import RunRequest
+
+    RunRequest.objects.create(
+        job_id="hourly",
+        requested_by="ops",
+        requested_at=SYNCED_AT,
+        status=RunRequest.Status.CLAIMED,
+        claimed_by="dead-leader",
+    )
+    process = SchedulerProcess(holder="new-leader")
+    with time_machine.travel(SYNCED_AT, tick=False):
+        process.tick()
+    assert process.join_running(10) == []
+    assert RunRequest.objects.get().status == RunRequest.Status.FAILED

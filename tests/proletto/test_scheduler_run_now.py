@@ -54,7 +54,7 @@ def test_the_leader_runs_a_requested_job_as_a_normal_run(synced):
 
 
 @pytest.mark.django_db(transaction=True)
-def test_a_request_is_run_once_by_two_leaders_in_turn(synced):
+def test_a_request_is_run_once_however_often_the_leader_polls(synced):
     process = SchedulerProcess(holder="leader-1")
     process.tick()
     services.job_request_run(job_id="hourly", requested_by="ops")
