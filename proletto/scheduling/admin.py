@@ -14,7 +14,7 @@ from django_apscheduler.models import DjangoJob, DjangoJobExecution
 
 from proletto.models import RunRequest
 from proletto.scheduling import services
-from proletto.scheduling.registry import SchedulingError, describe_trigger
+from proletto.scheduling.registry import SchedulingError, declared_jobs, describe_trigger
 from proletto.scheduling.selectors import jobs_with_stats, scheduler_status
 
 admin.site.unregister(DjangoJob)
@@ -42,6 +42,7 @@ def _trigger_of(job: DjangoJob):
 class JobAdmin(admin.ModelAdmin):
     list_display = (
         "id",
+        "description",
         "schedule",
         "next_run",
         "last_run_status",
@@ -51,7 +52,15 @@ class JobAdmin(admin.ModelAdmin):
     )
     search_fields = ("id",)
     ordering = ("id",)
-    fields = ("id", "schedule", "next_run_time", "paused", "last_run_status", "recent_runs")
+    fields = (
+        "id",
+        "description",
+        "schedule",
+        "next_run_time",
+        "paused",
+        "last_run_status",
+        "recent_runs",
+    )
     readonly_fields = fields
     actions = ("run_now", "pause", "resume")
 
@@ -72,6 +81,11 @@ class JobAdmin(admin.ModelAdmin):
                     messages.WARNING,
                 )
         return super().changelist_view(request, extra_context)
+
+    @admin.display(description="does")
+    def description(self, job):
+        declared = declared_jobs().get(job.id)
+        return declared.description if declared else "no longer declared"
 
     @admin.display(description="schedule")
     def schedule(self, job):

@@ -9,7 +9,8 @@ pytestmark = [pytest.mark.browser, pytest.mark.slow, pytest.mark.django_db(trans
 
 
 @pytest.fixture
-def scheduler(tmp_path):
+def scheduler(tmp_path, settings):
+    settings.SCHEDULER_JOB_MODULES = ["tests.proletto.scheduler_jobs_live"]  # as the child's
     group = Schedulers(tmp_path)
     # Hourly, so the only run in the test is the one asked for from the admin.
     group.start(TICK_SECONDS=3600)
@@ -41,3 +42,9 @@ def test_run_now_from_the_admin_runs_on_the_scheduler(
     assert "Executed" in row.inner_text()
     assert len(scheduler.ticks()) == 1
     screenshot()
+
+    page.goto(f"{live_server.url}/admin/django_apscheduler/djangojob/")
+    tick_row = page.locator("#result_list tbody tr", has_text="Fires every second.")
+    assert "Executed" in tick_row.inner_text()
+    assert tick_row.locator("svg.run-chart rect").count() == 1
+    screenshot("-history-chart")

@@ -65,6 +65,7 @@ def test_the_job_list_shows_schedule_status_and_a_run_chart(admin_client, synced
         )
     html = admin_client.get(CHANGELIST).content.decode()
     assert "every 1 h" in html
+    assert "Runs every hour; a missed run is run once." in html
     assert "Executed</span> 2026-03-02" in html
     assert html.count("<rect") == 3
     assert "2.00 s" in html  # the average of successful runs
