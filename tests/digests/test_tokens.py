@@ -1,0 +1,28 @@
+import pytest
+
+from digests import tokens
+
+
+def test_an_unsubscribe_token_names_its_user():
+    assert tokens.read_unsubscribe_token(tokens.unsubscribe_token(42)) == 42
+
+
+def test_a_changed_unsubscribe_token_is_refused():
+    token = tokens.unsubscribe_token(42)
+    forged = token.replace("42", "43", 1)
+    with pytest.raises(tokens.BadToken):
+        tokens.read_unsubscribe_token(forged)
+
+
+def test_a_token_for_one_purpose_is_refused_for_another():
+    with pytest.raises(tokens.BadToken):
+        tokens.read_unsubscribe_token(tokens.open_token(42))
+
+
+def test_a_click_token_names_digest_and_opportunity():
+    assert tokens.read_click_token(tokens.click_token(7, 99)) == (7, 99)
+
+
+def test_garbage_is_refused_with_a_clear_error():
+    with pytest.raises(tokens.BadToken, match="not valid"):
+        tokens.read_click_token("nonsense")
