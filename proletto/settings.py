@@ -168,6 +168,13 @@ ANYMAIL = {
     "SENDGRID_API_KEY": env.str("SENDGRID_API_KEY", default=""),
     "SENDGRID_API_URL": env.str("SENDGRID_API_URL", default="https://api.sendgrid.com/v3/"),
     "WEBHOOK_SECRET": env.str("ANYMAIL_WEBHOOK_SECRET", default="") or None,
+    # SendGrid's signed event webhook (public key from SendGrid's settings page); when set,
+    # unsigned or badly signed events are refused in addition to the basic-auth secret.
+    "SENDGRID_TRACKING_WEBHOOK_VERIFICATION_KEY": env.str(
+        "SENDGRID_TRACKING_WEBHOOK_VERIFICATION_KEY", default=""
+    )
+    or None,
+    "REQUESTS_TIMEOUT": env.float("EMAIL_TIMEOUT", default=20),
 }
 if EMAIL_ESP == "file":
     EMAIL_BACKEND = "django.core.mail.backends.filebased.EmailBackend"
@@ -181,6 +188,26 @@ EMAIL_TIMEOUT = env.int("EMAIL_TIMEOUT", default=20)
 # Anymail dropped official support for SendGrid in 2025 (anymail.W003). SendGrid stays the
 # seeds' default and still works; README.md says how to switch ESP with EMAIL_ESP.
 SILENCED_SYSTEM_CHECKS = env.list("SILENCED_SYSTEM_CHECKS", default=["anymail.W003"])
+
+# The outbox relay (outreach): retries wait base * factor**(attempt-1) seconds, capped, with
+# jitter; after EMAIL_MAX_ATTEMPTS sends a row is dead.
+EMAIL_RETRY_BASE_SECONDS = env.float("EMAIL_RETRY_BASE_SECONDS", default=60)
+EMAIL_RETRY_FACTOR = env.float("EMAIL_RETRY_FACTOR", default=2.0)
+EMAIL_RETRY_CAP_SECONDS = env.float("EMAIL_RETRY_CAP_SECONDS", default=6 * 60 * 60)
+EMAIL_MAX_ATTEMPTS = env.int("EMAIL_MAX_ATTEMPTS", default=8)
+# A row left in "sending" this long belongs to a relay that died; it is retried. Keep it
+# well above EMAIL_TIMEOUT times a batch's sends per thread.
+EMAIL_CLAIM_TIMEOUT_SECONDS = env.int("EMAIL_CLAIM_TIMEOUT_SECONDS", default=600)
+EMAIL_RELAY_BATCH_SIZE = env.int("EMAIL_RELAY_BATCH_SIZE", default=100)
+# Sends in flight per relay (threads, each with its own ESP connection).
+EMAIL_RELAY_CONCURRENCY = env.int("EMAIL_RELAY_CONCURRENCY", default=8)
+# process_email_retries runs every minute: it stops taking new batches after this long.
+EMAIL_RELAY_JOB_MAX_SECONDS = env.int("EMAIL_RELAY_JOB_MAX_SECONDS", default=50)
+# Sent/dead/cancelled outbox rows: bodies are dropped after the first, rows after the second.
+EMAIL_OUTBOX_BODY_RETENTION_DAYS = env.int("EMAIL_OUTBOX_BODY_RETENTION_DAYS", default=14)
+EMAIL_OUTBOX_RETENTION_DAYS = env.int("EMAIL_OUTBOX_RETENTION_DAYS", default=180)
+# Rows per DELETE in cleanup_expired_sessions, so a backlog never locks a table for long.
+CLEANUP_BATCH_SIZE = env.int("CLEANUP_BATCH_SIZE", default=1000)
 
 # Postal address / footer line every marketing email carries (CAN-SPAM, GDPR).
 EMAIL_FOOTER_ADDRESS = env.str(

@@ -1,8 +1,11 @@
 from django.contrib import admin
-from django.urls import path
+from django.urls import include, path
 from django.views.generic import RedirectView
 
 urlpatterns = [
     path("", RedirectView.as_view(url="/admin/", permanent=False)),
     path("admin/", admin.site.urls),
+    # outreach wraps Anymail's tracking webhooks (clear 4xx, one transaction per batch).
+    path("anymail/", include("outreach.urls")),
+    path("anymail/", include("anymail.urls")),
 ]

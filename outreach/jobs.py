@@ -1,0 +1,58 @@
+"""Scheduled entry points of the outreach app (discovered by proletto.scheduling.registry)."""
+
+import logging
+import time
+
+from apscheduler.triggers.interval import IntervalTrigger
+from django.conf import settings
+
+from outreach.services import outbox_drain, outreach_cleanup, upsell_process_due
+from proletto.scheduling.registry import ScheduledJob
+
+logger = logging.getLogger(__name__)
+
+
+def process_email_retries() -> dict:
+    started = time.monotonic()
+    counts = outbox_drain(max_seconds=settings.EMAIL_RELAY_JOB_MAX_SECONDS)
+    logger.info("process_email_retries %s in %.1fs", counts, time.monotonic() - started)
+    return counts
+
+
+def process_upsell_emails() -> dict:
+    started = time.monotonic()
+    counts = upsell_process_due()
+    logger.info("process_upsell_emails %s in %.1fs", counts, time.monotonic() - started)
+    return counts
+
+
+def cleanup_expired_sessions() -> dict:
+    started = time.monotonic()
+    counts = outreach_cleanup()
+    logger.info("cleanup_expired_sessions %s in %.1fs", counts, time.monotonic() - started)
+    return counts
+
+
+JOBS = [
+    ScheduledJob(
+        id="process_email_retries",
+        func=process_email_retries,
+        trigger=IntervalTrigger(minutes=1),
+        description="Send queued emails and retry failed ones with exponential backoff.",
+        misfire_grace_time=60,
+    ),
+    ScheduledJob(
+        id="process_upsell_emails",
+        func=process_upsell_emails,
+        trigger=IntervalTrigger(minutes=15),
+        description="Queue due upsell steps; stop sequences of users who converted or expired.",
+        misfire_grace_time=60,
+    ),
+    ScheduledJob(
+        id="cleanup_expired_sessions",
+        func=cleanup_expired_sessions,
+        trigger=IntervalTrigger(hours=1),
+        description="Expire upsell sessions; delete expired sessions, old history and emails.",
+        misfire_grace_time=120,
+    ),
+]

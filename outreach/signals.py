@@ -1,0 +1,19 @@
+"""Anymail's tracking signal, handed to the service that records delivery events."""
+
+from anymail.signals import tracking
+from django.dispatch import receiver
+
+from outreach.services import outbox_record_event
+
+
+@receiver(tracking, dispatch_uid="outreach.record_tracking_event")
+def record_tracking_event(sender, event, esp_name, **kwargs):
+    outbox_record_event(
+        esp_name=esp_name.lower(),
+        event_type=event.event_type,
+        event_id=event.event_id,
+        occurred_at=event.timestamp,
+        message_id=event.message_id,
+        recipient=event.recipient,
+        description=event.description or event.mta_response or "",
+    )

@@ -1,0 +1,138 @@
+"""A local stand-in for SendGrid's v3 mail API, for tests and the relay benchmark.
+
+It speaks `POST /v3/mail/send` the way SendGrid does (202 and an X-Message-Id header), on
+127.0.0.1 only, and can be told to fail: the next N requests answer 500/503/400, hang past
+the client's timeout, or drop the connection. Point Anymail at it with
+ANYMAIL["SENDGRID_API_URL"] = server.api_url.
+"""
+
+import json
+import socket
+import threading
+import time
+import uuid
+from collections import Counter, deque
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+OK = "ok"
+ERROR_500 = "500"
+ERROR_503 = "503"
+REJECT_400 = "400"
+HANG = "hang"  # answers 503 only after the client has given up (an ESP-side timeout)
+DROP = "drop"  # closes the connection without an answer
+MODES = {OK, ERROR_500, ERROR_503, REJECT_400, HANG, DROP}
+
+
+class FakeSendGrid:
+    def __init__(self, *, latency: float = 0.0, hang_seconds: float = 2.0):
+        self.latency = latency
+        self.hang_seconds = hang_seconds
+        self.accepted: list[dict] = []
+        self.requests = 0
+        self._plan: deque[str] = deque()
+        self._lock = threading.Lock()
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
+        self._server.daemon_threads = True
+        self._server.fake = self
+        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+
+    @property
+    def api_url(self) -> str:
+        host, port = self._server.server_address[:2]
+        return f"http://{host}:{port}/v3/"
+
+    def start(self) -> "FakeSendGrid":
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+        self._thread.join(timeout=5)
+
+    def __enter__(self):
+        return self.start()
+
+    def __exit__(self, *exc_info):
+        self.stop()
+
+    def fail_next(self, count: int, mode: str) -> None:
+        """The next `count` requests fail with `mode` (see MODES); then it answers normally."""
+        if mode not in MODES:
+            raise ValueError(f"unknown mode {mode!r}: one of {sorted(MODES)}")
+        with self._lock:
+            self._plan.extend([mode] * count)
+
+    def accepted_outbox_ids(self) -> Counter:
+        """How many times each outbox row (X-Proletto-Outbox-Id) was accepted."""
+        with self._lock:
+            return Counter(item["outbox_id"] for item in self.accepted)
+
+    def _next_mode(self) -> str:
+        with self._lock:
+            self.requests += 1
+            return self._plan.popleft() if self._plan else OK
+
+    def _accept(self, payload: dict) -> str:
+        message_id = uuid.uuid4().hex[:22]
+        personalization = payload.get("personalizations", [{}])[0]
+        with self._lock:
+            self.accepted.append(
+                {
+                    "message_id": message_id,
+                    "to": [item["email"] for item in personalization.get("to", [])],
+                    "subject": payload.get("subject", ""),
+                    "outbox_id": payload.get("headers", {}).get("X-Proletto-Outbox-Id"),
+                    "anymail_id": personalization.get("custom_args", {}).get("anymail_id"),
+                    "payload": payload,
+                }
+            )
+        return message_id
+
+
+class _Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"  # keep-alive, as the real API: one connection per sender
+
+    def log_message(self, format, *args):
+        pass
+
+    def do_POST(self):
+        fake: FakeSendGrid = self.server.fake
+        body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+        if self.path != "/v3/mail/send":
+            return self._json(404, {"errors": [{"message": "not found"}]})
+        if not self.headers.get("Authorization", "").startswith("Bearer "):
+            return self._json(401, {"errors": [{"message": "authorization required"}]})
+        mode = fake._next_mode()
+        if fake.latency:
+            time.sleep(fake.latency)  # the simulated network and ESP latency
+        if mode == DROP:
+            self.close_connection = True
+            self.connection.shutdown(socket.SHUT_RDWR)
+            return
+        if mode == HANG:
+            time.sleep(fake.hang_seconds)
+            return self._json(503, {"errors": [{"message": "gateway timeout"}]})
+        if mode in (ERROR_500, ERROR_503):
+            return self._json(int(mode), {"errors": [{"message": "service unavailable"}]})
+        try:
+            payload = json.loads(body)
+        except ValueError:
+            return self._json(400, {"errors": [{"message": "invalid JSON"}]})
+        if mode == REJECT_400:
+            return self._json(
+                400, {"errors": [{"message": "The from address is not a verified Sender."}]}
+            )
+        message_id = fake._accept(payload)
+        self.send_response(202)
+        self.send_header("X-Message-Id", message_id)
+        self.send_header("Content-Length", "0")
+        self.end_headers()
+
+    def _json(self, status: int, data: dict) -> None:
+        body = json.dumps(data).encode()
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)

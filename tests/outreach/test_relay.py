@@ -1,0 +1,223 @@
+import random
+import socket
+from datetime import UTC, datetime, timedelta
+
+import pytest
+import time_machine
+from django.core import mail
+
+from outreach.models import EmailOutbox
+from outreach.services import (
+    OutboxRelay,
+    backoff_delay,
+    outbox_drain,
+    outbox_reclaim_stuck,
+    suppression_add,
+)
+from outreach.testing.fake_sendgrid import DROP, ERROR_500, ERROR_503, HANG, REJECT_400
+
+pytestmark = pytest.mark.django_db
+
+T0 = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
+Status = EmailOutbox.Status
+
+
+def refreshed(row):
+    row.refresh_from_db()
+    return row
+
+
+def test_it_sends_a_queued_email_through_sendgrid_and_records_the_message_id(sendgrid, enqueue):
+    row = enqueue(recipient="ada@example.com", headers={"X-Campaign": "welcome"})
+    counts = outbox_drain()
+    assert counts == {"claimed": 1, "sent": 1}
+    row = refreshed(row)
+    assert row.status == Status.SENT
+    assert row.attempts == 1
+    assert row.esp_name == "sendgrid"
+    [accepted] = sendgrid.accepted
+    # Anymail tracks SendGrid messages by the id it sends along; events come back with it.
+    assert row.esp_message_id == accepted["anymail_id"]
+    assert accepted["to"] == ["ada@example.com"]
+    assert accepted["payload"]["headers"]["X-Campaign"] == "welcome"
+    assert {part["type"] for part in accepted["payload"]["content"]} == {"text/plain", "text/html"}
+
+
+def test_a_server_error_schedules_a_retry_with_backoff(sendgrid, enqueue):
+    sendgrid.fail_next(1, ERROR_503)
+    with time_machine.travel(T0, tick=False):
+        row = enqueue()
+        assert outbox_drain() == {"claimed": 1, "failed": 1}
+    row = refreshed(row)
+    assert row.status == Status.RETRY
+    assert "503" in row.last_error
+    # base 60 s with jitter between half and all of it
+    assert T0 + timedelta(seconds=30) <= row.next_attempt_at <= T0 + timedelta(seconds=60)
+
+
+def test_a_failed_email_is_not_retried_before_its_time(sendgrid, enqueue):
+    sendgrid.fail_next(1, ERROR_500)
+    with time_machine.travel(T0, tick=False):
+        enqueue()
+        outbox_drain()
+    with time_machine.travel(T0 + timedelta(seconds=29), tick=False):
+        assert outbox_drain() == {}
+    assert sendgrid.accepted == []
+
+
+def test_the_backoff_doubles_up_to_the_cap(settings):
+    settings.EMAIL_RETRY_BASE_SECONDS = 10
+    settings.EMAIL_RETRY_FACTOR = 2
+    settings.EMAIL_RETRY_CAP_SECONDS = 100
+
+    class Top(random.Random):
+        def uniform(self, a, b):
+            return b
+
+    delays = [backoff_delay(attempt, rng=Top()).total_seconds() for attempt in range(1, 7)]
+    assert delays == [10, 20, 40, 80, 100, 100]
+
+
+def test_the_backoff_is_jittered_between_half_and_all_of_the_delay(settings):
+    settings.EMAIL_RETRY_BASE_SECONDS = 100
+    rng = random.Random(4)
+    delays = {backoff_delay(1, rng=rng).total_seconds() for _ in range(50)}
+    assert min(delays) >= 50 and max(delays) <= 100
+    assert len(delays) > 40
+
+
+def test_an_esp_that_fails_every_way_then_recovers_sends_every_email_exactly_once(
+    sendgrid, enqueue
+):
+    with time_machine.travel(T0, tick=False):
+        rows = [enqueue(recipient=f"artist{i}@example.com") for i in range(12)]
+    sendgrid.fail_next(2, ERROR_500)
+    sendgrid.fail_next(2, ERROR_503)
+    sendgrid.fail_next(2, DROP)
+    sendgrid.fail_next(1, HANG)
+    sendgrid.hang_seconds = 0.8  # the client gives up after 0.5 s
+    moment = T0
+    for _ in range(6):
+        with time_machine.travel(moment, tick=False):
+            outbox_drain(concurrency=4)
+        moment += timedelta(hours=1)
+    statuses = {refreshed(row).status for row in rows}
+    assert statuses == {Status.SENT}
+    assert sendgrid.accepted_outbox_ids() == {str(row.id): 1 for row in rows}
+    assert sum(refreshed(row).attempts > 1 for row in rows) == 7
+
+
+def test_connection_refused_is_retried(settings, sendgrid, enqueue):
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        closed_port = probe.getsockname()[1]
+    settings.ANYMAIL = {
+        **settings.ANYMAIL,
+        "SENDGRID_API_URL": f"http://127.0.0.1:{closed_port}/v3/",
+    }
+    with time_machine.travel(T0, tick=False):
+        row = enqueue()
+        assert outbox_drain() == {"claimed": 1, "failed": 1}
+    assert refreshed(row).status == Status.RETRY
+    assert "Connection" in row.last_error
+
+
+def test_a_permanent_rejection_makes_the_email_dead_at_once(sendgrid, enqueue):
+    sendgrid.fail_next(1, REJECT_400)
+    row = enqueue()
+    assert outbox_drain() == {"claimed": 1, "dead": 1}
+    row = refreshed(row)
+    assert row.status == Status.DEAD
+    assert row.last_error.startswith("rejected: ")
+    assert "not a verified Sender" in row.last_error
+
+
+def test_it_gives_up_after_the_maximum_attempts(sendgrid, enqueue):
+    sendgrid.fail_next(10, ERROR_500)
+    moment = T0
+    with time_machine.travel(moment, tick=False):
+        row = enqueue()
+    for _ in range(5):
+        with time_machine.travel(moment, tick=False):
+            outbox_drain()
+        moment += timedelta(days=1)
+    row = refreshed(row)
+    assert row.status == Status.DEAD
+    assert row.attempts == 5
+    assert row.last_error.startswith("gave up after retries: ")
+    with time_machine.travel(moment, tick=False):
+        assert outbox_drain() == {}
+
+
+def test_a_suppressed_address_is_not_sent_to(sendgrid, enqueue):
+    row = enqueue(recipient="Bounced@Example.com")
+    suppression_add(address="bounced@example.com", reason="hard bounce")
+    assert outbox_drain() == {"claimed": 1, "suppressed": 1}
+    assert refreshed(row).status == Status.SUPPRESSED
+    assert sendgrid.accepted == []
+
+
+def test_higher_priority_goes_out_first(settings, enqueue):
+    low = enqueue(recipient="low@example.com")
+    high = enqueue(recipient="high@example.com", priority=10)
+    with OutboxRelay(batch_size=1, concurrency=1) as relay:
+        relay.process_batch()
+    assert refreshed(high).status == Status.SENT
+    assert refreshed(low).status == Status.QUEUED
+
+
+def test_a_row_stuck_in_sending_is_reclaimed_after_the_claim_timeout(settings, enqueue):
+    settings.EMAIL_CLAIM_TIMEOUT_SECONDS = 600
+    with time_machine.travel(T0, tick=False):
+        row = enqueue()
+        EmailOutbox.objects.filter(pk=row.pk).update(
+            status=Status.SENDING, claimed_at=T0, attempts=1, claim_token="dead-relay"
+        )
+    with time_machine.travel(T0 + timedelta(seconds=599), tick=False):
+        assert outbox_reclaim_stuck(now=T0 + timedelta(seconds=599)) == {"reclaimed": 0, "dead": 0}
+    with time_machine.travel(T0 + timedelta(seconds=601), tick=False):
+        counts = outbox_drain()
+    assert counts == {"reclaimed": 1, "claimed": 1, "sent": 1}
+    row = refreshed(row)
+    assert row.status == Status.SENT
+    assert row.attempts == 2
+    assert len(mail.outbox) == 1
+
+
+def test_a_stuck_row_with_no_attempts_left_is_dead(settings, enqueue):
+    settings.EMAIL_MAX_ATTEMPTS = 3
+    row = enqueue()
+    EmailOutbox.objects.filter(pk=row.pk).update(
+        status=Status.SENDING, claimed_at=T0, attempts=3, claim_token="dead-relay"
+    )
+    assert outbox_reclaim_stuck(now=T0 + timedelta(hours=1)) == {"reclaimed": 0, "dead": 1}
+    assert refreshed(row).status == Status.DEAD
+
+
+def test_a_result_is_not_recorded_over_a_claim_another_relay_took(settings, enqueue):
+    row = enqueue()
+    with OutboxRelay(batch_size=10, concurrency=1) as relay:
+        [claimed] = relay._claim()
+        # Another relay took the row over (this one was presumed dead) and sent it.
+        EmailOutbox.objects.filter(pk=row.pk).update(claim_token="other", status=Status.SENT)
+        results = [relay._send_one(claimed)]
+        counts = relay._record([claimed], results)
+    assert counts == {"lost_claim": 1}
+    assert refreshed(row).claim_token == "other"
+
+
+def test_development_backends_get_a_local_message_id(enqueue):
+    row = enqueue()
+    outbox_drain()
+    row = refreshed(row)
+    assert row.status == Status.SENT
+    assert row.esp_message_id.startswith("local-")
+    assert mail.outbox[0].to == ["ada@example.com"]
+    assert mail.outbox[0].extra_headers["X-Proletto-Outbox-Id"] == str(row.id)
+
+
+def test_cancelled_rows_are_never_sent(enqueue):
+    row = enqueue()
+    EmailOutbox.objects.filter(pk=row.pk).update(status=Status.CANCELLED)
+    assert outbox_drain() == {}
+    assert mail.outbox == []
