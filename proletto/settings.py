@@ -223,3 +223,15 @@ STRIPE_WEBHOOK_TOLERANCE_SECONDS = env.int("STRIPE_WEBHOOK_TOLERANCE_SECONDS", d
 DIGEST_SEND_WEEKDAY = env.int("DIGEST_SEND_WEEKDAY", default=0)
 DIGEST_SEND_LOCAL_TIME = config.time_of_day(env.str("DIGEST_SEND_LOCAL_TIME", default="08:00"))
 DIGEST_OPPORTUNITY_COUNT = env.int("DIGEST_OPPORTUNITY_COUNT", default=5)
+# --- opportunity scraping (digests) ------------------------------------------------------------
+SCRAPE_USER_AGENT = env.str("SCRAPE_USER_AGENT", default=f"Proletto/1.0 (+{SITE_URL})")
+# Per request (connect, and each read); a whole response gets at most twice this.
+SCRAPE_TIMEOUT_SECONDS = env.float("SCRAPE_TIMEOUT_SECONDS", default=20)
+SCRAPE_MAX_BYTES = env.int("SCRAPE_MAX_BYTES", default=5 * 1024 * 1024)
+SCRAPE_MAX_REDIRECTS = env.int("SCRAPE_MAX_REDIRECTS", default=5)
+# Sources fetched at the same time (threads); writes stay on one thread.
+SCRAPE_MAX_IN_FLIGHT = env.int("SCRAPE_MAX_IN_FLIGHT", default=8)
+SCRAPE_MAX_ITEMS_PER_SOURCE = env.int("SCRAPE_MAX_ITEMS_PER_SOURCE", default=1000)
+# The admin's "scrape now" runs inside the request: a short timeout, a few sources at most.
+SCRAPE_ADMIN_TIMEOUT_SECONDS = env.float("SCRAPE_ADMIN_TIMEOUT_SECONDS", default=8)
+SCRAPE_ADMIN_MAX_SOURCES = env.int("SCRAPE_ADMIN_MAX_SOURCES", default=10)
