@@ -83,7 +83,9 @@ class Command(BaseCommand):
         ]
         widths = [max(len(str(row[i])) for row in [headers, *rows]) for i in range(len(headers))]
         for index, row in enumerate([headers, *rows]):
-            line = "  ".join(str(cell).ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip()
+            line = "  ".join(
+                str(cell).ljust(width) for cell, width in zip(row, widths, strict=True)
+            ).rstrip()
             if index and row[1] in STATUS_STYLES:
                 line = getattr(self.style, STATUS_STYLES[row[1]])(line)
             self.stdout.write(line)
