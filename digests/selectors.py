@@ -3,10 +3,12 @@
 from collections import Counter, defaultdict
 from datetime import timedelta
 
+from django.contrib.auth import get_user_model
 from django.db.models import Exists, F, OuterRef, Q, QuerySet
 from django.utils import timezone
 
 from billing.selectors import pro_subscribers
+from digests.errors import DigestsError
 from digests.models import DigestEmail, DigestItem, Opportunity, OpportunitySource
 from digests.recommender import Item, Profile
 
@@ -178,3 +180,21 @@ def opportunities_filtered(filters: dict, *, now=None) -> QuerySet:
             Q(city__icontains=location) | Q(location_text__icontains=location)
         )
     return opportunities
+
+
+def user_by_reference(reference: str):
+    """The one user an id, username or email names; DigestsError if none or several."""
+    users = get_user_model().objects
+    reference = reference.strip()
+    how = "give a user id, a username or an email (see /admin/proletto/user/)"
+    if reference.isdigit():
+        matches = list(users.filter(pk=int(reference))[:2])
+    else:
+        matches = list(users.filter(username=reference)[:2]) or list(
+            users.filter(email__iexact=reference)[:2]
+        )
+    if not matches:
+        raise DigestsError(f"no user {reference!r}: {how}")
+    if len(matches) > 1:
+        raise DigestsError(f"{reference!r} names several users: {how}, e.g. the id")
+    return matches[0]

@@ -584,6 +584,7 @@ def digest_email_context(*, user: dict, digest_id: int | None, opportunities) ->
         "items": items,
         "view_all_url": settings.SITE_URL + reverse("digests:opportunities"),
         "unsubscribe_url": unsubscribe_url,
+        "footer_address": settings.EMAIL_FOOTER_ADDRESS,
         "open_pixel_url": (
             settings.SITE_URL + reverse("digests:open", args=[tokens.open_token(digest_id)])
             if digest_id is not None
@@ -669,7 +670,6 @@ def digest_preview(*, user, now=None) -> str:
         digest_id=None,
         opportunities=[opportunities[pick.item_id] for pick in picks],
     )
-    context |= {"site_url": settings.SITE_URL, "footer_address": settings.EMAIL_FOOTER_ADDRESS}
     return render_to_string(f"email/{DIGEST_TEMPLATE}/body.html", context)
 
 

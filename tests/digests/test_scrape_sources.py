@@ -56,9 +56,7 @@ def test_it_stores_a_json_feed_with_the_proletto_extension(demo_sources):
     scrape(demo_sources["json_feed"])
     assert Opportunity.objects.count() == 9
     fellowship = Opportunity.objects.get(title="Fellowship for Women Sculptors")
-    assert fellowship.url == (
-        "https://grantsforartists.example/grants/women-sculptors-fellowship"
-    )
+    assert fellowship.url == ("https://grantsforartists.example/grants/women-sculptors-fellowship")
     assert fellowship.kind == Opportunity.Kind.FELLOWSHIP
     assert fellowship.is_remote is True
     assert fellowship.is_free
