@@ -4,7 +4,7 @@ from collections import Counter, defaultdict
 from datetime import timedelta
 
 from django.contrib.auth import get_user_model
-from django.db.models import Exists, F, OuterRef, Q, QuerySet
+from django.db.models import Count, Exists, F, OuterRef, Q, QuerySet
 from django.utils import timezone
 
 from billing.selectors import pro_subscribers
@@ -198,3 +198,26 @@ def user_by_reference(reference: str):
     if len(matches) > 1:
         raise DigestsError(f"{reference!r} names several users: {how}, e.g. the id")
     return matches[0]
+
+
+def digest_weekly_rates(*, weeks: int = 12) -> list[dict]:
+    """Per week: digests sent, opened and clicked, and the rates; one aggregate query."""
+    sent_statuses = [DigestEmail.Status.SENT, DigestEmail.Status.QUEUED]
+    rows = (
+        DigestEmail.objects.filter(status__in=sent_statuses)
+        .values("week_start")
+        .annotate(
+            sent=Count("id"),
+            opened=Count("id", filter=Q(opened_at__isnull=False)),
+            clicked=Count("id", filter=Q(clicked_at__isnull=False)),
+        )
+        .order_by("-week_start")[:weeks]
+    )
+    return [
+        {
+            **row,
+            "open_rate": row["opened"] / row["sent"] if row["sent"] else 0.0,
+            "click_rate": row["clicked"] / row["sent"] if row["sent"] else 0.0,
+        }
+        for row in reversed(list(rows))
+    ]
