@@ -15,9 +15,10 @@ Ties break by earlier deadline, then lower id, so the same data always gives the
 """
 
 import datetime as dt
-import heapq
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
+
+import numpy as np
 
 MEDIUM_MATCH = 3.0  # per medium shared with the profile
 OPEN_TO_ALL_MEDIUMS = 1.0  # the opportunity names no medium: any artist may apply
@@ -31,6 +32,8 @@ ENGAGEMENT_SATURATION = 3  # ...growing with clicks up to this many
 ENGAGEMENT_CAP = 1.5
 
 MIN_DAYS_LEFT = 3  # fewer days than this is too late to prepare an application
+
+EMPTY_ROWS = np.array([], dtype=np.int64)
 
 
 def deadline_points(days_left: int | None) -> tuple[float, str]:
@@ -92,92 +95,139 @@ class Pick:
 
 
 class Catalogue:
+    """The open opportunities of one run, indexed for scoring many profiles.
+
+    Scores live in NumPy arrays, one slot per item: a profile adds its points through the
+    posting lists of its mediums, interests and clicks, so the cost per user is a handful of
+    array operations, not a Python loop over the catalogue. Reasons are worked out only for
+    the few items picked.
+    """
+
     def __init__(self, items, *, today: dt.date):
         self.today = today
-        self.items: dict[int, Item] = {}
-        self.by_feature: dict[str, list[int]] = defaultdict(list)
-        self.open_to_all_mediums: list[int] = []
-        self.remote: list[int] = []
-        self.by_country: dict[str, list[int]] = defaultdict(list)
-        for item in items:
-            days_left = (item.deadline - today).days if item.deadline else None
-            if days_left is not None and days_left < MIN_DAYS_LEFT:
-                continue
-            self.items[item.id] = item
+        kept = sorted(
+            (
+                item
+                for item in items
+                if item.deadline is None or (item.deadline - today).days >= MIN_DAYS_LEFT
+            ),
+            key=lambda item: item.id,
+        )
+        self.items: list[Item] = kept
+        self.row_of = {item.id: row for row, item in enumerate(kept)}
+        self.ids = np.array([item.id for item in kept], dtype=np.int64)
+        self.deadline_order = np.array(
+            [(item.deadline or dt.date.max).toordinal() for item in kept], dtype=np.int64
+        )
+        self.deadline_points = np.array(
+            [deadline_points(self._days_left(item))[0] for item in kept], dtype=np.float64
+        )
+        self.remote = np.array([item.is_remote for item in kept], dtype=bool)
+        self.country = np.array([item.country for item in kept], dtype=object)
+        postings: dict[str, list[int]] = defaultdict(list)
+        for row, item in enumerate(kept):
             for feature in item.features:
-                self.by_feature[feature].append(item.id)
-            if not item.mediums:
-                self.open_to_all_mediums.append(item.id)
-            if item.is_remote:
-                self.remote.append(item.id)
-            if item.country:
-                self.by_country[item.country].append(item.id)
+                postings[feature].append(row)
+        self.postings = {feature: np.array(rows) for feature, rows in postings.items()}
+        self.open_to_all_mediums = np.array(
+            [row for row, item in enumerate(kept) if not item.mediums], dtype=np.int64
+        )
+        self._restricted_countries = [
+            (row, item.eligible_countries)
+            for row, item in enumerate(kept)
+            if item.eligible_countries
+        ]
+        self._restricted_stages = [
+            (row, item.eligible_stages) for row, item in enumerate(kept) if item.eligible_stages
+        ]
+        self._ineligible_cache: dict[tuple[str, str], np.ndarray] = {}
+        self._country_cache: dict[str, np.ndarray] = {}
 
     def __len__(self):
         return len(self.items)
 
+    def _days_left(self, item: Item) -> int | None:
+        return (item.deadline - self.today).days if item.deadline else None
+
+    def _posting(self, feature: str) -> np.ndarray:
+        return self.postings.get(feature, EMPTY_ROWS)
+
+    def _ineligible(self, country: str, stage: str) -> np.ndarray:
+        key = (country, stage)
+        if key not in self._ineligible_cache:
+            rows = [row for row, allowed in self._restricted_countries if country not in allowed]
+            rows += [row for row, allowed in self._restricted_stages if stage not in allowed]
+            self._ineligible_cache[key] = np.array(sorted(set(rows)), dtype=np.int64)
+        return self._ineligible_cache[key]
+
+    def _same_country(self, country: str) -> np.ndarray:
+        if country not in self._country_cache:
+            self._country_cache[country] = self.country == country
+        return self._country_cache[country]
+
     def recommend(self, profile: Profile, *, limit: int = 5) -> list[Pick]:
         """The best `limit` items for this profile, best first; fewer (or none) if few fit."""
-        relevance: dict[int, float] = defaultdict(float)
-        reasons: dict[int, list[str]] = defaultdict(list)
-
-        def add(item_ids, points, reason):
-            for item_id in item_ids:
-                relevance[item_id] += points
-                reasons[item_id].append(reason)
-
-        for medium in sorted(profile.mediums):
-            add(self.by_feature.get(f"medium:{medium}", ()), MEDIUM_MATCH, f"medium: {medium}")
+        if not self.items:
+            return []
+        relevance = np.zeros(len(self.items))
+        for medium in profile.mediums:
+            relevance[self._posting(f"medium:{medium}")] += MEDIUM_MATCH
         if profile.mediums:
-            add(self.open_to_all_mediums, OPEN_TO_ALL_MEDIUMS, "open to all mediums")
-        for interest in sorted(profile.interests):
+            relevance[self.open_to_all_mediums] += OPEN_TO_ALL_MEDIUMS
+        for interest in profile.interests:
             # "residency" may be a tag, the kind of opportunity, or both: it counts once.
-            matches = set(self.by_feature.get(f"tag:{interest}", ()))
-            matches.update(self.by_feature.get(f"kind:{interest}", ()))
-            add(sorted(matches), INTEREST_MATCH, f"interest: {interest}")
+            rows = np.union1d(self._posting(f"tag:{interest}"), self._posting(f"kind:{interest}"))
+            relevance[rows] += INTEREST_MATCH
+        if profile.clicked:
+            learned = np.zeros(len(self.items))
+            for feature, clicks in profile.clicked.items():
+                weight = ENGAGEMENT_PER_FEATURE * min(clicks, ENGAGEMENT_SATURATION)
+                learned[self._posting(feature)] += weight / ENGAGEMENT_SATURATION
+            relevance += np.minimum(learned, ENGAGEMENT_CAP)
 
-        learned: dict[int, float] = defaultdict(float)
-        learned_from: dict[int, list[str]] = defaultdict(list)
-        for feature, clicks in sorted(profile.clicked.items()):
-            weight = ENGAGEMENT_PER_FEATURE * min(clicks, ENGAGEMENT_SATURATION)
-            weight /= ENGAGEMENT_SATURATION
-            for item_id in self.by_feature.get(feature, ()):
-                learned[item_id] += weight
-                learned_from[item_id].append(feature.split(":", 1)[1])
-        for item_id, points in learned.items():
-            relevance[item_id] += min(points, ENGAGEMENT_CAP)
-            reasons[item_id].append("like items you clicked: " + ", ".join(learned_from[item_id]))
-
-        scored = []
-        for item_id, points in relevance.items():
-            item = self.items[item_id]
-            if item_id in profile.already_sent or not self._eligible(item, profile):
-                continue
-            extra, extra_reasons = self._context_points(item, profile)
-            key = (
-                round(points + extra, 6),
-                -(item.deadline.toordinal() if item.deadline else dt.date.max.toordinal()),
-                -item_id,
+        candidate = relevance > 0
+        candidate[self._ineligible(profile.country, profile.career_stage)] = False
+        if profile.already_sent:
+            sent_rows = [self.row_of[i] for i in profile.already_sent if i in self.row_of]
+            candidate[sent_rows] = False
+        rows = np.flatnonzero(candidate)
+        if rows.size == 0:
+            return []
+        same_country = (
+            self._same_country(profile.country)[rows]
+            if profile.country
+            else np.zeros(rows.size, bool)
+        )
+        score = relevance[rows] + self.deadline_points[rows]
+        score += np.where(same_country, SAME_COUNTRY, np.where(self.remote[rows], REMOTE, 0.0))
+        score = np.round(score, 6)
+        # Best score first, then the earlier deadline, then the lower id: deterministic.
+        order = np.lexsort((self.ids[rows], self.deadline_order[rows], -score))[:limit]
+        return [
+            Pick(
+                item_id=int(self.ids[rows[i]]),
+                score=float(score[i]),
+                reasons=self.reasons(self.items[rows[i]], profile),
             )
-            scored.append((key, item_id, tuple(reasons[item_id] + extra_reasons)))
-        best = heapq.nlargest(limit, scored)
-        return [Pick(item_id=item_id, score=key[0], reasons=why) for key, item_id, why in best]
+            for i in order
+        ]
 
-    def _eligible(self, item: Item, profile: Profile) -> bool:
-        if item.eligible_countries and profile.country not in item.eligible_countries:
-            return False
-        if item.eligible_stages and profile.career_stage not in item.eligible_stages:
-            return False
-        return True
-
-    def _context_points(self, item: Item, profile: Profile) -> tuple[float, list[str]]:
-        points, reasons = 0.0, []
+    def reasons(self, item: Item, profile: Profile) -> tuple[str, ...]:
+        """Why `item` scored for `profile`, in words, in the order the points were added."""
+        why = [f"medium: {m}" for m in sorted(profile.mediums & item.mediums)]
+        if profile.mediums and not item.mediums:
+            why.append("open to all mediums")
+        why += [
+            f"interest: {i}" for i in sorted(profile.interests) if i in item.tags or i == item.kind
+        ]
+        learned_from = sorted(
+            feature.split(":", 1)[1] for feature in profile.clicked if feature in item.features
+        )
+        if learned_from:
+            why.append("like items you clicked: " + ", ".join(learned_from))
         if profile.country and item.country == profile.country:
-            points += SAME_COUNTRY
-            reasons.append(f"in your country ({item.country})")
+            why.append(f"in your country ({item.country})")
         elif item.is_remote:
-            points += REMOTE
-            reasons.append("remote")
-        days_left = (item.deadline - self.today).days if item.deadline else None
-        deadline, why = deadline_points(days_left)
-        return points + deadline, [*reasons, why]
+            why.append("remote")
+        why.append(deadline_points(self._days_left(item))[1])
+        return tuple(why)

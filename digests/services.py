@@ -1,5 +1,6 @@
 """Writes and rules of the digests app: scraping sources into the opportunity catalogue."""
 
+import functools
 import logging
 import time
 import uuid
@@ -518,13 +519,14 @@ def _digest_store_items(digest_ids: dict[int, int], picks_by_user: dict) -> None
 def _digest_enqueue(*, week, users: list[dict], digest_ids: dict, picks: dict, test=False):
     opportunity_ids = {pick.item_id for user in users for pick in picks[user["id"]]}
     opportunities = Opportunity.objects.in_bulk(opportunity_ids)
-    drafts = []
+    drafts, cards = [], {}
     for user in users:
         digest_id = digest_ids[user["id"]]
         context, headers = digest_email_context(
             user=user,
             digest_id=digest_id,
             opportunities=[opportunities[pick.item_id] for pick in picks[user["id"]]],
+            cards=cards,
         )
         key = f"digest-test:{digest_id}" if test else f"digest:{user['id']}:{week.isoformat()}"
         drafts.append(
@@ -549,35 +551,50 @@ def _digest_enqueue(*, week, users: list[dict], digest_ids: dict, picks: dict, t
     )
 
 
-def digest_email_context(*, user: dict, digest_id: int | None, opportunities) -> tuple[dict, dict]:
+@functools.lru_cache(maxsize=32)
+def _link_template(name: str, site_url: str) -> str:
+    # reverse() once per URL name and run: the token is the only part that varies.
+    return site_url + reverse(name, args=["TOKEN"])
+
+
+def _link(name: str, token: str) -> str:
+    return _link_template(name, settings.SITE_URL).replace("TOKEN", token)
+
+
+def opportunity_card(opportunity, zone) -> dict:
+    """What the digest shows of an opportunity, the same for every reader in `zone`."""
+    return {
+        "title": opportunity.title,
+        "organisation": opportunity.organisation,
+        "kind_label": opportunity.get_kind_display(),
+        "deadline_label": opportunity_deadline_label(opportunity, zone),
+        "location": opportunity_location_label(opportunity),
+        "fee": opportunity_fee_label(opportunity),
+        "summary": Truncator(opportunity.description).chars(SUMMARY_CHARS),
+    }
+
+
+def digest_email_context(
+    *, user: dict, digest_id: int | None, opportunities, cards: dict | None = None
+) -> tuple[dict, dict]:
     """The WEEKLY_DIGEST template context and the email's headers for one user.
 
-    With digest_id None (a preview) the links are not tracked.
+    With digest_id None (a preview) the links are not tracked. `cards` caches each
+    opportunity's card per time zone across the users of a batch.
     """
+    cards = {} if cards is None else cards
     zone = zoneinfo.ZoneInfo(user["timezone"])
-    unsubscribe_url = settings.SITE_URL + reverse(
-        "digests:unsubscribe", args=[tokens.unsubscribe_token(user["id"])]
-    )
+    unsubscribe_url = _link("digests:unsubscribe", tokens.unsubscribe_token(user["id"]))
     items = []
     for opportunity in opportunities:
+        key = (opportunity.id, user["timezone"])
+        if key not in cards:
+            cards[key] = opportunity_card(opportunity, zone)
         if digest_id is None:
             click_url = opportunity.url
         else:
-            click_url = settings.SITE_URL + reverse(
-                "digests:click", args=[tokens.click_token(digest_id, opportunity.id)]
-            )
-        items.append(
-            {
-                "title": opportunity.title,
-                "organisation": opportunity.organisation,
-                "kind_label": opportunity.get_kind_display(),
-                "deadline_label": opportunity_deadline_label(opportunity, zone),
-                "location": opportunity_location_label(opportunity),
-                "fee": opportunity_fee_label(opportunity),
-                "summary": Truncator(opportunity.description).chars(SUMMARY_CHARS),
-                "click_url": click_url,
-            }
-        )
+            click_url = _link("digests:click", tokens.click_token(digest_id, opportunity.id))
+        items.append({**cards[key], "click_url": click_url})
     context = {
         "greeting_name": user["display_name"] or user["username"],
         "mediums": ", ".join(MEDIUMS.get(m, m) for m in user["mediums"] or ()),
@@ -586,9 +603,7 @@ def digest_email_context(*, user: dict, digest_id: int | None, opportunities) ->
         "unsubscribe_url": unsubscribe_url,
         "footer_address": settings.EMAIL_FOOTER_ADDRESS,
         "open_pixel_url": (
-            settings.SITE_URL + reverse("digests:open", args=[tokens.open_token(digest_id)])
-            if digest_id is not None
-            else ""
+            _link("digests:open", tokens.open_token(digest_id)) if digest_id is not None else ""
         ),
     }
     headers = {

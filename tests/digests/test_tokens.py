@@ -10,6 +10,7 @@ def test_an_unsubscribe_token_names_its_user():
 def test_a_changed_unsubscribe_token_is_refused():
     payload_43 = tokens.unsubscribe_token(43).split(":")[0]
     signature_42 = tokens.unsubscribe_token(42).split(":", 1)[1]
+    assert payload_43 == "43"
     forged = f"{payload_43}:{signature_42}"
     with pytest.raises(tokens.BadToken):
         tokens.read_unsubscribe_token(forged)
