@@ -415,7 +415,7 @@ DIGEST_TEMPLATE = "weekly_digest"
 SUMMARY_CHARS = 220
 
 
-def digests_send_due(*, now=None, batch_size: int = 500) -> dict:
+def digests_send_due(*, now=None, batch_size: int = 1000) -> dict:
     """Queue this week's digest for every candidate whose local send time has come.
 
     Safe to run twice and to stop midway: each batch is one transaction, a digest row per
@@ -512,7 +512,7 @@ def _digest_store_items(digest_ids: dict[int, int], picks_by_user: dict) -> None
             for user_id, digest_id in digest_ids.items()
             for position, pick in enumerate(picks_by_user[user_id], start=1)
         ],
-        batch_size=1000,
+        batch_size=5000,
     )
 
 
