@@ -11,6 +11,9 @@ def scrape_opportunities() -> dict:
     return opportunities_scrape().as_counts()
 
 
+SEND_WEEKLY_DIGESTS = "send_weekly_digests"
+
+
 def send_weekly_digests() -> dict:
     return digests_send_due()
 
@@ -23,7 +26,7 @@ JOBS = [
         description="Fetch due, enabled opportunity sources; upsert opportunities; expire old.",
     ),
     ScheduledJob(
-        id="send_weekly_digests",
+        id=SEND_WEEKLY_DIGESTS,
         func=send_weekly_digests,
         # Every quarter hour so that Monday 08:00 arrives on time in every time zone,
         # including those with :30 and :45 offsets; each run queues only the users due.

@@ -4,6 +4,8 @@ from django.views.generic import RedirectView
 
 urlpatterns = [
     path("", RedirectView.as_view(url="/admin/", permanent=False)),
+    # Before admin.site.urls, whose catch-all would answer these paths with a 404.
+    path("admin/api/", include("digests.api_urls")),
     path("admin/", admin.site.urls),
     # outreach wraps Anymail's tracking webhooks (clear 4xx, one transaction per batch).
     path("anymail/", include("outreach.urls")),
