@@ -1,5 +1,10 @@
+import datetime as dt
+
 from django.conf import settings
 from django.db import models
+from django.utils import timezone
+
+from billing import periods
 
 
 class Plan(models.Model):
@@ -30,6 +35,7 @@ class Subscription(models.Model):
         PAST_DUE = "past_due", "Past due"
         UNPAID = "unpaid", "Unpaid"
         INCOMPLETE = "incomplete", "Incomplete"
+        PAUSED = "paused", "Paused"
         CANCELED = "canceled", "Canceled"
 
     # Statuses in which a subscriber has the plan's features (and credits).
@@ -45,8 +51,18 @@ class Subscription(models.Model):
     billing_anchor = models.DateTimeField(help_text="Start of the first paid period.")
     last_credit_reset_at = models.DateTimeField(null=True, blank=True)
     next_credit_reset_at = models.DateTimeField(null=True, blank=True, db_index=True)
+    credits_period_start = models.DateTimeField(
+        null=True,
+        blank=True,
+        help_text="Start of the period the current credits were granted for.",
+    )
     stripe_customer_id = models.CharField(max_length=255, blank=True)
     stripe_subscription_id = models.CharField(max_length=255, blank=True)
+    stripe_synced_at = models.DateTimeField(
+        null=True,
+        blank=True,
+        help_text="`created` of the last Stripe subscription event applied; older are ignored.",
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -62,6 +78,81 @@ class Subscription(models.Model):
     def __str__(self):
         return f"{self.user} · {self.plan} ({self.interval}, {self.status})"
 
+    def save(self, *args, **kwargs):
+        # Rows that never had a reset start counting from the period they were created in.
+        if self.next_credit_reset_at is None and self.billing_anchor is not None:
+            self.next_credit_reset_at = self.next_reset_at(timezone.now())
+        super().save(*args, **kwargs)
+
     @property
     def is_entitled(self) -> bool:
         return self.status in self.ENTITLED_STATUSES
+
+    def credit_period_start(self, at) -> dt.datetime:
+        """Start of the monthly credit period containing `at` (anchor + n months)."""
+        return periods.period_start(self.billing_anchor, at)
+
+    def next_reset_at(self, at) -> dt.datetime:
+        """When the monthly credit period after the one containing `at` starts."""
+        return periods.next_period_start(self.billing_anchor, at)
+
+
+class CreditLedgerEntry(models.Model):
+    """One change to a subscription's credits. `amount` is the signed change to the balance, so
+    the entries of a subscription add up to its balance."""
+
+    class Kind(models.TextChoices):
+        GRANT = "grant", "Grant"
+        RESET = "reset", "Monthly reset"
+        CONSUMPTION = "consumption", "Consumption"
+
+    class Source(models.TextChoices):
+        JOB = "job", "Scheduled job"
+        WEBHOOK = "webhook", "Stripe webhook"
+        ADMIN = "admin", "Admin"
+        COMMAND = "command", "Management command"
+        APP = "app", "Application"
+
+    subscription = models.ForeignKey(
+        Subscription, on_delete=models.CASCADE, related_name="ledger_entries"
+    )
+    kind = models.CharField(max_length=20, choices=Kind)
+    amount = models.IntegerField()
+    balance_after = models.IntegerField()
+    period_start = models.DateTimeField(null=True, blank=True)
+    source = models.CharField(max_length=20, choices=Source)
+    note = models.CharField(max_length=255, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        verbose_name_plural = "credit ledger entries"
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            # The last line of defence: whatever path races (job, webhook, admin, command),
+            # one subscription gets one reset per period.
+            models.UniqueConstraint(
+                fields=["subscription", "period_start"],
+                condition=models.Q(kind="reset"),
+                name="credit_reset_once_per_period",
+            ),
+            models.CheckConstraint(
+                condition=~models.Q(kind="reset") | models.Q(period_start__isnull=False),
+                name="credit_reset_has_period",
+            ),
+        ]
+
+    def __str__(self):
+        return f"{self.get_kind_display()} {self.amount:+d} → {self.balance_after}"
+
+
+class StripeEvent(models.Model):
+    """Every Stripe event id we accepted, once: a redelivery finds its id here and does nothing."""
+
+    event_id = models.CharField(max_length=255, unique=True)
+    type = models.CharField(max_length=100)
+    created = models.DateTimeField(help_text="The event's `created` at Stripe.")
+    received_at = models.DateTimeField(default=timezone.now)
+    outcome = models.CharField(max_length=255, blank=True)
+
+    def __str__(self):
+        return f"{self.event_id} ({self.type})"

@@ -19,3 +19,14 @@ def pro_subscribers() -> QuerySet:
 
 def user_is_pro(user) -> bool:
     return pro_subscribers().filter(pk=user.pk).exists()
+
+
+def subscriptions_due_for_reset(*, now) -> QuerySet:
+    """Yearly subscriptions whose next monthly credit reset has come. Monthly plans are reset by
+    Stripe's invoice.paid webhook instead; canceled, past-due and unpaid ones keep their credits
+    frozen until Stripe says they are active again."""
+    return Subscription.objects.filter(
+        interval=Subscription.Interval.YEARLY,
+        status__in=Subscription.ENTITLED_STATUSES,
+        next_credit_reset_at__lte=now,
+    )

@@ -11,4 +11,5 @@ urlpatterns = [
     path("anymail/", include("outreach.urls")),
     path("anymail/", include("anymail.urls")),
     path("", include("digests.urls")),
+    path("billing/", include("billing.urls")),
 ]
