@@ -2,6 +2,7 @@ from datetime import timedelta
 
 from django.conf import settings
 from django.contrib import admin, messages
+from django.db import models
 from django.db.models import Q
 from django.http import HttpResponse
 from django.shortcuts import redirect
@@ -18,6 +19,7 @@ from proletto.vocabulary import MEDIUM_CHOICES
 
 @admin.register(OpportunitySource)
 class OpportunitySourceAdmin(admin.ModelAdmin):
+    formfield_overrides = {models.URLField: {"assume_scheme": "https"}}
     list_display = [
         "name",
         "kind",
@@ -64,6 +66,11 @@ class OpportunitySourceAdmin(admin.ModelAdmin):
         ),
     ]
 
+    def save_model(self, request, obj, form, change):
+        if change and set(form.changed_data) & set(OpportunitySource.FETCH_FIELDS):
+            obj.forget_fetch_cache()
+        super().save_model(request, obj, form, change)
+
     @admin.display(description="health")
     def health(self, source):
         if not source.enabled:
@@ -92,8 +99,11 @@ class OpportunitySourceAdmin(admin.ModelAdmin):
                 messages.ERROR,
             )
             return
+        # All selected sources at once: the request waits at most about twice the timeout.
         summary = opportunities_scrape(
-            sources=sources, timeout=settings.SCRAPE_ADMIN_TIMEOUT_SECONDS
+            sources=sources,
+            timeout=settings.SCRAPE_ADMIN_TIMEOUT_SECONDS,
+            max_in_flight=len(sources),
         )
         counts = summary.as_counts()
         self.message_user(
@@ -156,6 +166,7 @@ class DeadlineFilter(admin.SimpleListFilter):
 
 @admin.register(Opportunity)
 class OpportunityAdmin(admin.ModelAdmin):
+    formfield_overrides = {models.URLField: {"assume_scheme": "https"}}
     list_display = [
         "title",
         "organisation",

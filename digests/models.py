@@ -81,6 +81,9 @@ class OpportunitySource(models.Model):
     # HTTP caching state for conditional GET.
     etag = models.CharField(max_length=500, blank=True, editable=False)
     last_modified = models.CharField(max_length=100, blank=True, editable=False)
+    # The last body parsed, and when: the same bytes again are not parsed again.
+    body_sha256 = models.CharField(max_length=64, blank=True, editable=False)
+    last_parsed_at = models.DateTimeField(null=True, blank=True, editable=False)
 
     created_at = models.DateTimeField(auto_now_add=True)
 
@@ -94,6 +97,14 @@ class OpportunitySource(models.Model):
     @property
     def tzinfo(self):
         return zoneinfo.ZoneInfo(self.timezone)
+
+    # Editing these changes what a fetch means: the cached answer no longer applies.
+    FETCH_FIELDS = ("url", "kind", "config", "timezone")
+
+    def forget_fetch_cache(self) -> None:
+        """Make the next fetch unconditional and due now (after an edit of FETCH_FIELDS)."""
+        self.etag = self.last_modified = self.body_sha256 = ""
+        self.next_fetch_at = None
 
     def clean(self):
         if self.fetch_interval is not None and self.fetch_interval < timedelta(minutes=5):

@@ -1,6 +1,7 @@
 """Writes and rules of the digests app: scraping sources into the opportunity catalogue."""
 
 import functools
+import hashlib
 import logging
 import time
 import uuid
@@ -63,7 +64,8 @@ UPDATE_FIELDS = [
 @dataclass
 class SourceResult:
     name: str
-    # ok | not_modified | failed | busy (another process is scraping it right now)
+    # ok | not_modified (a 304, or the same bytes as last time) | failed
+    # | busy (another process is scraping it right now)
     status: str
     items: int = 0
     created: int = 0
@@ -115,6 +117,8 @@ class _Job:
     tz: object
     etag: str
     last_modified: str
+    body_sha256: str
+    last_parsed_at: object
 
 
 @dataclass
@@ -125,6 +129,7 @@ class _Outcome:
     not_modified: bool = False
     etag: str = ""
     last_modified: str = ""
+    body_sha256: str = ""
     error: str = ""
     seconds: float = 0.0
 
@@ -157,7 +162,10 @@ def opportunities_scrape(
     started = time.monotonic()
     now = timezone.now()
     explicit = sources is not None
-    if sources is None:
+    if explicit:
+        # Fresh rows: the caching state and claims of the caller's copies may be stale.
+        sources = list(OpportunitySource.objects.filter(pk__in=[s.pk for s in sources]))
+    else:
         sources = _sources_by_name(source_names) if source_names else list(sources_due(now=now))
     summary = ScrapeSummary(dry_run=dry_run)
     policy = fetch_policy(timeout=timeout)
@@ -180,6 +188,8 @@ def opportunities_scrape(
                     # A dry run shows what the source holds, not "not modified".
                     etag="" if dry_run else source.etag,
                     last_modified="" if dry_run else source.last_modified,
+                    body_sha256="" if dry_run else source.body_sha256,
+                    last_parsed_at=source.last_parsed_at,
                 )
             )
         else:
@@ -239,7 +249,11 @@ def _fetch_and_parse(job: _Job, policy: FetchPolicy) -> _Outcome:
     try:
         fetched = fetch(job.url, policy=policy, etag=job.etag, last_modified=job.last_modified)
         outcome.etag, outcome.last_modified = fetched.etag, fetched.last_modified
-        if fetched.not_modified:
+        if not fetched.not_modified:
+            outcome.body_sha256 = hashlib.sha256(fetched.body).hexdigest()
+        # Many servers ignore conditional GET; the same bytes as last time are "not
+        # modified" too, and cost no parsing.
+        if fetched.not_modified or outcome.body_sha256 == job.body_sha256:
             outcome.not_modified = True
         else:
             outcome.items, outcome.problems = items_from_body(
@@ -293,6 +307,8 @@ def _store_outcome(outcome: _Outcome, *, now, dry_run: bool) -> SourceResult:
         logger.warning("source %r failed: %s", job.name, outcome.error)
     elif outcome.not_modified:
         result.status = "not_modified"
+        if not dry_run:
+            opportunities_touch(source_id=job.source_id, listed_since=job.last_parsed_at, now=now)
     for problem in outcome.problems[:5]:
         logger.info("source %r: skipped %s", job.name, problem)
     if not dry_run:
@@ -319,6 +335,8 @@ def _record_health(outcome: _Outcome, *, now) -> None:
     }
     if not outcome.not_modified:
         changes["last_item_count"] = len(outcome.items)
+        changes["body_sha256"] = outcome.body_sha256
+        changes["last_parsed_at"] = now
     sources.update(**changes)
 
 
@@ -398,6 +416,21 @@ def _upsert_batch(items, *, source_id, now, dry_run, counts) -> None:
         Opportunity.objects.bulk_update(to_update, UPDATE_FIELDS, batch_size=UPSERT_BATCH)
     if seen_ids:
         Opportunity.objects.filter(pk__in=seen_ids).update(last_seen_at=now)
+
+
+def opportunities_touch(*, source_id: int, listed_since, now) -> int:
+    """The source answered "not modified": what it listed at its last parse is still listed.
+
+    Those are its opportunities seen at that parse, give or take the daily resolution of
+    last_seen_at; one UPDATE that changes nothing when they were refreshed within a day.
+    """
+    if listed_since is None:
+        return 0
+    return Opportunity.objects.filter(
+        source_id=source_id,
+        last_seen_at__gte=listed_since - SEEN_RESOLUTION,
+        last_seen_at__lt=now - SEEN_RESOLUTION,
+    ).update(last_seen_at=now)
 
 
 def _expired_queryset(now):

@@ -92,17 +92,17 @@ class EmailOutboxAdmin(admin.ModelAdmin):
             obj.body_html,
         )
 
-    @admin.action(description="Retry now (queued or failed)")
+    @admin.action(description="Retry now (queued or failed)", permissions=["change"])
     def retry_now(self, request, queryset):
         count = services.outbox_retry_now(ids=list(queryset.values_list("id", flat=True)))
         self._report(request, queryset, count, "queued to send now")
 
-    @admin.action(description="Cancel (not yet sent)")
+    @admin.action(description="Cancel (not yet sent)", permissions=["change"])
     def cancel(self, request, queryset):
         count = services.outbox_cancel(ids=list(queryset.values_list("id", flat=True)))
         self._report(request, queryset, count, "cancelled")
 
-    @admin.action(description="Requeue dead emails")
+    @admin.action(description="Requeue dead emails", permissions=["change"])
     def requeue_dead(self, request, queryset):
         count = services.outbox_requeue_dead(ids=list(queryset.values_list("id", flat=True)))
         self._report(request, queryset, count, "requeued")

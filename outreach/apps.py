@@ -5,5 +5,5 @@ class OutreachConfig(AppConfig):
     name = "outreach"
 
     def ready(self):
-        # Connects the ESP tracking receiver; no database access and no threads here.
-        from outreach import signals  # noqa: F401
+        # Connects the ESP tracking receiver and the system checks; no database access here.
+        from outreach import checks, signals  # noqa: F401

@@ -94,6 +94,8 @@ def outbox_enqueue(
         raise OutboxError(
             f"unknown email category {category!r}: use one of {', '.join(Category.values)}"
         )
+    if not isinstance(priority, int) or not -1000 <= priority <= 1000:
+        raise OutboxError(f"priority must be a whole number from -1000 to 1000, not {priority!r}")
     clean_headers = _clean_headers(headers or {})
     subject, body_text, body_html = _render(template, context)
 
@@ -199,6 +201,8 @@ def _clean_address(recipient) -> str:
         validate_email(address)
     except ValidationError:
         raise OutboxError(f"invalid email address {recipient!r}") from None
+    if len(address) > 254:
+        raise OutboxError(f"email address longer than 254 characters: {address[:40]!r}...")
     return address
 
 
@@ -217,7 +221,7 @@ def _clean_headers(headers: dict) -> dict:
 
 
 def _render(template: str, context: dict) -> tuple[str, str, str]:
-    if not isinstance(template, str) or not TEMPLATE_NAME.match(template):
+    if not isinstance(template, str) or len(template) > 200 or not TEMPLATE_NAME.match(template):
         raise OutboxError(f"invalid email template name {template!r}")
     full_context = {
         "site_url": settings.SITE_URL,
@@ -241,6 +245,8 @@ def _render(template: str, context: dict) -> tuple[str, str, str]:
     subject = " ".join(subject.split())
     if not subject:
         raise OutboxError(f"email template {template!r} rendered an empty subject")
+    if len(subject) > 998:  # the longest line RFC 5322 allows
+        raise OutboxError(f"email template {template!r} rendered a subject over 998 characters")
     return subject, body_text, body_html
 
 
@@ -267,6 +273,13 @@ class SendResult:
     message_id: str = ""
     error: str = ""
     permanent: bool = False
+
+
+@dataclass
+class _Batch:
+    counts: Counter
+    rows: list
+    futures: list
 
 
 class OutboxRelay:
@@ -305,26 +318,45 @@ class OutboxRelay:
     def drain(
         self, *, max_seconds: float | None = None, should_stop: Callable[[], bool] | None = None
     ) -> dict:
-        """Process batches until nothing is due, time is up, or should_stop() says so."""
+        """Process batches until nothing is due, time is up, or should_stop() says so.
+
+        Batches are pipelined: the next batch is claimed and handed to the senders before the
+        previous one's results are written, so the senders never wait for the database.
+        """
         totals: Counter = Counter()
         started = time.monotonic()
+        in_flight: _Batch | None = None
         while not (should_stop and should_stop()):
-            counts = self.process_batch()
-            totals.update(counts)
-            if not counts.get("claimed") and not counts.get("reclaimed"):
-                break
             if max_seconds is not None and time.monotonic() - started >= max_seconds:
                 break
+            try:
+                batch = self._start_batch()
+            except Exception:
+                # Record what was already sent before giving up, or those rows would be sent
+                # again after the claim timeout.
+                if in_flight is not None:
+                    self._finish_batch(in_flight)
+                raise
+            if in_flight is not None:
+                totals.update(self._finish_batch(in_flight))
+            in_flight = batch
+            if not batch.counts.get("claimed") and not batch.counts.get("reclaimed"):
+                break
+        if in_flight is not None:
+            totals.update(self._finish_batch(in_flight))
         return _counts(totals)
 
     def process_batch(self) -> dict:
+        """Claim one batch, send it and record the results."""
+        return _counts(self._finish_batch(self._start_batch()))
+
+    def _start_batch(self) -> "_Batch":
         counts: Counter = Counter()
         counts.update(outbox_reclaim_stuck(now=timezone.now()))
         rows = self._claim()
         counts["claimed"] = len(rows)
         if not rows:
-            return _counts(counts)
-
+            return _Batch(counts, [], [])
         suppressed = self._suppressed(rows)
         if suppressed:
             counts["suppressed"] = EmailOutbox.objects.filter(
@@ -337,9 +369,12 @@ class OutboxRelay:
                 updated_at=timezone.now(),
             )
         sendable = [row for row in rows if row not in suppressed]
-        results = list(self._pool.map(self._send_one, sendable))
-        counts.update(self._record(sendable, results))
-        return _counts(counts)
+        futures = [self._pool.submit(self._send_one, row) for row in sendable]
+        return _Batch(counts, sendable, futures)
+
+    def _finish_batch(self, batch: "_Batch") -> Counter:
+        results = [future.result() for future in batch.futures]
+        return batch.counts + self._record(batch.rows, results)
 
     def _claim(self) -> list[EmailOutbox]:
         now = timezone.now()
@@ -399,6 +434,9 @@ class OutboxRelay:
         )
         if row.body_html:
             message.attach_alternative(row.body_html, "text/html")
+        # Anymail passes metadata to the ESP, which returns it with every event: an event
+        # that arrives before this batch's message ids are saved still finds its row.
+        message.metadata = {"outbox_id": str(row.id)}
         try:
             message.send()
         except (AnymailRecipientsRefused, AnymailInvalidAddress) as exc:
@@ -597,6 +635,7 @@ def outbox_record_event(
     message_id: str | None,
     recipient: str | None,
     description: str = "",
+    outbox_id: str | None = None,
 ) -> EmailEvent | None:
     """Apply one ESP delivery event; a duplicate (same event id) returns None and does nothing."""
     occurred_at = occurred_at or timezone.now()
@@ -606,11 +645,10 @@ def outbox_record_event(
         event_id = "sha256:" + hashlib.sha256(fingerprint.encode()).hexdigest()
     with transaction.atomic():
         # Lock the row first so two events for one email are applied one after the other.
-        outbox = (
-            EmailOutbox.objects.select_for_update().filter(esp_message_id=message_id).first()
-            if message_id
-            else None
-        )
+        locked = EmailOutbox.objects.select_for_update()
+        outbox = locked.filter(esp_message_id=message_id).first() if message_id else None
+        if outbox is None and outbox_id and str(outbox_id).isdigit():
+            outbox = locked.filter(pk=int(outbox_id)).first()
         try:
             with transaction.atomic():
                 event = EmailEvent.objects.create(

@@ -16,4 +16,5 @@ def record_tracking_event(sender, event, esp_name, **kwargs):
         message_id=event.message_id,
         recipient=event.recipient,
         description=event.description or event.mta_response or "",
+        outbox_id=(event.metadata or {}).get("outbox_id"),
     )

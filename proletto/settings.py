@@ -195,9 +195,9 @@ EMAIL_RETRY_BASE_SECONDS = env.float("EMAIL_RETRY_BASE_SECONDS", default=60)
 EMAIL_RETRY_FACTOR = env.float("EMAIL_RETRY_FACTOR", default=2.0)
 EMAIL_RETRY_CAP_SECONDS = env.float("EMAIL_RETRY_CAP_SECONDS", default=6 * 60 * 60)
 EMAIL_MAX_ATTEMPTS = env.int("EMAIL_MAX_ATTEMPTS", default=8)
-# A row left in "sending" this long belongs to a relay that died; it is retried. Keep it
-# well above EMAIL_TIMEOUT times a batch's sends per thread.
-EMAIL_CLAIM_TIMEOUT_SECONDS = env.int("EMAIL_CLAIM_TIMEOUT_SECONDS", default=600)
+# A row left in "sending" this long belongs to a relay that died; it is retried. It must
+# outlast two batches of timed-out sends (system check outreach.E003 says so).
+EMAIL_CLAIM_TIMEOUT_SECONDS = env.int("EMAIL_CLAIM_TIMEOUT_SECONDS", default=900)
 EMAIL_RELAY_BATCH_SIZE = env.int("EMAIL_RELAY_BATCH_SIZE", default=100)
 # Sends in flight per relay (threads, each with its own ESP connection).
 EMAIL_RELAY_CONCURRENCY = env.int("EMAIL_RELAY_CONCURRENCY", default=8)

@@ -7,9 +7,9 @@ urlpatterns = [
     # Before admin.site.urls, whose catch-all would answer these paths with a 404.
     path("admin/api/", include("digests.api_urls")),
     path("admin/", admin.site.urls),
+    path("billing/", include("billing.urls")),
     # outreach wraps Anymail's tracking webhooks (clear 4xx, one transaction per batch).
     path("anymail/", include("outreach.urls")),
     path("anymail/", include("anymail.urls")),
     path("", include("digests.urls")),
-    path("billing/", include("billing.urls")),
 ]

@@ -214,15 +214,14 @@ def parse_location(value: str) -> tuple[str, str, bool, str]:
     text = plain_text(value, max_length=200)
     lowered = text.lower()
     is_remote = any(word in lowered for word in REMOTE_WORDS)
-    parts = [part.strip() for part in text.split(",") if part.strip()]
+    parts = [part.strip() for part in re.split(r"[,/|;]", text) if part.strip()]
     places = [part for part in parts if not any(w in part.lower() for w in REMOTE_WORDS)]
     country = ""
     if places:
         last = places[-1]
-        if len(last) == 2 and last.isalpha():
+        country = COUNTRIES.get(last.lower(), "")
+        if not country and len(last) == 2 and last.isalpha():
             country = last.upper()
-        else:
-            country = COUNTRIES.get(last.lower(), "")
         if country:
             places = places[:-1]
     city = places[0][:100] if places else ""

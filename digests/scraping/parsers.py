@@ -2,6 +2,7 @@
 
 import io
 import json
+import xml.sax
 
 import feedparser
 import soupsieve
@@ -38,6 +39,10 @@ def parse_feed(body: bytes, *, config: dict, base_url: str) -> list[RawItem]:
     # A file object, never bytes or str: feedparser fetches strings that look like URLs and
     # opens strings that look like local paths.
     parsed = feedparser.parse(io.BytesIO(body), sanitize_html=True, resolve_relative_uris=False)
+    # feedparser reads broken XML leniently; a truncated feed would then update stored
+    # items with cut-off text, so a feed that is not well-formed fails as a whole.
+    if parsed.bozo and isinstance(parsed.bozo_exception, xml.sax.SAXException):
+        raise ParseError(f"not a valid RSS/Atom feed: {_one_line(parsed.bozo_exception)}")
     entries = parsed.entries
     if not entries:
         if parsed.bozo:

@@ -3,12 +3,8 @@
 import html
 import re
 import unicodedata
-import warnings
+from html.parser import HTMLParser
 from urllib.parse import parse_qsl, urlencode, urljoin, urlsplit, urlunsplit
-
-from bs4 import BeautifulSoup, MarkupResemblesLocatorWarning
-
-warnings.filterwarnings("ignore", category=MarkupResemblesLocatorWarning)
 
 # Query parameters that only track a click; two links differing in them are the same page.
 TRACKING_PARAMS = {
@@ -52,12 +48,7 @@ def plain_text(value, *, max_length: int | None = None, multiline: bool = False)
             text = html.unescape(text)
             if "<" not in text:
                 break
-        soup = BeautifulSoup(text, "html.parser")
-        for element in soup(UNSAFE_ELEMENTS):
-            element.decompose()
-        for br in soup.find_all(["br", "p", "li", "div", "h1", "h2", "h3", "h4", "tr"]):
-            br.insert_before("\n")
-        text = html.unescape(soup.get_text())
+        text = _TextExtractor.extract(text)
     text = "".join(ch for ch in text if ch in "\n\t" or unicodedata.category(ch)[0] != "C")
     if multiline:
         lines = [_SPACES.sub(" ", line).strip() for line in text.split("\n")]
@@ -67,6 +58,46 @@ def plain_text(value, *, max_length: int | None = None, multiline: bool = False)
     if max_length is not None and len(text) > max_length:
         text = text[: max_length - 1].rstrip() + "…"
     return text
+
+
+class _TextExtractor(HTMLParser):
+    """The text of an HTML fragment, without what is inside script, style, ... elements.
+
+    The standard library's tokenizer, without building a tree: a title or description is
+    one short fragment, and thousands of them are stripped per scrape.
+    """
+
+    BLOCK_ELEMENTS = {"br", "p", "li", "div", "h1", "h2", "h3", "h4", "h5", "h6", "tr"}
+
+    def __init__(self):
+        super().__init__(convert_charrefs=True)
+        self.parts: list[str] = []
+        self.skipping = 0
+
+    @classmethod
+    def extract(cls, fragment: str) -> str:
+        parser = cls()
+        parser.feed(fragment)
+        parser.close()
+        return "".join(parser.parts)
+
+    def handle_starttag(self, tag, attrs):
+        if tag in UNSAFE_ELEMENTS:
+            self.skipping += 1
+        elif tag in self.BLOCK_ELEMENTS:
+            self.parts.append("\n")
+
+    def handle_startendtag(self, tag, attrs):
+        if tag in self.BLOCK_ELEMENTS:
+            self.parts.append("\n")
+
+    def handle_endtag(self, tag):
+        if tag in UNSAFE_ELEMENTS and self.skipping:
+            self.skipping -= 1
+
+    def handle_data(self, data):
+        if not self.skipping:
+            self.parts.append(data)
 
 
 def canonical_url(link: str, *, base_url: str = "") -> str | None:

@@ -80,6 +80,7 @@ class FakeSendGrid:
             self.accepted.append(
                 {
                     "message_id": message_id,
+                    "at": time.monotonic(),
                     "to": [item["email"] for item in personalization.get("to", [])],
                     "subject": payload.get("subject", ""),
                     "outbox_id": payload.get("headers", {}).get("X-Proletto-Outbox-Id"),

@@ -29,6 +29,8 @@ class Route:
     stall: float = 0.0
     # Honour If-None-Match with a 304.
     conditional: bool = True
+    # Send no Content-Length: the body ends when the connection closes.
+    omit_length: bool = False
 
 
 class FeedServer:
@@ -67,7 +69,7 @@ class FeedServer:
                     self.send_header("Last-Modified", format_datetime(NOW, usegmt=True))
                 for name, value in route.headers.items():
                     self.send_header(name, value)
-                if "Content-Length" not in route.headers:
+                if "Content-Length" not in route.headers and not route.omit_length:
                     self.send_header("Content-Length", str(len(route.body)))
                 self.end_headers()
                 try:

@@ -125,3 +125,13 @@ def test_upsell_sessions_list_does_not_query_per_row(admin_client, django_user_m
     with CaptureQueriesContext(connection) as many:
         admin_client.get("/admin/outreach/upsellsession/")
     assert len(many) == len(few)
+
+
+def test_staff_with_view_permission_only_get_no_outbox_actions(client, django_user_model):
+    from django.contrib.auth.models import Permission
+
+    viewer = django_user_model.objects.create_user(username="viewer", is_staff=True)
+    viewer.user_permissions.add(Permission.objects.get(codename="view_emailoutbox"))
+    client.force_login(viewer)
+    page = client.get("/admin/outreach/emailoutbox/").content.decode()
+    assert "requeue_dead" not in page

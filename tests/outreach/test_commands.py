@@ -66,3 +66,27 @@ def test_the_relay_loop_sends_new_email_and_stops_cleanly_on_sigterm(enqueue):
             relay.kill()
     assert relay.returncode == 0, err
     assert "outbox relay stopped" in out
+
+
+@pytest.mark.django_db
+def test_the_relay_loop_survives_a_database_error(monkeypatch, caplog):
+    from django.db import OperationalError
+
+    from outreach.management.commands import process_outbox
+    from outreach.services import OutboxRelay
+
+    calls = []
+
+    def drain(self, *, should_stop=None, max_seconds=None):
+        calls.append(1)
+        if len(calls) == 1:
+            raise OperationalError("server closed the connection unexpectedly")
+        command.stopping.set()
+        return {}
+
+    command = process_outbox.Command(stdout=StringIO())
+    monkeypatch.setattr(OutboxRelay, "drain", drain)
+    monkeypatch.setattr(process_outbox.signal, "signal", lambda *args: None)
+    call_command(command, "--loop", "--idle-seconds=0.01")
+    assert len(calls) == 2
+    assert "database error, trying again shortly" in caplog.text

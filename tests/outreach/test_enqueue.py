@@ -98,3 +98,14 @@ def test_a_category_suppression_only_stops_that_category():
     suppression_add(address="ada@example.com", reason="unsubscribed", category="upsell")
     assert enqueue(category="upsell").status == EmailOutbox.Status.SUPPRESSED
     assert enqueue(idempotency_key="k2").status == EmailOutbox.Status.QUEUED
+
+
+def test_it_refuses_a_subject_longer_than_a_mail_header_line():
+    with pytest.raises(OutboxError, match="subject over 998 characters"):
+        enqueue(context={"user": {"username": "a", "display_name": "x" * 1000}})
+    assert not EmailOutbox.objects.exists()
+
+
+def test_it_refuses_a_priority_out_of_range():
+    with pytest.raises(OutboxError, match="priority must be a whole number"):
+        enqueue(priority=10**6)

@@ -40,6 +40,8 @@ def test_it_sends_a_queued_email_through_sendgrid_and_records_the_message_id(sen
     assert row.esp_message_id == accepted["anymail_id"]
     assert accepted["to"] == ["ada@example.com"]
     assert accepted["payload"]["headers"]["X-Campaign"] == "welcome"
+    # returned by SendGrid with every event for this email
+    assert accepted["payload"]["custom_args"]["outbox_id"] == str(row.id)
     assert {part["type"] for part in accepted["payload"]["content"]} == {"text/plain", "text/html"}
 
 
@@ -221,3 +223,25 @@ def test_cancelled_rows_are_never_sent(enqueue):
     EmailOutbox.objects.filter(pk=row.pk).update(status=Status.CANCELLED)
     assert outbox_drain() == {}
     assert mail.outbox == []
+
+
+def test_a_batch_already_sent_is_recorded_even_if_claiming_the_next_one_fails(monkeypatch, enqueue):
+    from django.db import OperationalError
+
+    first = enqueue(recipient="first@example.com", priority=1)
+    enqueue(recipient="second@example.com")
+    real_claim = OutboxRelay._claim
+    calls = []
+
+    def claim(self):
+        calls.append(1)
+        if len(calls) == 2:
+            raise OperationalError("connection lost")
+        return real_claim(self)
+
+    monkeypatch.setattr(OutboxRelay, "_claim", claim)
+    with OutboxRelay(batch_size=1, concurrency=1) as relay, pytest.raises(OperationalError):
+        relay.drain()
+    first = refreshed(first)
+    assert first.status == Status.SENT
+    assert first.claim_token == ""

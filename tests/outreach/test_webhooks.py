@@ -194,3 +194,12 @@ def test_a_forged_signature_is_refused_and_changes_nothing(client, sent, signing
 def test_an_unsigned_event_is_refused_when_the_signing_key_is_set(client, sent, signing_key):
     assert post(client, [event("bounce", T1)]).status_code == 403
     assert not Suppression.objects.exists()
+
+
+def test_an_event_that_beats_the_relays_bookkeeping_finds_its_email_by_metadata(client, enqueue):
+    # The ESP reported delivery before the relay saved the message id of this email.
+    row = enqueue(recipient="ada@example.com")
+    post(client, [event("delivered", T1, message_id="not-saved-yet", outbox_id=str(row.pk))])
+    row.refresh_from_db()
+    assert row.delivered_at == T1
+    assert EmailEvent.objects.get().outbox == row

@@ -104,6 +104,7 @@ def test_check_deploy_is_clean_with_production_like_env(tmp_path):
             "SITE_URL": "https://proletto.example",
             "DATABASE_URL": f"sqlite:///{tmp_path}/deploy.sqlite3",
             "SENDGRID_API_KEY": "SG.test",
+            "ANYMAIL_WEBHOOK_SECRET": "hook:" + "w3bh00k" * 5,
         },
         capture_output=True,
         text=True,

@@ -45,9 +45,12 @@ class Command(BaseCommand):
         progress.finish()
         self.write_table(summary)
         counts = summary.as_counts()
+        if dry_run:
+            done = f"Dry run: would create {counts['created']}, update {counts['updated']}"
+        else:
+            done = f"Created {counts['created']}, updated {counts['updated']}"
         line = (
-            f"{'Dry run: would create' if dry_run else 'Created'} {counts['created']}, "
-            f"updated {counts['updated']}, unchanged {counts['unchanged']}, "
+            f"{done}, unchanged {counts['unchanged']}, "
             f"skipped items {counts['skipped_items']}, "
             f"{'would expire' if dry_run else 'expired'} {counts['expired']}; "
             f"{counts['sources']} sources, {counts['failed']} failed."
@@ -83,9 +86,8 @@ class Command(BaseCommand):
         ]
         widths = [max(len(str(row[i])) for row in [headers, *rows]) for i in range(len(headers))]
         for index, row in enumerate([headers, *rows]):
-            line = "  ".join(
-                str(cell).ljust(width) for cell, width in zip(row, widths, strict=True)
-            ).rstrip()
+            cells = zip(row, widths, strict=True)
+            line = "  ".join(str(cell).ljust(width) for cell, width in cells).rstrip()
             if index and row[1] in STATUS_STYLES:
                 line = getattr(self.style, STATUS_STYLES[row[1]])(line)
             self.stdout.write(line)

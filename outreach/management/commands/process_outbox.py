@@ -1,10 +1,13 @@
+import logging
 import signal
 import threading
 
 from django.core.management.base import BaseCommand, CommandError
-from django.db import close_old_connections
+from django.db import DatabaseError, close_old_connections
 
 from outreach.services import OutboxError, OutboxRelay
+
+logger = logging.getLogger("outreach.relay")
 
 
 class Command(BaseCommand):
@@ -46,7 +49,13 @@ class Command(BaseCommand):
             self.stdout.flush()
             while not self.stopping.is_set():
                 close_old_connections()
-                counts = relay.drain(should_stop=self.stopping.is_set)
+                try:
+                    counts = relay.drain(should_stop=self.stopping.is_set)
+                except DatabaseError:
+                    # A database restart must not kill the worker: rows it had claimed are
+                    # reclaimed after EMAIL_CLAIM_TIMEOUT_SECONDS by whichever relay is up.
+                    logger.exception("outbox relay: database error, trying again shortly")
+                    counts = {}
                 if counts:
                     self.stdout.write(f"outbox relay: {_summary(counts)}")
                     self.stdout.flush()

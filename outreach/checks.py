@@ -1,0 +1,54 @@
+"""Start-up checks for email delivery settings."""
+
+import math
+
+from django.conf import settings
+from django.core.checks import Error, Warning, register
+
+
+@register()
+def check_outreach_settings(app_configs, **kwargs):
+    problems = []
+    if not settings.DEBUG and not settings.ANYMAIL.get("WEBHOOK_SECRET"):
+        problems.append(
+            Warning(
+                "ANYMAIL_WEBHOOK_SECRET is empty: ESP tracking webhooks accept anyone's events.",
+                hint='Set ANYMAIL_WEBHOOK_SECRET="user:long-random-password" and put the same '
+                "credentials in the ESP's webhook URL.",
+                id="outreach.W001",
+            )
+        )
+    for name in ("EMAIL_MAX_ATTEMPTS", "EMAIL_RELAY_BATCH_SIZE", "EMAIL_RELAY_CONCURRENCY"):
+        if getattr(settings, name) < 1:
+            problems.append(Error(f"{name} must be at least 1", id="outreach.E001"))
+    if settings.EMAIL_RETRY_FACTOR < 1 or settings.EMAIL_RETRY_BASE_SECONDS <= 0:
+        problems.append(
+            Error(
+                "EMAIL_RETRY_BASE_SECONDS must be > 0 and EMAIL_RETRY_FACTOR >= 1",
+                id="outreach.E002",
+            )
+        )
+    if not problems:
+        problems += _claim_timeout_problems()
+    return problems
+
+
+def _claim_timeout_problems():
+    # A relay works on two batches at once (one being recorded, one in flight); if every
+    # send times out, the last row of the second batch is recorded after this long. A
+    # shorter claim timeout would let another relay take the row over and send it twice.
+    send_timeout = max(settings.EMAIL_TIMEOUT, settings.ANYMAIL.get("REQUESTS_TIMEOUT") or 0)
+    rounds = math.ceil(settings.EMAIL_RELAY_BATCH_SIZE / settings.EMAIL_RELAY_CONCURRENCY)
+    needed = 2 * rounds * send_timeout
+    if settings.EMAIL_CLAIM_TIMEOUT_SECONDS < needed:
+        return [
+            Error(
+                f"EMAIL_CLAIM_TIMEOUT_SECONDS={settings.EMAIL_CLAIM_TIMEOUT_SECONDS} is shorter "
+                f"than two batches of timed-out sends ({needed:.0f} s): a slow relay's rows "
+                "could be sent twice.",
+                hint="Raise EMAIL_CLAIM_TIMEOUT_SECONDS, or lower EMAIL_RELAY_BATCH_SIZE or "
+                "EMAIL_TIMEOUT, or raise EMAIL_RELAY_CONCURRENCY.",
+                id="outreach.E003",
+            )
+        ]
+    return []

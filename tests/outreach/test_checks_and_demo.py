@@ -1,0 +1,42 @@
+from io import StringIO
+
+import pytest
+from django.core.management import call_command
+
+from outreach.checks import check_outreach_settings
+from outreach.models import UpsellSequence, UpsellSession
+
+
+def test_it_warns_when_webhooks_have_no_secret_in_production(settings):
+    settings.DEBUG = False
+    settings.ANYMAIL = {**settings.ANYMAIL, "WEBHOOK_SECRET": None}
+    assert [problem.id for problem in check_outreach_settings(None)] == ["outreach.W001"]
+
+
+def test_it_refuses_a_retry_factor_below_one(settings):
+    settings.EMAIL_RETRY_FACTOR = 0.5
+    assert "outreach.E002" in [problem.id for problem in check_outreach_settings(None)]
+
+
+@pytest.mark.django_db
+def test_the_demo_has_a_three_step_sequence_and_sessions_for_free_users():
+    call_command("load_demo", stdout=StringIO())
+    call_command("load_demo", stdout=StringIO())
+    sequence = UpsellSequence.objects.get(code="free-to-pro")
+    assert sequence.steps.count() == 3
+    sessions = UpsellSession.objects.filter(status="active")
+    assert sessions.count() == 2
+    assert not sessions.filter(user__subscription__plan__is_pro=True).exists()
+
+
+def test_it_refuses_a_claim_timeout_shorter_than_two_batches_of_timed_out_sends(settings):
+    settings.EMAIL_RELAY_BATCH_SIZE = 100
+    settings.EMAIL_RELAY_CONCURRENCY = 10
+    settings.EMAIL_TIMEOUT = 20
+    settings.ANYMAIL = {**settings.ANYMAIL, "REQUESTS_TIMEOUT": 20}
+    settings.EMAIL_CLAIM_TIMEOUT_SECONDS = 399
+    [problem] = check_outreach_settings(None)
+    assert problem.id == "outreach.E003"
+    assert "(400 s)" in problem.msg
+    settings.EMAIL_CLAIM_TIMEOUT_SECONDS = 400
+    assert check_outreach_settings(None) == []
