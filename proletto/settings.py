@@ -220,6 +220,11 @@ EMAIL_FOOTER_ADDRESS = env.str(
 STRIPE_WEBHOOK_SECRET = env.str("STRIPE_WEBHOOK_SECRET", default="")
 STRIPE_WEBHOOK_TOLERANCE_SECONDS = env.int("STRIPE_WEBHOOK_TOLERANCE_SECONDS", default=300)
 
+# --- weekly digest (digests) -------------------------------------------------------------------
+# The digest goes out at this local time on this weekday (0 = Monday) in each user's time zone.
+DIGEST_SEND_WEEKDAY = env.int("DIGEST_SEND_WEEKDAY", default=0)
+DIGEST_SEND_LOCAL_TIME = config.time_of_day(env.str("DIGEST_SEND_LOCAL_TIME", default="08:00"))
+DIGEST_OPPORTUNITY_COUNT = env.int("DIGEST_OPPORTUNITY_COUNT", default=5)
 # --- opportunity scraping (digests) ------------------------------------------------------------
 SCRAPE_USER_AGENT = env.str("SCRAPE_USER_AGENT", default=f"Proletto/1.0 (+{SITE_URL})")
 # Per request (connect, and each read); a whole response gets at most twice this.
