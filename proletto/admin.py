@@ -42,3 +42,6 @@ class ArtistAdmin(UserAdmin):
         *UserAdmin.add_fieldsets,
         ("Contact", {"fields": ("email",)}),
     )
+
+
+from proletto.scheduling import admin as scheduling_admin  # noqa: E402,F401

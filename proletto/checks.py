@@ -23,3 +23,10 @@ def check_email_settings(app_configs, **kwargs):
             )
         )
     return problems
+
+
+@register()
+def check_schedules(app_configs, **kwargs):
+    from proletto.scheduling.registry import schedule_problems
+
+    return [Error(problem, id="proletto.E002") for problem in schedule_problems()]

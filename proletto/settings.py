@@ -155,6 +155,8 @@ SCHEDULE_OVERRIDES = {
     for key, value in env.ENVIRON.items()
     if key.startswith("SCHEDULE_") and value.strip()
 }
+# Job modules to use instead of every installed app's jobs.py (tests point it at theirs).
+SCHEDULER_JOB_MODULES = env.list("SCHEDULER_JOB_MODULES", default=[])
 # django-apscheduler's own admin formats times with this.
 APSCHEDULER_DATETIME_FORMAT = "Y-m-d H:i:s"
 APSCHEDULER_RUN_NOW_TIMEOUT = 25

@@ -2,8 +2,13 @@ from django.contrib import admin
 from django.urls import include, path
 from django.views.generic import RedirectView
 
+from proletto import views
+
 urlpatterns = [
     path("", RedirectView.as_view(url="/admin/", permanent=False)),
+    path("healthz", views.healthz, name="healthz"),
+    # Before admin.site.urls so the admin's catch-all does not swallow it.
+    path("admin/system", views.admin_system, name="admin-system"),
     path("admin/", admin.site.urls),
     path("billing/", include("billing.urls")),
     # outreach wraps Anymail's tracking webhooks (clear 4xx, one transaction per batch).

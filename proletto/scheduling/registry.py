@@ -11,15 +11,27 @@
 
 `runapscheduler` discovers them with `declared_jobs()`. A job function takes no arguments and
 returns a dict of counts (or None); the runtime logs it on the job's one summary line.
+
+A schedule can be overridden without code changes with SCHEDULE_<JOB_ID>="cron: 0 8 * * mon"
+or "interval: 15m" (see `parse_schedule`); `effective_trigger()` applies it.
 """
 
+import datetime as dt
 import enum
 import importlib
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 
 from apscheduler.triggers.base import BaseTrigger
+from apscheduler.triggers.cron import CronTrigger
+from apscheduler.triggers.interval import IntervalTrigger
 from django.apps import apps
+from django.conf import settings
+
+
+class SchedulingError(Exception):
+    """A scheduling request that cannot be honoured; the message is shown to the user as is."""
 
 
 class MissedRunPolicy(enum.StrEnum):
@@ -44,18 +56,27 @@ class ScheduledJob:
         return f"{self.func.__module__}:{self.func.__qualname__}"
 
 
-class DuplicateJobId(Exception):
+class DuplicateJobId(SchedulingError):
     pass
 
 
+def _job_modules() -> list[str]:
+    # Tests (and special deployments) name the job modules explicitly; normally every
+    # installed app's jobs.py is used.
+    explicit = getattr(settings, "SCHEDULER_JOB_MODULES", None)
+    if explicit:
+        return list(explicit)
+    return [f"{app_config.name}.jobs" for app_config in apps.get_app_configs()]
+
+
 def declared_jobs() -> dict[str, ScheduledJob]:
-    """Every job declared by an installed app's jobs.py, by id."""
+    """Every declared job, by id (the installed apps' jobs.py, or SCHEDULER_JOB_MODULES)."""
     jobs: dict[str, ScheduledJob] = {}
-    for app_config in apps.get_app_configs():
+    for module_name in _job_modules():
         try:
-            module = importlib.import_module(f"{app_config.name}.jobs")
+            module = importlib.import_module(module_name)
         except ModuleNotFoundError as exc:
-            if exc.name != f"{app_config.name}.jobs":
+            if exc.name != module_name:
                 raise
             continue
         for job in getattr(module, "JOBS", []):
@@ -63,3 +84,85 @@ def declared_jobs() -> dict[str, ScheduledJob]:
                 raise DuplicateJobId(f"job id {job.id!r} is declared twice")
             jobs[job.id] = job
     return jobs
+
+
+_INTERVAL_UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
+_INTERVAL_PART = re.compile(r"(\d+)\s*([smhdw])")
+
+
+def parse_schedule(value: str, *, job_id: str) -> BaseTrigger:
+    """'cron: <5 crontab fields>' (UTC) or 'interval: 1h30m' -> a trigger; SchedulingError else."""
+    kind, sep, spec = value.partition(":")
+    kind, spec = kind.strip().lower(), spec.strip()
+    if not sep or not spec:
+        raise SchedulingError(
+            f"schedule override for job {job_id!r} is {value!r}: "
+            "expected 'cron: <m h dom mon dow>' or 'interval: <e.g. 15m, 6h, 1h30m>'"
+        )
+    if kind == "cron":
+        try:
+            return CronTrigger.from_crontab(spec, timezone=dt.UTC)
+        except ValueError as exc:
+            raise SchedulingError(
+                f"schedule override for job {job_id!r}: bad cron expression {spec!r} ({exc})"
+            ) from None
+    if kind == "interval":
+        compact = spec.replace(" ", "").lower()
+        parts = _INTERVAL_PART.findall(compact)
+        if not parts or "".join(n + u for n, u in parts) != compact:
+            raise SchedulingError(
+                f"schedule override for job {job_id!r}: bad interval {spec!r} "
+                "(use e.g. 30s, 15m, 6h, 1d, 1h30m)"
+            )
+        amounts: dict[str, int] = {}
+        for number, unit in parts:
+            amounts[_INTERVAL_UNITS[unit]] = amounts.get(_INTERVAL_UNITS[unit], 0) + int(number)
+        if sum(amounts.values()) == 0:
+            raise SchedulingError(f"schedule override for job {job_id!r}: interval is zero")
+        return IntervalTrigger(**amounts, timezone=dt.UTC)
+    raise SchedulingError(
+        f"schedule override for job {job_id!r} is {value!r}: kind must be 'cron' or 'interval'"
+    )
+
+
+def effective_trigger(job: ScheduledJob) -> BaseTrigger:
+    override = settings.SCHEDULE_OVERRIDES.get(job.id)
+    return parse_schedule(override, job_id=job.id) if override else job.trigger
+
+
+def schedule_problems() -> list[str]:
+    """One message per invalid override or override naming no declared job."""
+    try:
+        jobs = declared_jobs()
+    except SchedulingError as exc:
+        return [str(exc)]
+    problems = []
+    for job_id, value in settings.SCHEDULE_OVERRIDES.items():
+        if job_id not in jobs:
+            problems.append(
+                f"SCHEDULE_{job_id.upper()} overrides an unknown job {job_id!r} "
+                f"(known: {', '.join(sorted(jobs)) or 'none'})"
+            )
+            continue
+        try:
+            parse_schedule(value, job_id=job_id)
+        except SchedulingError as exc:
+            problems.append(str(exc))
+    return problems
+
+
+def describe_trigger(trigger: BaseTrigger) -> str:
+    """A human-readable schedule: 'every 6 h', 'cron 0 8 * * mon (UTC)'."""
+    if isinstance(trigger, IntervalTrigger):
+        seconds = int(trigger.interval.total_seconds())
+        for size, unit in ((86400, "d"), (3600, "h"), (60, "min")):
+            if seconds % size == 0:
+                return f"every {seconds // size} {unit}"
+        return f"every {seconds} s"
+    if isinstance(trigger, CronTrigger):
+        fields = {f.name: str(f) for f in trigger.fields}
+        crontab = " ".join(
+            fields[name] for name in ("minute", "hour", "day", "month", "day_of_week")
+        )
+        return f"cron {crontab} ({trigger.timezone})"
+    return str(trigger)

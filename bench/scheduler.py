@@ -1,0 +1,222 @@
+"""Scheduler benchmark: idle CPU of the leader, fire delay, run-now pickup.
+
+    .venv/bin/python bench/scheduler.py [--idle-seconds 60] [--fires 30] [--requests 10]
+
+Runs real `manage.py runapscheduler` processes against a fresh SQLite file under var/ (or
+DATABASE_URL if set). Baselines measured in the same run:
+  - idle CPU: a bare Django process (`manage.py shell -c sleep`) over the same window;
+  - fire delay: how late a plain threading.Event.wait() wakes up for the same targets;
+  - run-now pickup: SCHEDULER_POLL_SECONDS, the designed bound of a poll.
+Targets (issue #3): idle CPU < 1 %, p99 fire delay < 1 s, run-now pickup < 5 s.
+"""
+
+import argparse
+import json
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+RESULTS = BASE_DIR / "bench" / "results"
+CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
+
+
+def cpu_seconds(pid: int) -> float:
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / CLOCK_TICKS  # utime + stime
+
+
+def percentile(values, fraction):
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(fraction * (len(ordered) - 1)))]
+
+
+def child_env(**extra):
+    return {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "proletto.settings_test",
+        "DATABASE_URL": os.environ["DATABASE_URL"],
+        "ENABLE_SCHEDULER": "true",
+        "LOG_LEVEL": "WARNING",
+        **extra,
+    }
+
+
+def start(args, **env):
+    return subprocess.Popen(
+        [sys.executable, "manage.py", *args],
+        cwd=BASE_DIR,
+        env=child_env(**env),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+
+
+def stop(process):
+    process.send_signal(signal.SIGTERM)
+    return process.wait(timeout=60)
+
+
+def wait_for(predicate, timeout):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(0.1)
+    raise SystemExit("benchmark: timed out waiting for the scheduler")
+
+
+def idle_cpu(seconds: float, leader_is_up) -> dict:
+    leader = start(["runapscheduler"])  # the default jobs of the installed apps
+    wait_for(leader_is_up, 30)
+    baseline = start(["shell", "-c", f"import time; time.sleep({seconds + 30})"])
+    time.sleep(5)  # both past start-up
+    before = cpu_seconds(leader.pid), cpu_seconds(baseline.pid)
+    time.sleep(seconds)
+    after = cpu_seconds(leader.pid), cpu_seconds(baseline.pid)
+    baseline.kill()
+    baseline.wait()
+    stop(leader)
+    leader_pct = 100 * (after[0] - before[0]) / seconds
+    baseline_pct = 100 * (after[1] - before[1]) / seconds
+    return {
+        "seconds": seconds,
+        "leader_cpu_percent": round(leader_pct, 3),
+        "baseline_cpu_percent": round(baseline_pct, 3),
+        "ratio": round(leader_pct / baseline_pct, 1) if baseline_pct else None,
+        "target_percent": 1.0,
+    }
+
+
+def event_wait_lateness(count: int) -> list[float]:
+    event = threading.Event()
+    late = []
+    for _ in range(count):
+        target = time.time() + 0.2
+        event.wait(target - time.time())
+        late.append(time.time() - target)
+    return late
+
+
+def fire_delay(fires: int, fire_log: Path, tick_runs) -> dict:
+    leader = start(
+        ["runapscheduler"], SCHEDULER_JOB_MODULES="bench.scheduler_jobs", BENCH_FIRE_LOG=fire_log
+    )
+    wait_for(lambda: tick_runs() >= fires + 2, fires * 3 + 30)
+    stop(leader)
+    delays = [float(line) for line in fire_log.read_text().split()][2:]  # skip start-up
+    baseline = event_wait_lateness(len(delays))
+    result = {"fires": len(delays)}
+    for name, fraction in (("p50", 0.5), ("p99", 0.99)):
+        ours, base = percentile(delays, fraction), percentile(baseline, fraction)
+        result[f"{name}_seconds"] = round(ours, 4)
+        result[f"baseline_{name}_seconds"] = round(base, 4)
+        result[f"{name}_ratio"] = round(ours / base, 1) if base > 0 else None
+    result["target_p99_seconds"] = 1.0
+    return result
+
+
+def run_now_pickup(requests: int, poll_seconds: float, fire_log: Path) -> dict:
+    from proletto.models import RunRequest
+    from proletto.scheduling.services import job_request_run
+
+    leader = start(
+        ["runapscheduler"], SCHEDULER_JOB_MODULES="bench.scheduler_jobs", BENCH_FIRE_LOG=fire_log
+    )
+    pickups = []
+    try:
+        from proletto.scheduling.selectors import scheduler_status
+
+        wait_for(lambda: scheduler_status(with_jobs=False)["alive"], 30)
+        for _ in range(requests):
+            request = job_request_run(job_id="bench_noop", requested_by="bench")
+            done = RunRequest.objects.filter(pk=request.pk, status="done")
+            wait_for(done.exists, 30)
+            request.refresh_from_db()
+            pickups.append((request.execution.run_time - request.requested_at).total_seconds())
+    finally:
+        stop(leader)
+    p50, p99 = percentile(pickups, 0.5), percentile(pickups, 0.99)
+    return {
+        "requests": requests,
+        "p50_seconds": round(p50, 3),
+        "max_seconds": round(max(pickups), 3),
+        "baseline_poll_seconds": poll_seconds,
+        "max_ratio_to_poll": round(max(pickups) / poll_seconds, 2),
+        "p99_seconds": round(p99, 3),
+        "target_seconds": 5.0,
+    }
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--idle-seconds", type=float, default=60)
+    parser.add_argument("--fires", type=int, default=30)
+    parser.add_argument("--requests", type=int, default=10)
+    options = parser.parse_args()
+
+    sys.path.insert(0, str(BASE_DIR))
+    database = BASE_DIR / "var" / "bench-scheduler.sqlite3"
+    if "DATABASE_URL" not in os.environ:
+        database.parent.mkdir(exist_ok=True)
+        for suffix in ("", "-wal", "-shm"):
+            Path(f"{database}{suffix}").unlink(missing_ok=True)
+        os.environ["DATABASE_URL"] = f"sqlite:///{database}"
+    os.environ["DJANGO_SETTINGS_MODULE"] = "proletto.settings_test"
+    subprocess.run(
+        [sys.executable, "manage.py", "migrate", "--noinput", "-v0"],
+        cwd=BASE_DIR,
+        env=child_env(),
+        check=True,
+    )
+    import django
+
+    django.setup()
+    from django.conf import settings
+    from django_apscheduler.models import DjangoJobExecution
+
+    from proletto.scheduling.selectors import scheduler_status
+
+    fire_log = RESULTS / "scheduler-fires.log"
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    fire_log.write_text("")
+    print(f"idle CPU over {options.idle_seconds:.0f}s ...", flush=True)
+    idle = idle_cpu(options.idle_seconds, lambda: scheduler_status(with_jobs=False)["alive"])
+    print(json.dumps(idle), flush=True)
+    print(f"fire delay over {options.fires} fires ...", flush=True)
+    fires = fire_delay(
+        options.fires,
+        fire_log,
+        lambda: DjangoJobExecution.objects.filter(job_id="bench_tick", status="Executed").count(),
+    )
+    print(json.dumps(fires), flush=True)
+    print(f"run-now pickup over {options.requests} requests ...", flush=True)
+    pickup = run_now_pickup(options.requests, settings.SCHEDULER_POLL_SECONDS, fire_log)
+    print(json.dumps(pickup), flush=True)
+
+    results = {
+        "database": settings.DATABASES["default"]["ENGINE"].rsplit(".", 1)[1],
+        "idle_cpu": idle,
+        "fire_delay": fires,
+        "run_now_pickup": pickup,
+        "targets_met": idle["leader_cpu_percent"] < 1.0
+        and fires["p99_seconds"] < 1.0
+        and pickup["max_seconds"] < 5.0,
+    }
+    (RESULTS / "scheduler.json").write_text(json.dumps(results, indent=2))
+    print(
+        f"idle CPU {idle['leader_cpu_percent']}% (bare Django process "
+        f"{idle['baseline_cpu_percent']}%, x{idle['ratio']}); "
+        f"fire delay p50 {fires['p50_seconds']} s, p99 {fires['p99_seconds']} s "
+        f"(Event.wait lateness p99 {fires['baseline_p99_seconds']} s, x{fires['p99_ratio']}); "
+        f"run-now pickup p50 {pickup['p50_seconds']} s, max {pickup['max_seconds']} s "
+        f"(poll {pickup['baseline_poll_seconds']} s); targets met: {results['targets_met']}"
+    )
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,56 @@
+from django.contrib.admin.views.decorators import staff_member_required
+from django.db import DatabaseError, connection
+from django.http import JsonResponse
+from django.utils import timezone
+from django.views.decorators.cache import never_cache
+from django.views.decorators.http import require_GET
+
+from proletto.scheduling.selectors import scheduler_status
+
+
+def _database_answers() -> bool:
+    try:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT 1")
+        return True
+    except DatabaseError:
+        return False
+
+
+@never_cache
+@require_GET
+def healthz(request):
+    """For load balancers: 200 when the DB answers and a scheduler leads with a fresh
+    heartbeat, 503 otherwise. No auth, so nothing in it names hosts or secrets."""
+    database = _database_answers()
+    scheduler = database and scheduler_status(with_jobs=False)
+    alive = bool(scheduler and scheduler["alive"])
+    body = {
+        "ok": database and alive,
+        "database": database,
+        "scheduler": alive,
+        "heartbeat_age_seconds": scheduler["heartbeat_age_seconds"] if scheduler else None,
+    }
+    return JsonResponse(body, status=200 if body["ok"] else 503)
+
+
+@never_cache
+@require_GET
+@staff_member_required
+def admin_system(request):
+    if not _database_answers():
+        return JsonResponse(
+            {"ok": False, "utc_time": timezone.now().isoformat(), "error": "database unavailable"},
+            status=503,
+        )
+    status = scheduler_status()
+    body = {
+        "ok": status["alive"],
+        "utc_time": timezone.now().isoformat(),
+        "scheduler_jobs": status["jobs"],
+        "leader": status["leader"],
+        "heartbeat_at": status["heartbeat_at"],
+        "heartbeat_age_seconds": status["heartbeat_age_seconds"],
+        "scheduler_alive": status["alive"],
+    }
+    return JsonResponse(body, status=200 if body["ok"] else 503)

@@ -1,0 +1,51 @@
+import pytest
+
+from proletto.scheduling import services
+
+pytestmark = pytest.mark.django_db
+
+
+def test_healthz_is_ok_with_a_fresh_leader_heartbeat(client, live_leader):
+    response = client.get("/healthz")
+    assert response.status_code == 200
+    assert response.json()["ok"] is True
+
+
+def test_healthz_is_503_without_a_leader(client):
+    response = client.get("/healthz")
+    assert response.status_code == 503
+    assert response.json() == {
+        "ok": False,
+        "database": True,
+        "scheduler": False,
+        "heartbeat_age_seconds": None,
+    }
+
+
+def test_healthz_does_not_name_the_leader(client, live_leader):
+    assert live_leader not in client.get("/healthz").content.decode()
+
+
+def test_admin_system_needs_staff(client):
+    response = client.get("/admin/system")
+    assert response.status_code == 302
+    assert "/admin/login/" in response["Location"]
+
+
+def test_admin_system_reports_leader_and_jobs(admin_client, scheduler_jobs_declared, live_leader):
+    services.jobs_sync()
+    body = admin_client.get("/admin/system").json()
+    assert body["ok"] is True
+    assert body["leader"] == live_leader
+    assert body["heartbeat_age_seconds"] is not None
+    assert "utc_time" in body
+    jobs = {job["id"]: job for job in body["scheduler_jobs"]}
+    assert set(jobs) == {"hourly", "hourly_skip", "failing", "slow"}
+    assert jobs["hourly"]["next_run_time"] is not None
+    assert jobs["hourly"]["last_run_status"] is None
+
+
+def test_admin_system_is_503_when_the_scheduler_is_down(admin_client):
+    response = admin_client.get("/admin/system")
+    assert response.status_code == 503
+    assert response.json()["scheduler_alive"] is False

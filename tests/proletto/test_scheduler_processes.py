@@ -1,0 +1,175 @@
+"""Real `runapscheduler` processes against the test database (PostgreSQL where marked)."""
+
+import datetime as dt
+import signal
+import time
+
+import psycopg
+import pytest
+from django.utils import timezone
+from django_apscheduler.models import DjangoJobExecution
+
+from proletto.models import RunRequest, SchedulerLease
+from proletto.scheduling import services
+from tests.proletto.scheduler_processes import Schedulers, wait_for
+
+pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
+
+
+@pytest.fixture
+def schedulers(tmp_path):
+    group = Schedulers(tmp_path)
+    yield group
+    group.stop_all()
+
+
+def leader() -> str | None:
+    lease = SchedulerLease.objects.filter(name=services.LEASE_NAME).first()
+    return lease.holder if lease and lease.holder else None
+
+
+def tick_runs(status=None):
+    rows = DjangoJobExecution.objects.filter(job_id="tick")
+    if status:
+        rows = rows.filter(status=status)
+    return list(rows.order_by("run_time").values_list("run_time", flat=True))
+
+
+def assert_no_fire_time_ran_twice(schedulers):
+    executed = tick_runs(services.EXECUTED)
+    assert len(executed) == len(set(executed))
+    # Each invocation of the job wrote a line: as many invocations as recorded runs.
+    assert len(schedulers.ticks()) == len(executed), schedulers.logs()
+
+
+@pytest.mark.postgres
+def test_two_schedulers_run_every_fire_time_exactly_once(schedulers):
+    schedulers.start()
+    schedulers.start()
+    wait_for(lambda: len(tick_runs(services.EXECUTED)) >= 15, timeout=40, what="15 ticks")
+    assert schedulers.stop_all() == [0, 0]
+    executed = tick_runs(services.EXECUTED)
+    gaps = [b - a for a, b in zip(executed, executed[1:], strict=False)]
+    assert set(gaps) == {dt.timedelta(seconds=1)}, "a fire time was skipped or repeated"
+    assert_no_fire_time_ran_twice(schedulers)
+    assert not DjangoJobExecution.objects.filter(status=services.STARTED).exists()
+
+
+@pytest.mark.postgres
+def test_a_standby_takes_over_when_the_leader_is_killed(schedulers):
+    processes = {p.pid: p for p in (schedulers.start(), schedulers.start(), schedulers.start())}
+    first = wait_for(leader, timeout=20, what="a leader")
+    wait_for(lambda: len(tick_runs(services.EXECUTED)) >= 5, timeout=30, what="5 ticks")
+    processes[int(first.split(":")[1])].send_signal(signal.SIGKILL)
+    killed_at = time.monotonic()
+    second = wait_for(lambda: leader() not in (None, first) and leader(), timeout=30, what="new")
+    runs_before = len(tick_runs(services.EXECUTED))
+    wait_for(
+        lambda: len(tick_runs(services.EXECUTED)) > runs_before + 3, timeout=30, what="new ticks"
+    )
+    assert time.monotonic() - killed_at < 30
+    assert second != first
+    assert sorted(schedulers.stop_all())[1:] == [0, 0]  # the killed one ends with -9
+    assert_no_fire_time_ran_twice(schedulers)
+
+
+def test_sigterm_exits_0_and_leaves_no_started_run(schedulers):
+    process = schedulers.start(LONG_RUNNING_SECONDS=60, SCHEDULER_SHUTDOWN_GRACE_SECONDS=1)
+    wait_for(leader, timeout=20, what="a leader")
+    services.job_request_run(job_id="long_running", requested_by="test")
+    wait_for(
+        lambda: DjangoJobExecution.objects.filter(job_id="long_running").exists(),
+        timeout=10,
+        what="the long job to start",
+    )
+    process.send_signal(signal.SIGTERM)
+    assert process.wait(timeout=20) == 0
+    execution = DjangoJobExecution.objects.get(job_id="long_running")
+    assert execution.status == services.INTERRUPTED
+    assert not DjangoJobExecution.objects.filter(status=services.STARTED).exists()
+    assert leader() is None  # released: a standby need not wait for the lease to expire
+
+
+def test_run_now_reaches_the_leader_and_survives_a_dropped_connection(schedulers):
+    schedulers.start()
+    wait_for(leader, timeout=20, what="a leader")
+    requested = time.monotonic()
+    request = services.job_request_run(job_id="drops_connection", requested_by="test")
+
+    def handled():
+        request.refresh_from_db()
+        return request.status == RunRequest.Status.FAILED
+
+    wait_for(handled, timeout=10, what="the run request")
+    assert time.monotonic() - requested < 5
+    execution = DjangoJobExecution.objects.get(pk=request.execution_id)
+    assert execution.status == services.FAILED
+    # The scheduler kept going on a fresh connection.
+    runs = len(tick_runs(services.EXECUTED))
+    wait_for(lambda: len(tick_runs(services.EXECUTED)) > runs, timeout=10, what="another tick")
+    assert schedulers.stop_all() == [0]
+
+
+def test_the_leader_notices_a_pause_made_elsewhere(schedulers):
+    schedulers.start()
+    wait_for(lambda: len(tick_runs(services.EXECUTED)) >= 2, timeout=20, what="2 ticks")
+    services.job_pause(job_id="tick")
+    paused_at = timezone.now()
+    # A window of real time in which the leader (polling every 0.5 s) must not start it.
+    time.sleep(5)
+    late = DjangoJobExecution.objects.filter(
+        job_id="tick", run_time__gt=paused_at + dt.timedelta(seconds=1)
+    )
+    assert not late.exists()
+    count = len(tick_runs())
+    services.job_resume(job_id="tick")
+    wait_for(lambda: len(tick_runs()) > count, timeout=5, what="a tick after resume")
+
+
+@pytest.mark.postgres
+def test_the_scheduler_survives_a_database_outage_and_catches_up(schedulers):
+    from django.db import connection
+
+    process = schedulers.start()
+    wait_for(lambda: len(tick_runs(services.EXECUTED)) >= 2, timeout=20, what="2 ticks")
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT current_database(), pg_backend_pid()")
+        name, own_pid = cursor.fetchone()
+    params = connection.settings_dict
+    admin = psycopg.connect(
+        host=params["HOST"],
+        port=params["PORT"],
+        user=params["USER"],
+        dbname="postgres",
+        autocommit=True,
+    )
+    try:
+        # The database refuses the scheduler for longer than its lease (4 s): a real outage
+        # as the scheduler sees it, without stopping the server other tests share.
+        admin.execute(f'ALTER DATABASE "{name}" ALLOW_CONNECTIONS false')
+        admin.execute(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+            "WHERE datname = %s AND pid <> %s",
+            [name, own_pid],
+        )
+        outage_started = timezone.now()
+        time.sleep(6)
+    finally:
+        admin.execute(f'ALTER DATABASE "{name}" ALLOW_CONNECTIONS true')
+        admin.close()
+    wait_for(
+        lambda: (
+            DjangoJobExecution.objects.filter(
+                job_id="tick", status=services.EXECUTED, run_time__gt=outage_started
+            ).count()
+            >= 3
+        ),
+        timeout=30,
+        what="ticks after the outage",
+    )
+    assert process.poll() is None
+    logs = schedulers.logs()
+    assert logs.count("database unavailable") == 1, logs
+    assert "database is back" in logs
+    assert schedulers.stop_all() == [0]
+    assert_no_fire_time_ran_twice(schedulers)
