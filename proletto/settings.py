@@ -242,3 +242,15 @@ HEALTH_SOURCE_FAILURES_FAILING = env.int("HEALTH_SOURCE_FAILURES_FAILING", defau
 HEALTH_SOURCE_SILENT_INTERVALS = env.int("HEALTH_SOURCE_SILENT_INTERVALS", default=4)
 HEALTH_DISK_FREE_WARNING = env.float("HEALTH_DISK_FREE_WARNING", default=0.10)
 HEALTH_DISK_FREE_FAILING = env.float("HEALTH_DISK_FREE_FAILING", default=0.05)
+# --- opportunity scraping (digests) ------------------------------------------------------------
+SCRAPE_USER_AGENT = env.str("SCRAPE_USER_AGENT", default=f"Proletto/1.0 (+{SITE_URL})")
+# Per request (connect, and each read); a whole response gets at most twice this.
+SCRAPE_TIMEOUT_SECONDS = env.float("SCRAPE_TIMEOUT_SECONDS", default=20)
+SCRAPE_MAX_BYTES = env.int("SCRAPE_MAX_BYTES", default=5 * 1024 * 1024)
+SCRAPE_MAX_REDIRECTS = env.int("SCRAPE_MAX_REDIRECTS", default=5)
+# Sources fetched at the same time (threads); writes stay on one thread.
+SCRAPE_MAX_IN_FLIGHT = env.int("SCRAPE_MAX_IN_FLIGHT", default=8)
+SCRAPE_MAX_ITEMS_PER_SOURCE = env.int("SCRAPE_MAX_ITEMS_PER_SOURCE", default=1000)
+# The admin's "scrape now" runs inside the request: a short timeout, a few sources at most.
+SCRAPE_ADMIN_TIMEOUT_SECONDS = env.float("SCRAPE_ADMIN_TIMEOUT_SECONDS", default=8)
+SCRAPE_ADMIN_MAX_SOURCES = env.int("SCRAPE_ADMIN_MAX_SOURCES", default=10)

@@ -1,0 +1,185 @@
+from datetime import timedelta
+
+from django.conf import settings
+from django.contrib import admin, messages
+from django.db import models
+from django.db.models import Q
+from django.utils import timezone
+from django.utils.html import format_html
+
+from digests.models import Opportunity, OpportunitySource
+from digests.services import opportunities_scrape
+from proletto.vocabulary import MEDIUM_CHOICES
+
+
+@admin.register(OpportunitySource)
+class OpportunitySourceAdmin(admin.ModelAdmin):
+    formfield_overrides = {models.URLField: {"assume_scheme": "https"}}
+    list_display = [
+        "name",
+        "kind",
+        "enabled",
+        "health",
+        "last_success_at",
+        "consecutive_failures",
+        "last_item_count",
+        "next_fetch_at",
+        "short_error",
+    ]
+    list_filter = ["kind", "enabled"]
+    search_fields = ["name", "url"]
+    actions = ["scrape_now"]
+    readonly_fields = [
+        "next_fetch_at",
+        "last_fetched_at",
+        "last_success_at",
+        "consecutive_failures",
+        "last_item_count",
+        "last_error",
+        "etag",
+        "last_modified",
+        "created_at",
+    ]
+    fieldsets = [
+        (None, {"fields": ["name", "kind", "url", "enabled", "fetch_interval", "timezone"]}),
+        ("Parsing", {"fields": ["config"]}),
+        (
+            "Health",
+            {
+                "fields": [
+                    "last_success_at",
+                    "consecutive_failures",
+                    "last_error",
+                    "last_fetched_at",
+                    "next_fetch_at",
+                    "last_item_count",
+                    "etag",
+                    "last_modified",
+                    "created_at",
+                ]
+            },
+        ),
+    ]
+
+    def save_model(self, request, obj, form, change):
+        if change and set(form.changed_data) & set(OpportunitySource.FETCH_FIELDS):
+            obj.forget_fetch_cache()
+        super().save_model(request, obj, form, change)
+
+    @admin.display(description="health")
+    def health(self, source):
+        if not source.enabled:
+            return "disabled"
+        if source.consecutive_failures:
+            return format_html(
+                '<b style="color:#ba2121">failing ({})</b>', source.consecutive_failures
+            )
+        if source.last_success_at is None:
+            return "never fetched"
+        return "ok"
+
+    @admin.display(description="last error")
+    def short_error(self, source):
+        return source.last_error[:120]
+
+    @admin.action(description="Scrape now (selected sources, short timeout)")
+    def scrape_now(self, request, queryset):
+        limit = settings.SCRAPE_ADMIN_MAX_SOURCES
+        sources = list(queryset[: limit + 1])
+        if len(sources) > limit:
+            self.message_user(
+                request,
+                f"Select at most {limit} sources to scrape from here; the scheduled job "
+                "scrapes them all.",
+                messages.ERROR,
+            )
+            return
+        # All selected sources at once: the request waits at most about twice the timeout.
+        summary = opportunities_scrape(
+            sources=sources,
+            timeout=settings.SCRAPE_ADMIN_TIMEOUT_SECONDS,
+            max_in_flight=len(sources),
+        )
+        counts = summary.as_counts()
+        self.message_user(
+            request,
+            f"Scraped {counts['sources']} sources: {counts['created']} new, "
+            f"{counts['updated']} updated, {counts['unchanged']} unchanged, "
+            f"{counts['not_modified']} not modified, {counts['failed']} failed, "
+            f"{counts['busy']} busy elsewhere.",
+            messages.WARNING if summary.failed or counts["busy"] else messages.SUCCESS,
+        )
+        for result in summary.results:
+            if result.error:
+                self.message_user(request, f"{result.name}: {result.error}", messages.ERROR)
+
+
+class MediumFilter(admin.SimpleListFilter):
+    title = "medium"
+    parameter_name = "medium"
+
+    def lookups(self, request, model_admin):
+        return MEDIUM_CHOICES
+
+    def queryset(self, request, queryset):
+        if self.value():
+            # JSON containment is not on SQLite; the quoted word in the JSON text is the
+            # same test there, and the vocabulary has no medium inside another's quotes.
+            return queryset.filter(mediums__icontains=f'"{self.value()}"')
+        return queryset
+
+
+class DeadlineFilter(admin.SimpleListFilter):
+    title = "deadline"
+    parameter_name = "deadline"
+
+    def lookups(self, request, model_admin):
+        return [
+            ("week", "Next 7 days"),
+            ("month", "Next 30 days"),
+            ("later", "Later"),
+            ("rolling", "Rolling (none)"),
+            ("past", "Passed"),
+        ]
+
+    def queryset(self, request, queryset):
+        now = timezone.now()
+        days = timedelta(days=1)
+        value = self.value()
+        if value == "week":
+            return queryset.filter(deadline__gte=now, deadline__lt=now + 7 * days)
+        if value == "month":
+            return queryset.filter(deadline__gte=now, deadline__lt=now + 30 * days)
+        if value == "later":
+            return queryset.filter(deadline__gte=now + 30 * days)
+        if value == "rolling":
+            return queryset.filter(deadline__isnull=True)
+        if value == "past":
+            return queryset.filter(Q(deadline__lt=now))
+        return queryset
+
+
+@admin.register(Opportunity)
+class OpportunityAdmin(admin.ModelAdmin):
+    formfield_overrides = {models.URLField: {"assume_scheme": "https"}}
+    list_display = [
+        "title",
+        "organisation",
+        "kind",
+        "deadline",
+        "status",
+        "location_text",
+        "medium_list",
+        "source",
+        "last_seen_at",
+    ]
+    list_filter = ["kind", "status", MediumFilter, DeadlineFilter, "is_remote", "source"]
+    list_select_related = ["source"]
+    search_fields = ["title", "organisation", "description", "location_text", "url"]
+    date_hierarchy = "deadline"
+    readonly_fields = ["content_hash", "first_seen_at", "last_seen_at"]
+    list_per_page = 50
+
+    @admin.display(description="mediums")
+    def medium_list(self, opportunity):
+        return ", ".join(opportunity.mediums)

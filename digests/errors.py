@@ -1,0 +1,2 @@
+class DigestsError(Exception):
+    """Bad input to a digests service; the message is one line for a person to act on."""

@@ -1,0 +1,218 @@
+"""Opportunities and the public sources they are scraped from.
+
+The digest models (issue 7) live further down this module; the scraping code is in
+digests/scraping/ and digests/services.py.
+"""
+
+import zoneinfo
+from datetime import timedelta
+
+from django.core.exceptions import ValidationError
+from django.db import models
+
+from proletto.models import (
+    validate_country_code,
+    validate_mediums,
+    validate_tags,
+    validate_time_zone,
+)
+
+
+class OpportunitySource(models.Model):
+    """A public feed or page that lists art opportunities."""
+
+    class Kind(models.TextChoices):
+        FEED = "feed", "RSS / Atom feed"
+        JSON_FEED = "json_feed", "JSON Feed (jsonfeed.org)"
+        JSON_API = "json_api", "JSON API list"
+        HTML = "html", "HTML listing page"
+
+    # Keys `config` may hold per kind; the required ones are checked by clean().
+    HTML_SELECTOR_KEYS = (
+        "item",
+        "title",
+        "link",
+        "deadline",
+        "organisation",
+        "description",
+        "location",
+        "kind",
+        "mediums",
+        "tags",
+        "fee",
+        "eligibility",
+    )
+    HTML_REQUIRED_KEYS = ("item", "title", "link")
+    JSON_API_FIELD_KEYS = HTML_SELECTOR_KEYS[1:]
+    JSON_API_REQUIRED_KEYS = ("title", "link")
+
+    name = models.CharField(max_length=120, unique=True)
+    kind = models.CharField(max_length=20, choices=Kind)
+    url = models.URLField(max_length=1000)
+    enabled = models.BooleanField(default=True)
+    config = models.JSONField(
+        default=dict,
+        blank=True,
+        help_text=(
+            'HTML: CSS selectors, e.g. {"item": "article.call", "title": "h2", "link": "a", '
+            '"deadline": ".deadline"}. JSON API: {"items": "data.results", "fields": '
+            '{"title": "name", "link": "url", "deadline": "closes_on"}}. Feeds: {}.'
+        ),
+    )
+    timezone = models.CharField(
+        max_length=64,
+        default="UTC",
+        validators=[validate_time_zone],
+        help_text="Time zone of deadlines given without one (a date-only deadline ends at "
+        "23:59 there).",
+    )
+    fetch_interval = models.DurationField(default=timedelta(hours=6))
+
+    next_fetch_at = models.DateTimeField(null=True, blank=True, editable=False)
+    # Set while a run scrapes this source, so no other run takes it at the same time.
+    claimed_until = models.DateTimeField(null=True, blank=True, editable=False)
+    last_fetched_at = models.DateTimeField(null=True, blank=True, editable=False)
+    last_success_at = models.DateTimeField(null=True, blank=True, editable=False)
+    last_error = models.TextField(blank=True, editable=False)
+    consecutive_failures = models.PositiveIntegerField(default=0, editable=False)
+    last_item_count = models.PositiveIntegerField(default=0, editable=False)
+    # HTTP caching state for conditional GET.
+    etag = models.CharField(max_length=500, blank=True, editable=False)
+    last_modified = models.CharField(max_length=100, blank=True, editable=False)
+    # The last body parsed, and when: the same bytes again are not parsed again.
+    body_sha256 = models.CharField(max_length=64, blank=True, editable=False)
+    last_parsed_at = models.DateTimeField(null=True, blank=True, editable=False)
+
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["name"]
+        indexes = [models.Index(fields=["enabled", "next_fetch_at"], name="source_due_idx")]
+
+    def __str__(self):
+        return self.name
+
+    @property
+    def tzinfo(self):
+        return zoneinfo.ZoneInfo(self.timezone)
+
+    # Editing these changes what a fetch means: the cached answer no longer applies.
+    FETCH_FIELDS = ("url", "kind", "config", "timezone")
+
+    def forget_fetch_cache(self) -> None:
+        """Make the next fetch unconditional and due now (after an edit of FETCH_FIELDS)."""
+        self.etag = self.last_modified = self.body_sha256 = ""
+        self.next_fetch_at = None
+
+    def clean(self):
+        if self.fetch_interval is not None and self.fetch_interval < timedelta(minutes=5):
+            raise ValidationError({"fetch_interval": "Fetch at most every 5 minutes."})
+        if not isinstance(self.config, dict):
+            raise ValidationError({"config": "Config must be a JSON object."})
+        if self.kind == self.Kind.HTML:
+            self._clean_html_config()
+        elif self.kind == self.Kind.JSON_API:
+            self._clean_json_api_config()
+
+    def _clean_html_config(self):
+        import soupsieve
+
+        unknown = sorted(set(self.config) - set(self.HTML_SELECTOR_KEYS))
+        missing = [key for key in self.HTML_REQUIRED_KEYS if not self.config.get(key)]
+        if unknown or missing:
+            raise ValidationError(
+                {
+                    "config": f"HTML sources need selectors for {', '.join(missing) or '-'}; "
+                    f"unknown keys: {', '.join(unknown) or '-'}. "
+                    f"Known: {', '.join(self.HTML_SELECTOR_KEYS)}."
+                }
+            )
+        for key, selector in self.config.items():
+            try:
+                soupsieve.compile(str(selector))
+            except Exception as exc:
+                raise ValidationError(
+                    {"config": f"Selector {key}={selector!r} is not valid CSS: {exc}"}
+                ) from exc
+
+    def _clean_json_api_config(self):
+        fields = self.config.get("fields")
+        if not isinstance(fields, dict):
+            raise ValidationError(
+                {"config": 'JSON API sources need "fields": {"title": ..., "link": ...}.'}
+            )
+        unknown = sorted(set(fields) - set(self.JSON_API_FIELD_KEYS))
+        missing = [key for key in self.JSON_API_REQUIRED_KEYS if not fields.get(key)]
+        if unknown or missing or set(self.config) - {"items", "fields"}:
+            raise ValidationError(
+                {
+                    "config": f"JSON API fields missing: {', '.join(missing) or '-'}; "
+                    f"unknown: {', '.join(unknown) or '-'}. Top-level keys: items, fields."
+                }
+            )
+
+
+class Opportunity(models.Model):
+    """One open call, residency, grant, ...: plain text only, whatever the source sent."""
+
+    class Kind(models.TextChoices):
+        OPEN_CALL = "open_call", "Open call"
+        RESIDENCY = "residency", "Residency"
+        GRANT = "grant", "Grant"
+        FELLOWSHIP = "fellowship", "Fellowship"
+        COMPETITION = "competition", "Competition / prize"
+        COMMISSION = "commission", "Commission"
+        JOB = "job", "Job"
+        OTHER = "other", "Other"
+
+    class Status(models.TextChoices):
+        ACTIVE = "active", "Active"
+        EXPIRED = "expired", "Expired"
+
+    title = models.CharField(max_length=300)
+    organisation = models.CharField(max_length=200, blank=True)
+    url = models.URLField(
+        max_length=1000, unique=True, help_text="Canonical: tracking parameters stripped."
+    )
+    kind = models.CharField(max_length=20, choices=Kind, default=Kind.OTHER)
+    description = models.TextField(blank=True)
+    deadline = models.DateTimeField(null=True, blank=True, help_text="Empty: rolling.")
+    city = models.CharField(max_length=100, blank=True)
+    country = models.CharField(max_length=2, blank=True, validators=[validate_country_code])
+    location_text = models.CharField(max_length=200, blank=True, help_text="As the source says.")
+    is_remote = models.BooleanField(default=False)
+    mediums = models.JSONField(default=list, blank=True, validators=[validate_mediums])
+    tags = models.JSONField(default=list, blank=True, validators=[validate_tags])
+    eligibility = models.TextField(blank=True)
+    fee_amount = models.DecimalField(
+        max_digits=10,
+        decimal_places=2,
+        null=True,
+        blank=True,
+        help_text="0 = free; empty = unknown.",
+    )
+    fee_currency = models.CharField(max_length=3, blank=True)
+    source = models.ForeignKey(
+        OpportunitySource, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    status = models.CharField(max_length=10, choices=Status, default=Status.ACTIVE)
+    # Hash of the scraped fields: an unchanged item costs no write on a re-scrape.
+    content_hash = models.CharField(max_length=64, editable=False)
+    first_seen_at = models.DateTimeField()
+    last_seen_at = models.DateTimeField()
+
+    class Meta:
+        verbose_name_plural = "opportunities"
+        ordering = ["deadline", "id"]
+        indexes = [
+            models.Index(fields=["status", "deadline"], name="opportunity_open_idx"),
+            models.Index(fields=["deadline"], name="opportunity_deadline_idx"),
+            models.Index(fields=["source", "last_seen_at"], name="opportunity_source_seen_idx"),
+        ]
+
+    def __str__(self):
+        return self.title
+
+    @property
+    def is_free(self) -> bool:
+        return self.fee_amount is not None and self.fee_amount == 0

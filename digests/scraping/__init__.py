@@ -1,0 +1,1 @@
+"""Fetching and parsing opportunity sources; no database access here, so it runs in threads."""

@@ -1,0 +1,100 @@
+from io import StringIO
+
+import pytest
+import time_machine
+from django.core.management import CommandError, call_command
+
+from digests.models import Opportunity
+
+from .conftest import NOW
+
+pytestmark = pytest.mark.django_db
+
+
+def run(*args):
+    out = StringIO()
+    with time_machine.travel(NOW, tick=False):
+        call_command("scrape_opportunities", *args, stdout=out)
+    return out.getvalue()
+
+
+def test_it_scrapes_due_sources_and_prints_a_summary_table(demo_sources):
+    output = run()
+    assert Opportunity.objects.count() == 35
+    lines = output.splitlines()
+    assert lines[-1] == (
+        "Created 35, updated 0, unchanged 0, skipped items 0, expired 0; 4 sources, 0 failed."
+    )
+    header = next(line for line in lines if line.startswith("source"))
+    assert header.split() == [
+        "source",
+        "status",
+        "items",
+        "new",
+        "updated",
+        "same",
+        "skipped",
+        "secs",
+        "error",
+    ]
+    assert any(line.split()[:4] == ["ArtCalls", "ok", "10", "10"] for line in lines)
+
+
+def test_it_prints_one_plain_progress_line_per_source_when_not_on_a_terminal(demo_sources):
+    output = run()
+    progress = [line for line in output.splitlines() if line.startswith("[")]
+    assert len(progress) == 4
+    assert "\r" not in output
+
+
+def test_it_scrapes_only_the_named_source_even_if_not_due(demo_sources):
+    run()
+    output = run("--source", "Grants")
+    assert "1 sources, 0 failed" in output
+    assert "Grants" in output and "ArtCalls" not in output
+
+
+def test_an_unknown_source_name_is_a_one_line_error_that_changes_nothing(demo_sources):
+    with pytest.raises(CommandError, match=r"no source named 'Nope' \(known: ArtCalls, "):
+        run("--source", "Nope")
+    assert Opportunity.objects.count() == 0
+    demo_sources["rss"].refresh_from_db()
+    assert demo_sources["rss"].last_fetched_at is None
+
+
+def test_a_dry_run_reports_what_it_would_do_and_writes_nothing(demo_sources):
+    output = run("--dry-run")
+    assert "Dry run: would create 35, update 0" in output
+    assert Opportunity.objects.count() == 0
+
+
+def test_a_failed_source_shows_in_the_table_with_its_error(feed_server, demo_sources):
+    feed_server.serve("/demo/grants.json", b"nope", status=500)
+    output = run()
+    row = next(line for line in output.splitlines() if line.startswith("Grants"))
+    assert row.split()[1] == "failed"
+    assert row.endswith("HTTP 500 Internal Server Error")
+    assert output.splitlines()[-1].endswith("4 sources, 1 failed.")
+
+
+def test_it_says_so_when_nothing_is_due(db):
+    assert run() == "No source is due (0 enabled). Nothing to do.\n"
+
+
+def test_a_bad_timeout_is_refused(db):
+    with pytest.raises(CommandError, match="--timeout must be a positive"):
+        run("--timeout", "0")
+
+
+class TerminalOutput(StringIO):
+    def isatty(self):
+        return True
+
+
+def test_it_draws_a_progress_bar_on_a_terminal(demo_sources):
+    out = TerminalOutput()
+    with time_machine.travel(NOW, tick=False):
+        call_command("scrape_opportunities", stdout=out)
+    output = out.getvalue()
+    assert "\r[" + "#" * 30 + "] 4/4 " in output
+    assert not any(line.startswith("[1/4]") for line in output.splitlines())
