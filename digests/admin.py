@@ -4,11 +4,16 @@ from django.conf import settings
 from django.contrib import admin, messages
 from django.db import models
 from django.db.models import Q
+from django.http import HttpResponse
+from django.shortcuts import redirect
+from django.urls import path
 from django.utils import timezone
 from django.utils.html import format_html
 
-from digests.models import Opportunity, OpportunitySource
-from digests.services import opportunities_scrape
+from digests import selectors
+from digests.errors import DigestsError
+from digests.models import DigestEmail, DigestItem, Opportunity, OpportunitySource
+from digests.services import digest_preview, digest_send_test, opportunities_scrape
 from proletto.vocabulary import MEDIUM_CHOICES
 
 
@@ -183,3 +188,98 @@ class OpportunityAdmin(admin.ModelAdmin):
     @admin.display(description="mediums")
     def medium_list(self, opportunity):
         return ", ".join(opportunity.mediums)
+
+
+# --- the weekly digest -----------------------------------------------------------------------
+
+
+class DigestItemInline(admin.TabularInline):
+    model = DigestItem
+    fields = ["position", "opportunity", "score", "why", "clicked_at"]
+    readonly_fields = fields
+    extra = 0
+    can_delete = False
+    ordering = ["position"]
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    @admin.display(description="why it was picked")
+    def why(self, item):
+        return "; ".join(item.reasons)
+
+
+@admin.register(DigestEmail)
+class DigestEmailAdmin(admin.ModelAdmin):
+    list_display = [
+        "user",
+        "week_start",
+        "status",
+        "opportunity_count",
+        "sent_at",
+        "opened_at",
+        "clicked_at",
+        "skip_reason",
+    ]
+    list_filter = ["status", "week_start"]
+    list_select_related = ["user"]
+    search_fields = ["user__username", "user__email"]
+    date_hierarchy = "week_start"
+    inlines = [DigestItemInline]
+    actions = ["resend_as_test"]
+    readonly_fields = [
+        "user",
+        "week_start",
+        "status",
+        "opportunity_count",
+        "skip_reason",
+        "outbox",
+        "run_id",
+        "created_at",
+        "sent_at",
+        "opened_at",
+        "clicked_at",
+    ]
+    change_list_template = "admin/digests/digestemail/change_list.html"
+
+    def has_add_permission(self, request):
+        return False
+
+    def get_urls(self):
+        return [
+            path(
+                "preview/",
+                self.admin_site.admin_view(self.preview_view),
+                name="digests_digestemail_preview",
+            ),
+            *super().get_urls(),
+        ]
+
+    def changelist_view(self, request, extra_context=None):
+        rates = selectors.digest_weekly_rates(weeks=12)
+        extra_context = {**(extra_context or {}), "weekly_rates": rates}
+        return super().changelist_view(request, extra_context=extra_context)
+
+    def preview_view(self, request):
+        """The digest a user would get now, rendered as the email's HTML; nothing is sent."""
+        reference = request.GET.get("user", "")
+        try:
+            user = selectors.user_by_reference(reference)
+        except DigestsError as exc:
+            self.message_user(request, str(exc), messages.ERROR)
+            return redirect("admin:digests_digestemail_changelist")
+        return HttpResponse(digest_preview(user=user))
+
+    @admin.action(description="Resend as test (to the same user, status 'test')")
+    def resend_as_test(self, request, queryset):
+        sent, failed = 0, []
+        for digest in queryset.select_related("user")[:50]:
+            try:
+                digest_send_test(user=digest.user)
+                sent += 1
+            except DigestsError as exc:
+                failed.append(str(exc))
+        if sent:
+            self.message_user(request, f"{sent} test digest(s) queued.", messages.SUCCESS)
+        for message in failed:
+            self.message_user(request, message, messages.ERROR)

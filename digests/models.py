@@ -7,8 +7,10 @@ digests/scraping/ and digests/services.py.
 import zoneinfo
 from datetime import timedelta
 
+from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import models
+from django.utils import timezone
 
 from proletto.models import (
     validate_country_code,
@@ -216,3 +218,79 @@ class Opportunity(models.Model):
     @property
     def is_free(self) -> bool:
         return self.fee_amount is not None and self.fee_amount == 0
+
+
+# --- the weekly digest -----------------------------------------------------------------------
+
+
+class DigestEmail(models.Model):
+    """One weekly digest for one artist: what it carried, its email, and how it was received."""
+
+    class Status(models.TextChoices):
+        QUEUED = "queued", "Queued"  # in the outbox, not sent yet
+        SENT = "sent", "Sent"
+        FAILED = "failed", "Failed"  # the outbox gave up on it (dead, suppressed, cancelled)
+        SKIPPED = "skipped", "Skipped"  # nothing was sent; skip_reason says why
+        TEST = "test", "Test"  # sent on request, outside the weekly rules
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="digests"
+    )
+    week_start = models.DateField(help_text="First day of the digest week in the user's zone.")
+    status = models.CharField(max_length=10, choices=Status, default=Status.QUEUED)
+    opportunity_count = models.PositiveSmallIntegerField(default=0)
+    skip_reason = models.CharField(max_length=200, blank=True)
+    outbox = models.OneToOneField(
+        "outreach.EmailOutbox",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="digest",
+    )
+    # Which run created the row: a run fills in only the rows it inserted itself.
+    run_id = models.CharField(max_length=32, blank=True, editable=False)
+    created_at = models.DateTimeField(default=timezone.now)
+    sent_at = models.DateTimeField(null=True, blank=True)
+    opened_at = models.DateTimeField(null=True, blank=True)
+    clicked_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-week_start", "-id"]
+        constraints = [
+            # At most one real digest per user and week: the last line against two runs.
+            models.UniqueConstraint(
+                fields=["user", "week_start"],
+                condition=~models.Q(status="test"),
+                name="digest_one_per_user_week",
+            )
+        ]
+        indexes = [
+            models.Index(fields=["week_start", "status"], name="digest_week_status_idx"),
+            models.Index(fields=["run_id"], name="digest_run_idx"),
+        ]
+
+    def __str__(self):
+        return f"{self.user} · week of {self.week_start} ({self.status})"
+
+
+class DigestItem(models.Model):
+    """An opportunity in a digest, in order, with the score and reasons that picked it."""
+
+    digest = models.ForeignKey(DigestEmail, on_delete=models.CASCADE, related_name="items")
+    opportunity = models.ForeignKey(Opportunity, on_delete=models.CASCADE, related_name="+")
+    position = models.PositiveSmallIntegerField()
+    score = models.FloatField()
+    reasons = models.JSONField(default=list)
+    clicked_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["digest", "position"]
+        constraints = [
+            models.UniqueConstraint(fields=["digest", "position"], name="digest_item_position"),
+            models.UniqueConstraint(
+                fields=["digest", "opportunity"], name="digest_item_opportunity"
+            ),
+        ]
+
+    def __str__(self):
+        return f"#{self.position} {self.opportunity_id}"

@@ -1,9 +1,16 @@
 """Reads of opportunities and sources that more than one caller needs."""
 
-from django.db.models import Q, QuerySet
+from collections import Counter, defaultdict
+from datetime import timedelta
+
+from django.contrib.auth import get_user_model
+from django.db.models import Count, Exists, F, OuterRef, Q, QuerySet
 from django.utils import timezone
 
-from digests.models import Opportunity, OpportunitySource
+from billing.selectors import pro_subscribers
+from digests.errors import DigestsError
+from digests.models import DigestEmail, DigestItem, Opportunity, OpportunitySource
+from digests.recommender import Item, Profile
 
 
 def open_opportunities(*, now=None) -> QuerySet[Opportunity]:
@@ -25,6 +32,195 @@ def sources_due(*, now=None) -> QuerySet[OpportunitySource]:
     )
 
 
+# --- the weekly digest -----------------------------------------------------------------------
+
+# Career stages an eligibility text restricts to, by the words that say so. Text naming no
+# stage is open to all; "emerging" calls are open to students too.
+ELIGIBILITY_STAGE_WORDS = {
+    "student": {"student"},
+    "graduate": {"student", "emerging"},
+    "emerging": {"student", "emerging"},
+    "early-career": {"student", "emerging"},
+    "early career": {"student", "emerging"},
+    "mid-career": {"mid-career"},
+    "mid career": {"mid-career"},
+    "established": {"established"},
+}
+
+
+def eligible_stages(eligibility: str) -> frozenset[str]:
+    text = eligibility.lower()
+    stages: set[str] = set()
+    for words, allowed in ELIGIBILITY_STAGE_WORDS.items():
+        if words in text:
+            stages |= allowed
+    return frozenset(stages)
+
+
+def digest_candidates() -> QuerySet:
+    """Users who get the weekly digest at all: Pro, opted in, not unsubscribed, with an email."""
+    return (
+        pro_subscribers().filter(digest_opt_in=True, unsubscribed_at__isnull=True).exclude(email="")
+    )
+
+
+def digest_candidate_zones() -> list[str]:
+    return list(digest_candidates().values_list("timezone", flat=True).distinct())
+
+
+def digest_recipients(*, week, zones) -> QuerySet:
+    """Candidates in these zones with no digest for this week yet (test digests don't count)."""
+    has_digest = DigestEmail.objects.filter(user=OuterRef("pk"), week_start=week).exclude(
+        status=DigestEmail.Status.TEST
+    )
+    return digest_candidates().filter(timezone__in=zones).exclude(Exists(has_digest))
+
+
+def catalogue_items(*, now) -> list[Item]:
+    """Every open opportunity as the recommender sees it, in one query."""
+    rows = open_opportunities(now=now).values_list(
+        "id", "kind", "mediums", "tags", "country", "is_remote", "deadline", "eligibility"
+    )
+    return [
+        Item(
+            id=pk,
+            kind=kind,
+            mediums=frozenset(mediums or ()),
+            tags=frozenset(tags or ()),
+            country=country,
+            is_remote=is_remote,
+            deadline=deadline.date() if deadline else None,
+            eligible_stages=eligible_stages(eligibility),
+        )
+        for pk, kind, mediums, tags, country, is_remote, deadline, eligibility in rows.iterator(
+            chunk_size=2000
+        )
+    ]
+
+
+PROFILE_FIELDS = (
+    "id",
+    "email",
+    "username",
+    "display_name",
+    "mediums",
+    "interests",
+    "country",
+    "career_stage",
+    "timezone",
+)
+
+
+def digest_profiles(users: list[dict]) -> dict[int, Profile]:
+    """Profiles for a batch of users (PROFILE_FIELDS dicts): two queries for the whole batch.
+
+    Engagement comes from clicks on past digest items; every opportunity already sent in a
+    real (not test) digest is excluded from later ones.
+    """
+    user_ids = [user["id"] for user in users]
+    clicked: dict[int, Counter] = defaultdict(Counter)
+    for user_id, kind, mediums, tags in DigestItem.objects.filter(
+        digest__user_id__in=user_ids, clicked_at__isnull=False
+    ).values_list(
+        "digest__user_id", "opportunity__kind", "opportunity__mediums", "opportunity__tags"
+    ):
+        clicked[user_id].update(
+            [
+                f"kind:{kind}",
+                *(f"medium:{m}" for m in mediums or ()),
+                *(f"tag:{t}" for t in tags or ()),
+            ]
+        )
+    sent: dict[int, set[int]] = defaultdict(set)
+    for user_id, opportunity_id in (
+        DigestItem.objects.filter(digest__user_id__in=user_ids)
+        .exclude(digest__status=DigestEmail.Status.TEST)
+        .values_list("digest__user_id", "opportunity_id")
+    ):
+        sent[user_id].add(opportunity_id)
+    return {
+        user["id"]: Profile(
+            user_id=user["id"],
+            mediums=frozenset(user["mediums"] or ()),
+            interests=frozenset(user["interests"] or ()),
+            country=user["country"],
+            career_stage=user["career_stage"],
+            clicked=clicked[user["id"]],
+            already_sent=frozenset(sent[user["id"]]),
+        )
+        for user in users
+    }
+
+
+def opportunities_filtered(filters: dict, *, now=None) -> QuerySet:
+    """Open opportunities for the public list, narrowed by the list page's filters."""
+    now = now or timezone.now()
+    opportunities = open_opportunities(now=now).order_by(F("deadline").asc(nulls_last=True), "id")
+    if filters.get("q"):
+        opportunities = opportunities.filter(
+            Q(title__icontains=filters["q"])
+            | Q(organisation__icontains=filters["q"])
+            | Q(description__icontains=filters["q"])
+        )
+    if filters.get("medium"):
+        # JSON lists are matched as text so the same query runs on SQLite and PostgreSQL.
+        opportunities = opportunities.filter(mediums__icontains=f'"{filters["medium"]}"')
+    if filters.get("kind"):
+        opportunities = opportunities.filter(kind=filters["kind"])
+    if filters.get("deadline_within"):
+        until = now + timedelta(days=int(filters["deadline_within"]))
+        opportunities = opportunities.filter(deadline__lte=until)
+    location = (filters.get("location") or "").strip()
+    if location.lower() == "remote":
+        opportunities = opportunities.filter(is_remote=True)
+    elif len(location) == 2 and location.isalpha():
+        opportunities = opportunities.filter(country=location.upper())
+    elif location:
+        opportunities = opportunities.filter(
+            Q(city__icontains=location) | Q(location_text__icontains=location)
+        )
+    return opportunities
+
+
+def user_by_reference(reference: str):
+    """The one user an id, username or email names; DigestsError if none or several."""
+    users = get_user_model().objects
+    reference = reference.strip()
+    how = "give a user id, a username or an email (see /admin/proletto/user/)"
+    if reference.isdigit():
+        matches = list(users.filter(pk=int(reference))[:2])
+    else:
+        matches = list(users.filter(username=reference)[:2]) or list(
+            users.filter(email__iexact=reference)[:2]
+        )
+    if not matches:
+        raise DigestsError(f"no user {reference!r}: {how}")
+    if len(matches) > 1:
+        raise DigestsError(f"{reference!r} names several users: {how}, e.g. the id")
+    return matches[0]
+
+
+def digest_weekly_rates(*, weeks: int = 12) -> list[dict]:
+    """Per week: digests sent, opened and clicked, and the rates; one aggregate query."""
+    sent_statuses = [DigestEmail.Status.SENT, DigestEmail.Status.QUEUED]
+    rows = (
+        DigestEmail.objects.filter(status__in=sent_statuses)
+        .values("week_start")
+        .annotate(
+            sent=Count("id"),
+            opened=Count("id", filter=Q(opened_at__isnull=False)),
+            clicked=Count("id", filter=Q(clicked_at__isnull=False)),
+        )
+        .order_by("-week_start")[:weeks]
+    )
+    return [
+        {
+            **row,
+            "open_rate": row["opened"] / row["sent"] if row["sent"] else 0.0,
+            "click_rate": row["clicked"] / row["sent"] if row["sent"] else 0.0,
+        }
+        for row in reversed(list(rows))
+    ]
 def sources_failing(*, min_failures: int = 1) -> QuerySet[OpportunitySource]:
     """Enabled sources whose last `min_failures` or more fetches failed (for the maintenance
     bot and the admin): the worst first."""

@@ -1,24 +1,38 @@
 """Writes and rules of the digests app: scraping sources into the opportunity catalogue."""
 
+import functools
 import hashlib
 import logging
 import time
+import uuid
+import zoneinfo
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from datetime import timedelta
 
 from django.conf import settings
+from django.contrib.auth import get_user_model
 from django.db import transaction
-from django.db.models import F, Q
+from django.db.models import F, OuterRef, Q, Subquery
+from django.template.loader import render_to_string
+from django.urls import reverse
 from django.utils import timezone
+from django.utils.formats import date_format
+from django.utils.text import Truncator
 
+from digests import selectors, tokens, weeks
 from digests.errors import DigestsError
-from digests.models import Opportunity, OpportunitySource
+from digests.models import DigestEmail, DigestItem, Opportunity, OpportunitySource
+from digests.recommender import Catalogue
 from digests.scraping.fetch import FetchError, FetchPolicy, fetch
 from digests.scraping.normalise import ItemSkipped, normalise_item
 from digests.scraping.parsers import ParseError, parse
 from digests.selectors import sources_due
+from outreach.models import Category, EmailOutbox
+from outreach.selectors import suppressed_addresses
+from outreach.services import OutboxDraft, outbox_enqueue_many, suppression_add
+from proletto.vocabulary import MEDIUMS
 
 logger = logging.getLogger(__name__)
 
@@ -426,3 +440,364 @@ def _expired_queryset(now):
 def opportunities_expire(*, now=None) -> int:
     """Mark active opportunities whose deadline has passed as expired; returns how many."""
     return _expired_queryset(now or timezone.now()).update(status=Opportunity.Status.EXPIRED)
+
+
+# --- the weekly digest -----------------------------------------------------------------------
+
+DIGEST_TEMPLATE = "weekly_digest"
+SUMMARY_CHARS = 220
+
+
+def digests_send_due(*, now=None, batch_size: int = 1000) -> dict:
+    """Queue this week's digest for every candidate whose local send time has come.
+
+    Safe to run twice and to stop midway: each batch is one transaction, a digest row per
+    (user, week) is unique in the database, rows are filled in only by the run that inserted
+    them, and the outbox key is per (user, week).
+    """
+    now = now or timezone.now()
+    started = time.monotonic()
+    counts = {"users": 0, "queued": 0, "skipped": 0, "taken_by_other_run": 0}
+    counts.update(digests_sync_from_outbox())
+    by_week = weeks.due_zones_by_week(selectors.digest_candidate_zones(), now)
+    if by_week:
+        catalogue = Catalogue(selectors.catalogue_items(now=now), today=now.date())
+        run_id = uuid.uuid4().hex
+        for week, zones in sorted(by_week.items()):
+            last_id = 0
+            while True:
+                users = list(
+                    selectors.digest_recipients(week=week, zones=zones)
+                    .filter(pk__gt=last_id)
+                    .order_by("pk")
+                    .values(*selectors.PROFILE_FIELDS)[:batch_size]
+                )
+                if not users:
+                    break
+                last_id = users[-1]["id"]
+                batch = _digest_batch(
+                    week=week, users=users, catalogue=catalogue, run_id=run_id, now=now
+                )
+                for key, value in batch.items():
+                    counts[key] += value
+    logger.info(
+        "send_weekly_digests: users=%d queued=%d skipped=%d taken_by_other_run=%d in %.2fs",
+        counts["users"],
+        counts["queued"],
+        counts["skipped"],
+        counts["taken_by_other_run"],
+        time.monotonic() - started,
+    )
+    return counts
+
+
+def _digest_batch(*, week, users: list[dict], catalogue: Catalogue, run_id: str, now) -> dict:
+    limit = settings.DIGEST_OPPORTUNITY_COUNT
+    with transaction.atomic():
+        profiles = selectors.digest_profiles(users)
+        suppressed = suppressed_addresses([user["email"] for user in users], Category.DIGEST)
+        rows, picks_by_user = [], {}
+        for user in users:
+            picks = catalogue.recommend(profiles[user["id"]], limit=limit)
+            row = DigestEmail(user_id=user["id"], week_start=week, run_id=run_id, created_at=now)
+            if user["email"].lower() in suppressed:
+                row.status, row.skip_reason = DigestEmail.Status.SKIPPED, "address suppressed"
+            elif not picks:
+                row.status = DigestEmail.Status.SKIPPED
+                row.skip_reason = "no open opportunity fits the profile"
+            else:
+                row.status, row.opportunity_count = DigestEmail.Status.QUEUED, len(picks)
+                picks_by_user[user["id"]] = picks
+            rows.append(row)
+        # Another run may have taken some of these users since we read them: the unique
+        # (user, week) constraint keeps its rows, and we fill in only the ones we inserted.
+        DigestEmail.objects.bulk_create(rows, ignore_conflicts=True)
+        ours = dict(
+            DigestEmail.objects.filter(
+                run_id=run_id, week_start=week, user_id__in=[user["id"] for user in users]
+            ).values_list("user_id", "id")
+        )
+        queued = [user for user in users if user["id"] in ours and user["id"] in picks_by_user]
+        digest_ids = {user["id"]: ours[user["id"]] for user in queued}
+        _digest_store_items(digest_ids, picks_by_user)
+        _digest_enqueue(week=week, users=queued, digest_ids=digest_ids, picks=picks_by_user)
+    skipped = sum(
+        1 for row in rows if row.status == DigestEmail.Status.SKIPPED and row.user_id in ours
+    )
+    return {
+        "users": len(users),
+        "queued": len(queued),
+        "skipped": skipped,
+        "taken_by_other_run": len(users) - len(ours),
+    }
+
+
+def _digest_store_items(digest_ids: dict[int, int], picks_by_user: dict) -> None:
+    DigestItem.objects.bulk_create(
+        [
+            DigestItem(
+                digest_id=digest_id,
+                opportunity_id=pick.item_id,
+                position=position,
+                score=pick.score,
+                reasons=list(pick.reasons),
+            )
+            for user_id, digest_id in digest_ids.items()
+            for position, pick in enumerate(picks_by_user[user_id], start=1)
+        ],
+        batch_size=5000,
+    )
+
+
+def _digest_enqueue(*, week, users: list[dict], digest_ids: dict, picks: dict, test=False):
+    opportunity_ids = {pick.item_id for user in users for pick in picks[user["id"]]}
+    opportunities = Opportunity.objects.in_bulk(opportunity_ids)
+    drafts, cards = [], {}
+    for user in users:
+        digest_id = digest_ids[user["id"]]
+        context, headers = digest_email_context(
+            user=user,
+            digest_id=digest_id,
+            opportunities=[opportunities[pick.item_id] for pick in picks[user["id"]]],
+            cards=cards,
+        )
+        key = f"digest-test:{digest_id}" if test else f"digest:{user['id']}:{week.isoformat()}"
+        drafts.append(
+            OutboxDraft(
+                recipient=user["email"],
+                template=DIGEST_TEMPLATE,
+                context=context,
+                category=Category.DIGEST,
+                idempotency_key=key,
+                headers=headers,
+                user_id=user["id"],
+            )
+        )
+    outbox_ids = outbox_enqueue_many(drafts)
+    DigestEmail.objects.bulk_update(
+        [
+            DigestEmail(id=digest_ids[draft.user_id], outbox_id=outbox_ids[draft.idempotency_key])
+            for draft in drafts
+        ],
+        ["outbox"],
+        batch_size=1000,
+    )
+
+
+@functools.lru_cache(maxsize=32)
+def _link_template(name: str, site_url: str) -> str:
+    # reverse() once per URL name and run: the token is the only part that varies.
+    return site_url + reverse(name, args=["TOKEN"])
+
+
+def _link(name: str, token: str) -> str:
+    return _link_template(name, settings.SITE_URL).replace("TOKEN", token)
+
+
+def opportunity_card(opportunity, zone) -> dict:
+    """What the digest shows of an opportunity, the same for every reader in `zone`."""
+    return {
+        "title": opportunity.title,
+        "organisation": opportunity.organisation,
+        "kind_label": opportunity.get_kind_display(),
+        "deadline_label": opportunity_deadline_label(opportunity, zone),
+        "location": opportunity_location_label(opportunity),
+        "fee": opportunity_fee_label(opportunity),
+        "summary": Truncator(opportunity.description).chars(SUMMARY_CHARS),
+    }
+
+
+def digest_email_context(
+    *, user: dict, digest_id: int | None, opportunities, cards: dict | None = None
+) -> tuple[dict, dict]:
+    """The WEEKLY_DIGEST template context and the email's headers for one user.
+
+    With digest_id None (a preview) the links are not tracked. `cards` caches each
+    opportunity's card per time zone across the users of a batch.
+    """
+    cards = {} if cards is None else cards
+    zone = zoneinfo.ZoneInfo(user["timezone"])
+    unsubscribe_url = _link("digests:unsubscribe", tokens.unsubscribe_token(user["id"]))
+    items = []
+    for opportunity in opportunities:
+        key = (opportunity.id, user["timezone"])
+        if key not in cards:
+            cards[key] = opportunity_card(opportunity, zone)
+        if digest_id is None:
+            click_url = opportunity.url
+        else:
+            click_url = _link("digests:click", tokens.click_token(digest_id, opportunity.id))
+        items.append({**cards[key], "click_url": click_url})
+    context = {
+        "greeting_name": user["display_name"] or user["username"],
+        "mediums": ", ".join(MEDIUMS.get(m, m) for m in user["mediums"] or ()),
+        "items": items,
+        "view_all_url": settings.SITE_URL + reverse("digests:opportunities"),
+        "unsubscribe_url": unsubscribe_url,
+        "footer_address": settings.EMAIL_FOOTER_ADDRESS,
+        "open_pixel_url": (
+            _link("digests:open", tokens.open_token(digest_id)) if digest_id is not None else ""
+        ),
+    }
+    headers = {
+        # RFC 8058 one-click unsubscribe: mail clients POST to this URL with no cookie.
+        "List-Unsubscribe": f"<{unsubscribe_url}>",
+        "List-Unsubscribe-Post": "List-Unsubscribe=One-Click",
+    }
+    return context, headers
+
+
+def opportunity_deadline_label(opportunity, zone) -> str:
+    if opportunity.deadline is None:
+        return "rolling"
+    return date_format(opportunity.deadline.astimezone(zone), "j F Y")
+
+
+def opportunity_location_label(opportunity) -> str:
+    if opportunity.is_remote:
+        return "Remote / online"
+    place = ", ".join(part for part in (opportunity.city, opportunity.country) if part)
+    return place or opportunity.location_text or "Location not stated"
+
+
+def opportunity_fee_label(opportunity) -> str:
+    if opportunity.fee_amount is None:
+        return "Fee not stated"
+    if opportunity.fee_amount == 0:
+        return "Free to apply"
+    return f"Fee {opportunity.fee_amount:g} {opportunity.fee_currency}".strip()
+
+
+def digest_send_test(*, user, now=None) -> DigestEmail:
+    """Send `user` the digest they would get now, whatever their subscription, as a test."""
+    now = now or timezone.now()
+    profile_fields = {field: getattr(user, field) for field in selectors.PROFILE_FIELDS}
+    picks = digest_picks_for(user=user, now=now)
+    if not picks:
+        raise DigestsError(
+            f"no open opportunity fits {user.username}'s profile (mediums, interests): "
+            "nothing to send"
+        )
+    week = weeks.week_of(now.astimezone(user.zone).date())
+    with transaction.atomic():
+        digest = DigestEmail.objects.create(
+            user=user,
+            week_start=week,
+            status=DigestEmail.Status.TEST,
+            opportunity_count=len(picks),
+            created_at=now,
+        )
+        _digest_store_items({user.id: digest.id}, {user.id: picks})
+        _digest_enqueue(
+            week=week,
+            users=[profile_fields],
+            digest_ids={user.id: digest.id},
+            picks={user.id: picks},
+            test=True,
+        )
+    digest.refresh_from_db()
+    return digest
+
+
+def digest_picks_for(*, user, now=None) -> list:
+    """What the recommender picks for `user` now (no writes): for tests, previews, the admin."""
+    now = now or timezone.now()
+    profile_fields = {field: getattr(user, field) for field in selectors.PROFILE_FIELDS}
+    catalogue = Catalogue(selectors.catalogue_items(now=now), today=now.date())
+    profile = selectors.digest_profiles([profile_fields])[user.id]
+    return catalogue.recommend(profile, limit=settings.DIGEST_OPPORTUNITY_COUNT)
+
+
+def digest_preview(*, user, now=None) -> str:
+    """The digest's HTML as `user` would get it now, with untracked links; nothing is written."""
+    picks = digest_picks_for(user=user, now=now)
+    opportunities = Opportunity.objects.in_bulk([pick.item_id for pick in picks])
+    profile_fields = {field: getattr(user, field) for field in selectors.PROFILE_FIELDS}
+    context, _ = digest_email_context(
+        user=profile_fields,
+        digest_id=None,
+        opportunities=[opportunities[pick.item_id] for pick in picks],
+    )
+    return render_to_string(f"email/{DIGEST_TEMPLATE}/body.html", context)
+
+
+def digests_sync_from_outbox() -> dict:
+    """Carry what the outbox learned (sent, gave up, ESP opens and clicks) onto digests.
+
+    Set-based: a handful of UPDATEs, whatever the number of digests.
+    """
+    outbox = EmailOutbox.objects.filter(pk=OuterRef("outbox_id"))
+    sent = DigestEmail.objects.filter(
+        status=DigestEmail.Status.QUEUED, outbox__status=EmailOutbox.Status.SENT
+    ).update(status=DigestEmail.Status.SENT, sent_at=Subquery(outbox.values("sent_at")[:1]))
+    DigestEmail.objects.filter(
+        status=DigestEmail.Status.TEST,
+        sent_at__isnull=True,
+        outbox__status=EmailOutbox.Status.SENT,
+    ).update(sent_at=Subquery(outbox.values("sent_at")[:1]))
+    failed = DigestEmail.objects.filter(
+        status=DigestEmail.Status.QUEUED,
+        outbox__status__in=[
+            EmailOutbox.Status.DEAD,
+            EmailOutbox.Status.CANCELLED,
+            EmailOutbox.Status.SUPPRESSED,
+        ],
+    ).update(status=DigestEmail.Status.FAILED)
+    DigestEmail.objects.filter(opened_at__isnull=True, outbox__opened_at__isnull=False).update(
+        opened_at=Subquery(outbox.values("opened_at")[:1])
+    )
+    DigestEmail.objects.filter(clicked_at__isnull=True, outbox__clicked_at__isnull=False).update(
+        clicked_at=Subquery(outbox.values("clicked_at")[:1])
+    )
+    return {"marked_sent": sent, "marked_failed": failed}
+
+
+def digest_record_open(*, digest_id: int, at=None) -> None:
+    """The open pixel was loaded: the first open counts."""
+    DigestEmail.objects.filter(pk=digest_id, opened_at__isnull=True).update(
+        opened_at=at or timezone.now()
+    )
+
+
+def digest_record_click(*, digest_id: int, opportunity_id: int, at=None) -> str:
+    """A tracked link was followed: record it and return the opportunity's own URL.
+
+    Only an opportunity that this digest carried can be the target, so the redirect can never
+    point anywhere the digest did not.
+    """
+    at = at or timezone.now()
+    item = (
+        DigestItem.objects.select_related("opportunity")
+        .filter(digest_id=digest_id, opportunity_id=opportunity_id)
+        .first()
+    )
+    if item is None:
+        raise DigestsError("this link does not belong to a digest we sent")
+    DigestItem.objects.filter(pk=item.pk, clicked_at__isnull=True).update(clicked_at=at)
+    # A click implies the email was opened, even when images were blocked.
+    DigestEmail.objects.filter(pk=digest_id, clicked_at__isnull=True).update(clicked_at=at)
+    DigestEmail.objects.filter(pk=digest_id, opened_at__isnull=True).update(opened_at=at)
+    return item.opportunity.url
+
+
+def digest_unsubscribe(*, user_id: int, at=None) -> bool:
+    """Stop the weekly digest for this user at once; True if they were subscribed until now."""
+    user = get_user_model().objects.filter(pk=user_id).first()
+    if user is None:
+        raise DigestsError("this unsubscribe link names no account")
+    with transaction.atomic():
+        changed = (
+            get_user_model()
+            .objects.filter(pk=user_id, unsubscribed_at__isnull=True)
+            .update(unsubscribed_at=at or timezone.now())
+        )
+        suppression_add(
+            address=user.email, reason="unsubscribed from the digest", category=Category.DIGEST
+        )
+        # Digests queued but not sent yet are not sent after an unsubscribe.
+        EmailOutbox.objects.filter(
+            user_id=user_id,
+            category=Category.DIGEST,
+            status__in=EmailOutbox.DUE_STATUSES,
+        ).update(status=EmailOutbox.Status.CANCELLED, last_error="recipient unsubscribed")
+    return bool(changed)

@@ -1,7 +1,15 @@
 from django.conf import settings
-from django.http import Http404, HttpResponse
+from django.contrib.auth import get_user_model
+from django.core.paginator import Paginator
+from django.http import Http404, HttpResponse, HttpResponseRedirect
+from django.shortcuts import get_object_or_404, render
+from django.views.decorators.csrf import csrf_exempt
+from django.views.decorators.http import require_GET, require_http_methods
 
+from digests import selectors, services, tokens
 from digests.demo import render_demo_source
+from digests.errors import DigestsError
+from digests.forms import OpportunityFilterForm
 
 
 def demo_source(request, name):
@@ -13,3 +21,70 @@ def demo_source(request, name):
     except FileNotFoundError as exc:
         raise Http404(f"no demo source {name!r}") from exc
     return HttpResponse(body, content_type=content_type)
+
+
+# --- the weekly digest: tracking, unsubscribe, the public catalogue ---------------------------
+
+# The smallest transparent GIF: the open pixel's answer, whatever happens.
+PIXEL_GIF = bytes.fromhex(
+    "47494638396101000100800000000000ffffff21f90401000000002c00000000010001000002024401003b"
+)
+
+
+@require_GET
+def digest_open(request, token):
+    try:
+        services.digest_record_open(digest_id=tokens.read_open_token(token))
+    except tokens.BadToken:
+        pass  # a pixel never shows an error: a mangled one is simply not counted
+    response = HttpResponse(PIXEL_GIF, content_type="image/gif")
+    response["Cache-Control"] = "no-store"
+    return response
+
+
+@require_GET
+def digest_click(request, token):
+    try:
+        digest_id, opportunity_id = tokens.read_click_token(token)
+        url = services.digest_record_click(digest_id=digest_id, opportunity_id=opportunity_id)
+    except (tokens.BadToken, DigestsError) as exc:
+        return render(request, "digests/link_error.html", {"message": str(exc)}, status=400)
+    return HttpResponseRedirect(url)
+
+
+# One-click unsubscribe (RFC 8058) comes from mail providers with no cookie and no CSRF
+# token; the signed token in the URL is what authorises it, and it can only unsubscribe.
+@csrf_exempt
+@require_http_methods(["GET", "POST"])
+def digest_unsubscribe(request, token):
+    try:
+        user_id = tokens.read_unsubscribe_token(token)
+        user = get_user_model().objects.filter(pk=user_id).first()
+        if user is None:
+            raise DigestsError("this unsubscribe link names no account")
+    except (tokens.BadToken, DigestsError) as exc:
+        return render(request, "digests/link_error.html", {"message": str(exc)}, status=400)
+    if request.method == "GET":
+        return render(request, "digests/unsubscribe_confirm.html", {"user": user})
+    services.digest_unsubscribe(user_id=user.pk)
+    return render(request, "digests/unsubscribe_done.html", {"user": user})
+
+
+@require_GET
+def opportunity_list(request):
+    form = OpportunityFilterForm(request.GET or None)
+    opportunities = selectors.opportunities_filtered(form.cleaned_data if form.is_valid() else {})
+    page = Paginator(opportunities, 20).get_page(request.GET.get("page"))
+    query = request.GET.copy()
+    query.pop("page", None)
+    return render(
+        request,
+        "digests/opportunity_list.html",
+        {"form": form, "page": page, "query": query.urlencode()},
+    )
+
+
+@require_GET
+def opportunity_detail(request, pk):
+    opportunity = get_object_or_404(selectors.open_opportunities(), pk=pk)
+    return render(request, "digests/opportunity_detail.html", {"opportunity": opportunity})

@@ -125,6 +125,74 @@ def outbox_enqueue(
     return row
 
 
+@dataclass(frozen=True)
+class OutboxDraft:
+    """One email for outbox_enqueue_many: the same fields outbox_enqueue takes."""
+
+    recipient: str
+    template: str
+    context: dict
+    category: str
+    idempotency_key: str
+    headers: dict | None = None
+    priority: int = 0
+    user_id: int | None = None
+
+
+def outbox_enqueue_many(drafts: list[OutboxDraft]) -> dict[str, int]:
+    """Queue many emails in a few queries (for batch senders such as the weekly digest).
+
+    Same rules as outbox_enqueue: every draft is validated and rendered before anything is
+    written, so one bad draft raises OutboxError and writes nothing; keys already queued are
+    left as they are. Returns the outbox id of every draft's key.
+    """
+    now = timezone.now()
+    rows = []
+    for draft in drafts:
+        if not draft.idempotency_key or len(draft.idempotency_key) > 255:
+            raise OutboxError("idempotency_key must be 1 to 255 characters")
+        if draft.category not in Category.values:
+            raise OutboxError(
+                f"unknown email category {draft.category!r}: "
+                f"use one of {', '.join(Category.values)}"
+            )
+        subject, body_text, body_html = _render(draft.template, draft.context)
+        rows.append(
+            EmailOutbox(
+                recipient=_clean_address(draft.recipient),
+                user_id=draft.user_id,
+                subject=subject,
+                body_text=body_text,
+                body_html=body_html,
+                headers=_clean_headers(draft.headers or {}),
+                template=draft.template,
+                category=draft.category,
+                priority=draft.priority,
+                idempotency_key=draft.idempotency_key,
+                next_attempt_at=now,
+            )
+        )
+    for category in {row.category for row in rows}:
+        suppressed = suppressed_addresses(
+            [row.recipient for row in rows if row.category == category], category
+        )
+        for row in rows:
+            if row.category == category and row.recipient.lower() in suppressed:
+                row.status = Status.SUPPRESSED
+                row.next_attempt_at = None
+                row.last_error = "address is on the suppression list"
+    EmailOutbox.objects.bulk_create(rows, ignore_conflicts=True, batch_size=500)
+    keys = [row.idempotency_key for row in rows]
+    ids = {}
+    for start in range(0, len(keys), 500):
+        ids.update(
+            EmailOutbox.objects.filter(idempotency_key__in=keys[start : start + 500]).values_list(
+                "idempotency_key", "id"
+            )
+        )
+    return ids
+
+
 def _clean_address(recipient) -> str:
     if not isinstance(recipient, str):
         raise OutboxError(f"invalid email address {recipient!r}")

@@ -4,6 +4,7 @@ settings.py calls these; they raise ImproperlyConfigured naming the variable, so
 production fails at start-up with a message an operator can act on.
 """
 
+import datetime as dt
 import zoneinfo
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -89,3 +90,10 @@ def secret_key(value: str | None, *, debug: bool) -> str:
         "SECRET_KEY must be set to a random string of 32+ characters when DEBUG is off "
         '(python -c "import secrets; print(secrets.token_urlsafe(50))")'
     )
+
+
+def time_of_day(value: str) -> dt.time:
+    try:
+        return dt.time.fromisoformat(value.strip())
+    except ValueError:
+        raise ImproperlyConfigured(f"{value!r} is not a time of day like 08:00") from None

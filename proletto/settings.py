@@ -242,6 +242,13 @@ HEALTH_SOURCE_FAILURES_FAILING = env.int("HEALTH_SOURCE_FAILURES_FAILING", defau
 HEALTH_SOURCE_SILENT_INTERVALS = env.int("HEALTH_SOURCE_SILENT_INTERVALS", default=4)
 HEALTH_DISK_FREE_WARNING = env.float("HEALTH_DISK_FREE_WARNING", default=0.10)
 HEALTH_DISK_FREE_FAILING = env.float("HEALTH_DISK_FREE_FAILING", default=0.05)
+
+# --- weekly digest (digests) -------------------------------------------------------------------
+# The digest goes out at this local time on this weekday (0 = Monday) in each user's time zone.
+DIGEST_SEND_WEEKDAY = env.int("DIGEST_SEND_WEEKDAY", default=0)
+DIGEST_SEND_LOCAL_TIME = config.time_of_day(env.str("DIGEST_SEND_LOCAL_TIME", default="08:00"))
+DIGEST_OPPORTUNITY_COUNT = env.int("DIGEST_OPPORTUNITY_COUNT", default=5)
+
 # --- opportunity scraping (digests) ------------------------------------------------------------
 SCRAPE_USER_AGENT = env.str("SCRAPE_USER_AGENT", default=f"Proletto/1.0 (+{SITE_URL})")
 # Per request (connect, and each read); a whole response gets at most twice this.

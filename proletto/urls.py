@@ -9,6 +9,8 @@ urlpatterns = [
     path("healthz", views.healthz, name="healthz"),
     # Before admin.site.urls so the admin's catch-all does not swallow it.
     path("admin/system", views.admin_system, name="admin-system"),
+    # Before admin.site.urls, whose catch-all would answer these paths with a 404.
+    path("admin/api/", include("digests.api_urls")),
     path("admin/", admin.site.urls),
     path("billing/", include("billing.urls")),
     # outreach wraps Anymail's tracking webhooks (clear 4xx, one transaction per batch).

@@ -1,0 +1,291 @@
+"""Benchmark: queueing the weekly digest, batched, against the naive per-user loop.
+
+    .venv/bin/python bench/digest.py [--users 10000] [--opportunities 2000]
+                                     [--naive-sample 300] [--memory-users 100000]
+
+Builds N Pro artists and M open opportunities in a throwaway database (test_<name> of
+BENCH_DATABASE_URL, PostgreSQL by default), then measures in one run:
+
+- batched: `digests.services.digests_send_due`, the job's service, from start until every
+  digest is queued in the outbox: users/s and queries per 1,000 users;
+- naive (the baseline): one user at a time with ORM queries per user, every opportunity
+  scored in Python, one digest, its items and one outbox row saved per user. It runs on
+  --naive-sample users and its rate is per user (said so in the output);
+- memory: peak traced Python memory (tracemalloc) of the batched run at N users and, with
+  --memory-users, at that many users, to show it stays flat.
+
+Targets: >= 1,000 users/s, >= 20x the naive loop, <= 30 queries per 1,000 users, peak memory
+at 100,000 users within 1.5x of that at 10,000. Writes bench/results/digest.json.
+"""
+
+import argparse
+import datetime as dt
+import json
+import os
+import platform
+import random
+import sys
+import time
+import tracemalloc
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "proletto.settings_test")
+os.environ["DATABASE_URL"] = os.environ.get(
+    "BENCH_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/proletto_bench"
+)
+
+import django  # noqa: E402
+
+django.setup()
+
+from django.db import connection, reset_queries  # noqa: E402
+from django.test.utils import CaptureQueriesContext, setup_databases, teardown_databases  # noqa: E402
+
+from billing.models import Plan, Subscription  # noqa: E402
+from digests.models import DigestEmail, DigestItem, Opportunity  # noqa: E402
+from digests.services import digests_send_due  # noqa: E402
+from outreach.models import Category, EmailOutbox  # noqa: E402
+from outreach.services import outbox_enqueue  # noqa: E402
+from proletto.models import User  # noqa: E402
+from proletto.vocabulary import MEDIUMS  # noqa: E402
+
+NOW = dt.datetime(2026, 11, 23, 23, 0, tzinfo=dt.UTC)  # Monday evening: every zone below is due
+ZONES = [
+    "Europe/Rome",
+    "Europe/London",
+    "Africa/Accra",
+    "Asia/Tokyo",
+    "Asia/Kolkata",
+    "America/New_York",
+    "America/Mexico_City",
+]
+TAGS = [
+    "residency",
+    "ecology",
+    "figurative",
+    "community",
+    "technology",
+    "women artists",
+    "migration",
+    "books",
+    "public space",
+    "craft",
+]
+COUNTRIES = ["IT", "GB", "GH", "JP", "IN", "US", "MX", "DE", "FR"]
+KINDS = [kind for kind, _ in Opportunity.Kind.choices]
+CHUNK = 5000
+
+
+def build_catalogue(count: int, rng: random.Random) -> None:
+    mediums = list(MEDIUMS)
+    Opportunity.objects.bulk_create(
+        [
+            Opportunity(
+                title=f"Open call {i}",
+                organisation=f"Foundation {i % 97}",
+                url=f"https://calls.example/{i}",
+                kind=rng.choice(KINDS),
+                description="An opportunity for artists working across media. " * 4,
+                deadline=NOW + dt.timedelta(days=rng.randint(4, 120)),
+                country=rng.choice(COUNTRIES),
+                city="City",
+                is_remote=rng.random() < 0.15,
+                mediums=rng.sample(mediums, rng.randint(0, 3)),
+                tags=rng.sample(TAGS, rng.randint(0, 2)),
+                first_seen_at=NOW,
+                last_seen_at=NOW,
+                content_hash=str(i),
+            )
+            for i in range(count)
+        ],
+        batch_size=1000,
+    )
+
+
+def build_users(start: int, count: int, plan: Plan, rng: random.Random) -> None:
+    mediums = list(MEDIUMS)
+    for offset in range(start, start + count, CHUNK):
+        numbers = range(offset, min(offset + CHUNK, start + count))
+        users = User.objects.bulk_create(
+            [
+                User(
+                    username=f"artist{i}",
+                    email=f"artist{i}@bench.test",
+                    password="!",
+                    mediums=rng.sample(mediums, rng.randint(1, 3)),
+                    interests=rng.sample(TAGS, rng.randint(0, 3)),
+                    country=rng.choice(COUNTRIES),
+                    timezone=rng.choice(ZONES),
+                )
+                for i in numbers
+            ]
+        )
+        Subscription.objects.bulk_create(
+            [Subscription(user=user, plan=plan, billing_anchor=NOW) for user in users]
+        )
+
+
+def clear_digests() -> None:
+    DigestItem.objects.all().delete()
+    DigestEmail.objects.all().delete()
+    EmailOutbox.objects.all().delete()
+
+
+def run_batched() -> dict:
+    reset_queries()
+    with CaptureQueriesContext(connection) as queries:
+        started = time.perf_counter()
+        counts = digests_send_due(now=NOW)
+        elapsed = time.perf_counter() - started
+    return {"seconds": elapsed, "queries": len(queries), "counts": counts}
+
+
+def run_naive(sample: int) -> dict:
+    """The seeds' loop: per user, ORM reads, every opportunity scored in Python, one save each."""
+    users = list(User.objects.filter(subscription__plan__is_pro=True).order_by("pk")[:sample])
+    week = NOW.date() - dt.timedelta(days=NOW.weekday())
+    started = time.perf_counter()
+    for user in users:
+        user = User.objects.get(pk=user.pk)
+        subscription = Subscription.objects.select_related("plan").get(user=user)
+        if (
+            not subscription.plan.is_pro
+            or DigestEmail.objects.filter(user=user, week_start=week).exists()
+        ):
+            continue
+        sent = set(
+            DigestItem.objects.filter(digest__user=user).values_list("opportunity_id", flat=True)
+        )
+        scored = []
+        for opportunity in Opportunity.objects.filter(status="active", deadline__gte=NOW):
+            if opportunity.pk in sent:
+                continue
+            score = 3 * len(set(opportunity.mediums) & set(user.mediums))
+            score += 2 * len(set(opportunity.tags) & set(user.interests))
+            score += 1.5 if opportunity.country == user.country else 0
+            if score:
+                scored.append((score, opportunity))
+        scored.sort(key=lambda pair: (-pair[0], pair[1].deadline, pair[1].pk))
+        picks = [opportunity for _, opportunity in scored[:5]]
+        digest = DigestEmail.objects.create(
+            user=user, week_start=week, status="queued", opportunity_count=len(picks)
+        )
+        for position, opportunity in enumerate(picks, start=1):
+            DigestItem.objects.create(
+                digest=digest, opportunity=opportunity, position=position, score=0
+            )
+        digest.outbox = outbox_enqueue(
+            recipient=user.email,
+            template="weekly_digest",
+            context={
+                "greeting_name": user.username,
+                "items": [],
+                "view_all_url": "",
+                "unsubscribe_url": "",
+            },
+            category=Category.DIGEST,
+            idempotency_key=f"naive:{user.pk}:{week}",
+        )
+        digest.save(update_fields=["outbox"])
+    return {"seconds": time.perf_counter() - started, "users": len(users)}
+
+
+def peak_memory() -> int:
+    clear_digests()
+    tracemalloc.start()
+    digests_send_due(now=NOW)
+    _, peak = tracemalloc.get_traced_memory()
+    tracemalloc.stop()
+    return peak
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--users", type=int, default=10_000)
+    parser.add_argument("--opportunities", type=int, default=2_000)
+    parser.add_argument("--naive-sample", type=int, default=300)
+    parser.add_argument(
+        "--memory-users",
+        type=int,
+        default=100_000,
+        help="second size for the flat-memory check (0 to skip)",
+    )
+    args = parser.parse_args()
+    rng = random.Random(42)
+
+    old_config = setup_databases(verbosity=0, interactive=False)
+    try:
+        plan = Plan.objects.create(code="pro", name="Pro", monthly_credits=50, is_pro=True)
+        build_catalogue(args.opportunities, rng)
+        build_users(0, args.users, plan, rng)
+
+        batched = run_batched()
+        queued = batched["counts"]["queued"] + batched["counts"]["skipped"]
+        users_per_second = args.users / batched["seconds"]
+        queries_per_1000 = batched["queries"] / args.users * 1000
+        clear_digests()
+        naive = run_naive(args.naive_sample)
+        naive_per_second = naive["users"] / naive["seconds"]
+        memory_small = peak_memory()
+        memory_large = None
+        if args.memory_users > args.users:
+            build_users(args.users, args.memory_users - args.users, plan, rng)
+            memory_large = peak_memory()
+
+        result = {
+            "benchmark": "digest",
+            "machine": platform.node(),
+            "database": connection.vendor,
+            "users": args.users,
+            "opportunities": args.opportunities,
+            "digests_written": queued,
+            "batched_seconds": round(batched["seconds"], 3),
+            "batched_users_per_second": round(users_per_second, 1),
+            "queries_per_1000_users": round(queries_per_1000, 1),
+            "naive_sample_users": naive["users"],
+            "naive_users_per_second": round(naive_per_second, 1),
+            "speedup_vs_naive": round(users_per_second / naive_per_second, 1),
+            "peak_memory_mb": round(memory_small / 2**20, 1),
+            "memory_users": args.memory_users if memory_large else None,
+            "peak_memory_large_mb": round(memory_large / 2**20, 1) if memory_large else None,
+            "memory_ratio": round(memory_large / memory_small, 2) if memory_large else None,
+            "targets": {
+                "users_per_second": ">= 1000",
+                "speedup_vs_naive": ">= 20",
+                "queries_per_1000_users": "<= 30",
+                "memory_ratio": "<= 1.5",
+            },
+        }
+    finally:
+        teardown_databases(old_config, verbosity=0)
+
+    print(
+        f"digest: {args.users} Pro users, {args.opportunities} open opportunities "
+        f"({result['database']})"
+    )
+    print(
+        f"  batched: {result['batched_users_per_second']} users/s "
+        f"({result['batched_seconds']} s), {result['queries_per_1000_users']} queries/1000 users"
+    )
+    print(
+        f"  naive loop (sample of {naive['users']} users): "
+        f"{result['naive_users_per_second']} users/s"
+    )
+    print(f"  speed-up: {result['speedup_vs_naive']}x")
+    print(f"  peak memory: {result['peak_memory_mb']} MB at {args.users} users", end="")
+    if memory_large:
+        print(
+            f", {result['peak_memory_large_mb']} MB at {args.memory_users} "
+            f"(ratio {result['memory_ratio']})"
+        )
+    else:
+        print()
+    out = ROOT / "bench" / "results"
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "digest.json").write_text(json.dumps(result, indent=2) + "\n")
+
+
+if __name__ == "__main__":
+    main()

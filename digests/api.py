@@ -1,0 +1,108 @@
+"""The digest admin API (seed 002's endpoints), staff only, JSON in and out.
+
+Side-effecting endpoints are POST only and keep Django's CSRF check, so a browser session
+needs the CSRF token (the admin pages send it); errors are JSON with a one-line reason.
+"""
+
+import functools
+
+from django.contrib.auth import get_user_model
+from django.db.models import Count
+from django.http import JsonResponse
+from django.urls import reverse
+from django.utils import timezone
+from django.views.decorators.http import require_GET, require_POST
+
+from digests import services
+from digests.errors import DigestsError
+from digests.jobs import SEND_WEEKLY_DIGESTS
+from digests.models import DigestEmail
+from digests.weeks import week_of
+from proletto.scheduling.registry import SchedulingError
+from proletto.scheduling.selectors import scheduler_status
+from proletto.scheduling.services import job_request_run
+
+
+def staff_only(view):
+    @functools.wraps(view)
+    def wrapper(request, *args, **kwargs):
+        if not request.user.is_authenticated:
+            return JsonResponse({"error": "log in as staff first"}, status=403)
+        if not request.user.is_staff:
+            return JsonResponse({"error": "staff only"}, status=403)
+        return view(request, *args, **kwargs)
+
+    return wrapper
+
+
+def _executions_url() -> str:
+    return (
+        reverse("admin:django_apscheduler_djangojobexecution_changelist")
+        + f"?job__id__exact={SEND_WEEKLY_DIGESTS}"
+    )
+
+
+@require_GET
+@staff_only
+def digest_scheduler_status(request):
+    status = scheduler_status()
+    job = next((job for job in status["jobs"] if job["id"] == SEND_WEEKLY_DIGESTS), None)
+    this_week = week_of(timezone.now().date())
+    counts = dict(
+        DigestEmail.objects.filter(week_start__gte=this_week)
+        .exclude(status=DigestEmail.Status.TEST)
+        .values_list("status")
+        .annotate(n=Count("id"))
+    )
+    return JsonResponse(
+        {
+            "scheduled": job is not None and not job["paused"],
+            "job": job,
+            "leader": status["leader"],
+            "leader_alive": status["alive"],
+            "heartbeat_age_seconds": status["heartbeat_age_seconds"],
+            "week_start": this_week.isoformat(),
+            "digests_this_week": {s: counts.get(s, 0) for s in DigestEmail.Status.values},
+            "history_url": _executions_url(),
+        }
+    )
+
+
+@require_POST
+@staff_only
+def run_digest_now(request):
+    try:
+        run = job_request_run(job_id=SEND_WEEKLY_DIGESTS, requested_by=request.user.username)
+    except SchedulingError as exc:
+        return JsonResponse({"error": str(exc)}, status=409)
+    return JsonResponse(
+        {
+            "requested": True,
+            "run_request_id": run.pk,
+            "detail": "the scheduler's leader starts it within a few seconds",
+            "history_url": _executions_url(),
+        },
+        status=202,
+    )
+
+
+@require_POST
+@staff_only
+def test_digest_email(request, user_id):
+    user = get_user_model().objects.filter(pk=user_id).first()
+    if user is None:
+        return JsonResponse({"error": f"no user with id {user_id}"}, status=404)
+    try:
+        digest = services.digest_send_test(user=user)
+    except DigestsError as exc:
+        return JsonResponse({"error": str(exc)}, status=422)
+    return JsonResponse(
+        {
+            "digest_id": digest.pk,
+            "status": digest.status,
+            "opportunity_count": digest.opportunity_count,
+            "outbox_id": digest.outbox_id,
+            "recipient": digest.outbox.recipient,
+        },
+        status=201,
+    )

@@ -1,0 +1,56 @@
+from django.core.management.base import BaseCommand, CommandError
+from django.template.loader import render_to_string
+
+from digests import selectors, services
+from digests.errors import DigestsError
+from digests.models import Opportunity
+
+
+class Command(BaseCommand):
+    help = (
+        "Send USER the digest they would get now, whatever their subscription, recorded with "
+        "status 'test'. USER is an id, a username or an email."
+    )
+
+    def add_arguments(self, parser):
+        parser.add_argument("user", help="user id, username or email")
+        parser.add_argument(
+            "--dry-run", action="store_true", help="print the picks and the text; send nothing"
+        )
+
+    def handle(self, *args, user, dry_run, **options):
+        try:
+            target = selectors.user_by_reference(user)
+            if dry_run:
+                self.print_dry_run(target)
+                return
+            digest = services.digest_send_test(user=target)
+        except DigestsError as exc:
+            raise CommandError(str(exc)) from None
+        self.stdout.write(
+            self.style.SUCCESS(
+                f"Test digest #{digest.pk} with {digest.opportunity_count} opportunities queued "
+                f"for {digest.outbox.recipient} (outbox #{digest.outbox_id})."
+            )
+        )
+
+    def print_dry_run(self, user):
+        picks = services.digest_picks_for(user=user)
+        if not picks:
+            raise CommandError(
+                f"no open opportunity fits {user.username}'s profile: nothing would be sent"
+            )
+        opportunities = Opportunity.objects.in_bulk([pick.item_id for pick in picks])
+        self.stdout.write(f"Digest for {user.username} <{user.email}>, {len(picks)} picks:")
+        for position, pick in enumerate(picks, start=1):
+            self.stdout.write(
+                f"  {position}. [{pick.score:.2f}] {opportunities[pick.item_id].title}"
+                f" — {'; '.join(pick.reasons)}"
+            )
+        context, _ = services.digest_email_context(
+            user={field: getattr(user, field) for field in selectors.PROFILE_FIELDS},
+            digest_id=None,
+            opportunities=[opportunities[pick.item_id] for pick in picks],
+        )
+        self.stdout.write("\n" + render_to_string("email/weekly_digest/body.txt", context))
+        self.stdout.write(self.style.WARNING("Dry run: nothing was sent."))

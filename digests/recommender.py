@@ -1,0 +1,233 @@
+"""The digest recommender: ranks open opportunities for an artist.
+
+Works on plain values, not model instances, so one catalogue built per run (one query) scores
+every user of the batch in memory. Scoring is indexed: each user only touches the
+opportunities that share a medium, a tag or a learned preference with them (postings of an
+inverted index), never the whole catalogue.
+
+The score is a sum of named parts so the admin can show why an item was picked:
+- profile fit: mediums, interests (tags and the kind of opportunity), location;
+- engagement: mediums, tags and kinds of opportunities the user clicked in past digests
+  raise similar ones. Digests that were never opened change nothing: silence is not a
+  signal, so nobody is punished for a busy inbox;
+- deadline: soon but not too soon is best; too close to apply is excluded.
+Ties break by earlier deadline, then lower id, so the same data always gives the same digest.
+"""
+
+import datetime as dt
+from collections import Counter, defaultdict
+from dataclasses import dataclass, field
+
+import numpy as np
+
+MEDIUM_MATCH = 3.0  # per medium shared with the profile
+OPEN_TO_ALL_MEDIUMS = 1.0  # the opportunity names no medium: any artist may apply
+INTEREST_MATCH = 2.0  # per interest that is one of the opportunity's tags or its kind
+SAME_COUNTRY = 1.5
+REMOTE = 1.0
+ENGAGEMENT_PER_FEATURE = 0.75  # per medium/tag/kind the user clicked before...
+ENGAGEMENT_SATURATION = 3  # ...growing with clicks up to this many
+# Below one medium match, so learning reorders what fits the profile but never lets
+# something the profile does not ask for overtake it.
+ENGAGEMENT_CAP = 1.5
+
+MIN_DAYS_LEFT = 3  # fewer days than this is too late to prepare an application
+
+EMPTY_ROWS = np.array([], dtype=np.int64)
+
+
+def deadline_points(days_left: int | None) -> tuple[float, str]:
+    if days_left is None:
+        return 0.25, "rolling deadline"
+    if days_left < 7:
+        return 0.25, f"deadline in {days_left} days"
+    if days_left <= 45:
+        return 1.0, f"deadline in {days_left} days"
+    if days_left <= 90:
+        return 0.5, f"deadline in {days_left} days"
+    return 0.25, f"deadline in {days_left} days"
+
+
+@dataclass(frozen=True)
+class Item:
+    """An open opportunity as the recommender sees it."""
+
+    id: int
+    kind: str = ""
+    mediums: frozenset[str] = frozenset()
+    tags: frozenset[str] = frozenset()
+    country: str = ""
+    is_remote: bool = False
+    deadline: dt.date | None = None
+    # Empty means open to everyone.
+    eligible_countries: frozenset[str] = frozenset()
+    eligible_stages: frozenset[str] = frozenset()
+
+    @property
+    def features(self) -> set[str]:
+        return (
+            {f"medium:{m}" for m in self.mediums}
+            | {f"tag:{t}" for t in self.tags}
+            | ({f"kind:{self.kind}"} if self.kind else set())
+        )
+
+
+@dataclass(frozen=True)
+class Profile:
+    """An artist as the recommender sees them."""
+
+    user_id: int
+    mediums: frozenset[str] = frozenset()
+    interests: frozenset[str] = frozenset()
+    country: str = ""
+    career_stage: str = ""
+    # Features ("medium:painting", "tag:ecology", "kind:residency") of clicked items, counted.
+    clicked: Counter = field(default_factory=Counter)
+    # Opportunities already sent in earlier digests: never sent again.
+    already_sent: frozenset[int] = frozenset()
+
+
+@dataclass(frozen=True)
+class Pick:
+    item_id: int
+    score: float
+    reasons: tuple[str, ...]
+
+
+class Catalogue:
+    """The open opportunities of one run, indexed for scoring many profiles.
+
+    Scores live in NumPy arrays, one slot per item: a profile adds its points through the
+    posting lists of its mediums, interests and clicks, so the cost per user is a handful of
+    array operations, not a Python loop over the catalogue. Reasons are worked out only for
+    the few items picked.
+    """
+
+    def __init__(self, items, *, today: dt.date):
+        self.today = today
+        kept = sorted(
+            (
+                item
+                for item in items
+                if item.deadline is None or (item.deadline - today).days >= MIN_DAYS_LEFT
+            ),
+            key=lambda item: item.id,
+        )
+        self.items: list[Item] = kept
+        self.row_of = {item.id: row for row, item in enumerate(kept)}
+        self.ids = np.array([item.id for item in kept], dtype=np.int64)
+        self.deadline_order = np.array(
+            [(item.deadline or dt.date.max).toordinal() for item in kept], dtype=np.int64
+        )
+        self.deadline_points = np.array(
+            [deadline_points(self._days_left(item))[0] for item in kept], dtype=np.float64
+        )
+        self.remote = np.array([item.is_remote for item in kept], dtype=bool)
+        self.country = np.array([item.country for item in kept], dtype=object)
+        postings: dict[str, list[int]] = defaultdict(list)
+        for row, item in enumerate(kept):
+            for feature in item.features:
+                postings[feature].append(row)
+        self.postings = {feature: np.array(rows) for feature, rows in postings.items()}
+        self.open_to_all_mediums = np.array(
+            [row for row, item in enumerate(kept) if not item.mediums], dtype=np.int64
+        )
+        self._restricted_countries = [
+            (row, item.eligible_countries)
+            for row, item in enumerate(kept)
+            if item.eligible_countries
+        ]
+        self._restricted_stages = [
+            (row, item.eligible_stages) for row, item in enumerate(kept) if item.eligible_stages
+        ]
+        self._ineligible_cache: dict[tuple[str, str], np.ndarray] = {}
+        self._country_cache: dict[str, np.ndarray] = {}
+
+    def __len__(self):
+        return len(self.items)
+
+    def _days_left(self, item: Item) -> int | None:
+        return (item.deadline - self.today).days if item.deadline else None
+
+    def _posting(self, feature: str) -> np.ndarray:
+        return self.postings.get(feature, EMPTY_ROWS)
+
+    def _ineligible(self, country: str, stage: str) -> np.ndarray:
+        key = (country, stage)
+        if key not in self._ineligible_cache:
+            rows = [row for row, allowed in self._restricted_countries if country not in allowed]
+            rows += [row for row, allowed in self._restricted_stages if stage not in allowed]
+            self._ineligible_cache[key] = np.array(sorted(set(rows)), dtype=np.int64)
+        return self._ineligible_cache[key]
+
+    def _same_country(self, country: str) -> np.ndarray:
+        if country not in self._country_cache:
+            self._country_cache[country] = self.country == country
+        return self._country_cache[country]
+
+    def recommend(self, profile: Profile, *, limit: int = 5) -> list[Pick]:
+        """The best `limit` items for this profile, best first; fewer (or none) if few fit."""
+        if not self.items:
+            return []
+        relevance = np.zeros(len(self.items))
+        for medium in profile.mediums:
+            relevance[self._posting(f"medium:{medium}")] += MEDIUM_MATCH
+        if profile.mediums:
+            relevance[self.open_to_all_mediums] += OPEN_TO_ALL_MEDIUMS
+        for interest in profile.interests:
+            # "residency" may be a tag, the kind of opportunity, or both: it counts once.
+            rows = np.union1d(self._posting(f"tag:{interest}"), self._posting(f"kind:{interest}"))
+            relevance[rows] += INTEREST_MATCH
+        if profile.clicked:
+            learned = np.zeros(len(self.items))
+            for feature, clicks in profile.clicked.items():
+                weight = ENGAGEMENT_PER_FEATURE * min(clicks, ENGAGEMENT_SATURATION)
+                learned[self._posting(feature)] += weight / ENGAGEMENT_SATURATION
+            relevance += np.minimum(learned, ENGAGEMENT_CAP)
+
+        candidate = relevance > 0
+        candidate[self._ineligible(profile.country, profile.career_stage)] = False
+        if profile.already_sent:
+            sent_rows = [self.row_of[i] for i in profile.already_sent if i in self.row_of]
+            candidate[sent_rows] = False
+        rows = np.flatnonzero(candidate)
+        if rows.size == 0:
+            return []
+        same_country = (
+            self._same_country(profile.country)[rows]
+            if profile.country
+            else np.zeros(rows.size, bool)
+        )
+        score = relevance[rows] + self.deadline_points[rows]
+        score += np.where(same_country, SAME_COUNTRY, np.where(self.remote[rows], REMOTE, 0.0))
+        score = np.round(score, 6)
+        # Best score first, then the earlier deadline, then the lower id: deterministic.
+        order = np.lexsort((self.ids[rows], self.deadline_order[rows], -score))[:limit]
+        return [
+            Pick(
+                item_id=int(self.ids[rows[i]]),
+                score=float(score[i]),
+                reasons=self.reasons(self.items[rows[i]], profile),
+            )
+            for i in order
+        ]
+
+    def reasons(self, item: Item, profile: Profile) -> tuple[str, ...]:
+        """Why `item` scored for `profile`, in words, in the order the points were added."""
+        why = [f"medium: {m}" for m in sorted(profile.mediums & item.mediums)]
+        if profile.mediums and not item.mediums:
+            why.append("open to all mediums")
+        why += [
+            f"interest: {i}" for i in sorted(profile.interests) if i in item.tags or i == item.kind
+        ]
+        learned_from = sorted(
+            feature.split(":", 1)[1] for feature in profile.clicked if feature in item.features
+        )
+        if learned_from:
+            why.append("like items you clicked: " + ", ".join(learned_from))
+        if profile.country and item.country == profile.country:
+            why.append(f"in your country ({item.country})")
+        elif item.is_remote:
+            why.append("remote")
+        why.append(deadline_points(self._days_left(item))[1])
+        return tuple(why)

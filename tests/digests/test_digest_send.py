@@ -1,0 +1,152 @@
+import datetime as dt
+
+import pytest
+import time_machine
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+
+from digests.models import DigestEmail, DigestItem
+from digests.services import digests_send_due
+from outreach.models import Category, EmailOutbox
+from outreach.services import suppression_add
+from tests.digests.digest_data import NOW, artist, opportunity
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def catalogue():
+    return [opportunity(f"Painting call {i}") for i in range(7)]
+
+
+def test_it_queues_one_digest_with_five_opportunities_per_pro_artist(catalogue):
+    giulia = artist("giulia")
+    counts = digests_send_due(now=NOW)
+    digest = DigestEmail.objects.get(user=giulia)
+    assert (digest.status, digest.week_start, digest.opportunity_count) == (
+        DigestEmail.Status.QUEUED,
+        dt.date(2026, 11, 23),
+        5,
+    )
+    assert [item.position for item in digest.items.all()] == [1, 2, 3, 4, 5]
+    assert digest.outbox.category == Category.DIGEST
+    assert digest.outbox.recipient == "giulia@artists.test"
+    assert counts["queued"] == 1
+
+
+def test_running_twice_queues_nothing_more(catalogue):
+    artist("giulia")
+    digests_send_due(now=NOW)
+    counts = digests_send_due(now=NOW + dt.timedelta(hours=1))
+    assert counts["queued"] == 0
+    assert DigestEmail.objects.count() == 1
+    assert EmailOutbox.objects.count() == 1
+
+
+def test_it_leaves_out_free_opted_out_and_unsubscribed_artists(catalogue):
+    artist("free", pro=False)
+    artist("optout", digest_opt_in=False)
+    artist("gone", unsubscribed_at=NOW - dt.timedelta(days=1))
+    assert digests_send_due(now=NOW)["users"] == 0
+    assert not DigestEmail.objects.exists()
+
+
+def test_it_skips_a_suppressed_address_and_records_why(catalogue):
+    user = artist("bounced")
+    suppression_add(address=user.email, reason="hard bounce")
+    digests_send_due(now=NOW)
+    digest = DigestEmail.objects.get(user=user)
+    assert (digest.status, digest.skip_reason) == (DigestEmail.Status.SKIPPED, "address suppressed")
+    assert not EmailOutbox.objects.exists()
+
+
+def test_it_skips_an_artist_nothing_fits_and_records_why(catalogue):
+    user = artist("potter", mediums=["ceramics"], interests=[])
+    digests_send_due(now=NOW)
+    digest = DigestEmail.objects.get(user=user)
+    assert digest.status == DigestEmail.Status.SKIPPED
+    assert digest.skip_reason == "no open opportunity fits the profile"
+
+
+def test_it_sends_fewer_than_five_when_fewer_fit():
+    opportunity(mediums=["sculpture"])
+    opportunity(mediums=["sculpture"])
+    opportunity(mediums=["painting"])
+    user = artist("sculptor", mediums=["sculpture"], interests=[])
+    digests_send_due(now=NOW)
+    assert DigestEmail.objects.get(user=user).opportunity_count == 2
+
+
+def test_it_waits_for_monday_eight_in_the_artists_own_time_zone(catalogue):
+    artist("rome", timezone="Europe/Rome")
+    artist("la", timezone="America/Los_Angeles")
+    digests_send_due(now=NOW)  # 10:00 in Rome, 01:00 in Los Angeles
+    assert list(DigestEmail.objects.values_list("user__username", flat=True)) == ["rome"]
+    digests_send_due(now=dt.datetime(2026, 11, 23, 16, 0, tzinfo=dt.UTC))  # 08:00 in LA
+    assert DigestEmail.objects.filter(user__username="la").exists()
+
+
+def test_auckland_gets_its_digest_on_sunday_evening_utc(catalogue):
+    artist("tane", timezone="Pacific/Auckland")
+    digests_send_due(now=dt.datetime(2026, 11, 22, 19, 0, tzinfo=dt.UTC))
+    assert DigestEmail.objects.get().week_start == dt.date(2026, 11, 23)
+
+
+def test_a_new_week_brings_a_new_digest_without_repeating_opportunities():
+    for i in range(10):
+        opportunity(f"Call {i}", deadline=NOW + dt.timedelta(days=30 + i))
+    user = artist("giulia")
+    digests_send_due(now=NOW)
+    digests_send_due(now=NOW + dt.timedelta(days=7))
+    first, second = DigestEmail.objects.filter(user=user).order_by("week_start")
+    first_items = set(first.items.values_list("opportunity_id", flat=True))
+    second_items = set(second.items.values_list("opportunity_id", flat=True))
+    assert len(first_items) == len(second_items) == 5
+    assert not first_items & second_items
+
+
+def test_a_batch_that_fails_midway_leaves_nothing_and_a_rerun_completes(catalogue, monkeypatch):
+    users = [artist(f"a{i}") for i in range(6)]
+    from digests import services
+
+    real_enqueue = services.outbox_enqueue_many
+    calls = {"n": 0}
+
+    def crash_on_second_batch(drafts):
+        calls["n"] += 1
+        if calls["n"] == 2:
+            raise RuntimeError("process killed")
+        return real_enqueue(drafts)
+
+    monkeypatch.setattr(services, "outbox_enqueue_many", crash_on_second_batch)
+    with pytest.raises(RuntimeError):
+        digests_send_due(now=NOW, batch_size=3)
+    assert DigestEmail.objects.count() == 3
+    monkeypatch.setattr(services, "outbox_enqueue_many", real_enqueue)
+    digests_send_due(now=NOW, batch_size=3)
+    assert sorted(DigestEmail.objects.values_list("user_id", flat=True)) == [u.id for u in users]
+    assert EmailOutbox.objects.count() == 6
+    assert DigestItem.objects.count() == 30
+
+
+def test_queries_per_batch_do_not_grow_with_users(catalogue):
+    for i in range(40):
+        artist(f"q{i}")
+    with CaptureQueriesContext(connection) as queries:
+        digests_send_due(now=NOW, batch_size=500)
+    assert len(queries) <= 30, [q["sql"][:80] for q in queries]
+
+
+def test_sent_and_failed_outbox_rows_are_carried_onto_digests(catalogue):
+    artist("ok")
+    artist("dead")
+    digests_send_due(now=NOW)
+    EmailOutbox.objects.filter(recipient="ok@artists.test").update(
+        status=EmailOutbox.Status.SENT, sent_at=NOW
+    )
+    EmailOutbox.objects.filter(recipient="dead@artists.test").update(status=EmailOutbox.Status.DEAD)
+    with time_machine.travel(NOW + dt.timedelta(hours=1), tick=False):
+        digests_send_due(now=NOW + dt.timedelta(hours=1))
+    statuses = dict(DigestEmail.objects.values_list("user__username", "status"))
+    assert statuses == {"ok": DigestEmail.Status.SENT, "dead": DigestEmail.Status.FAILED}
+    assert DigestEmail.objects.get(user__username="ok").sent_at == NOW

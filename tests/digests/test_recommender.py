@@ -1,0 +1,136 @@
+import datetime as dt
+from collections import Counter
+
+from digests.recommender import Catalogue, Item, Profile
+
+TODAY = dt.date(2026, 11, 23)
+
+
+def days(n):
+    return TODAY + dt.timedelta(days=n)
+
+
+# A hand-made catalogue with known right answers for the profiles below.
+CATALOGUE = [
+    Item(1, "open-call", frozenset({"painting"}), frozenset({"figurative"}), "IT", False, days(20)),
+    Item(2, "residency", frozenset({"painting", "drawing"}), frozenset(), "FR", False, days(30)),
+    Item(3, "grant", frozenset({"sculpture"}), frozenset({"ecology"}), "GH", False, days(20)),
+    Item(4, "open-call", frozenset(), frozenset({"ecology"}), "", True, days(60)),
+    Item(5, "open-call", frozenset({"painting"}), frozenset(), "US", False, days(2)),  # too soon
+    Item(
+        6,
+        "fellowship",
+        frozenset({"photography"}),
+        frozenset(),
+        "US",
+        False,
+        days(20),
+        eligible_countries=frozenset({"US"}),
+    ),
+    Item(
+        7,
+        "residency",
+        frozenset({"painting"}),
+        frozenset(),
+        "IT",
+        False,
+        days(20),
+        eligible_stages=frozenset({"established"}),
+    ),
+    Item(8, "open-call", frozenset({"ceramics"}), frozenset(), "JP", False, None),
+]
+
+GIULIA = Profile(
+    user_id=10,
+    mediums=frozenset({"painting", "drawing"}),
+    interests=frozenset({"residency", "figurative"}),
+    country="IT",
+    career_stage="emerging",
+)
+
+
+def ids(picks):
+    return [pick.item_id for pick in picks]
+
+
+def test_it_ranks_by_fit_with_the_profile():
+    picks = Catalogue(CATALOGUE, today=TODAY).recommend(GIULIA)
+    # 2: two mediums + residency interest; 1: painting + figurative + Italy; 4: open to all.
+    assert ids(picks) == [2, 1, 4]
+
+
+def test_it_leaves_out_deadlines_too_close_to_apply():
+    assert 5 not in ids(Catalogue(CATALOGUE, today=TODAY).recommend(GIULIA, limit=10))
+
+
+def test_it_leaves_out_what_the_artist_is_not_eligible_for():
+    picks = Catalogue(CATALOGUE, today=TODAY).recommend(GIULIA, limit=10)
+    assert 7 not in ids(picks)  # established artists only
+    photographer = Profile(user_id=11, mediums=frozenset({"photography"}), country="IT")
+    assert 6 not in ids(Catalogue(CATALOGUE, today=TODAY).recommend(photographer))
+
+
+def test_it_never_sends_an_opportunity_twice():
+    profile = Profile(**{**GIULIA.__dict__, "already_sent": frozenset({2})})
+    assert ids(Catalogue(CATALOGUE, today=TODAY).recommend(profile)) == [1, 4]
+
+
+def test_it_sends_fewer_when_few_fit():
+    ceramicist = Profile(user_id=12, mediums=frozenset({"ceramics"}), country="JP")
+    assert ids(Catalogue(CATALOGUE, today=TODAY).recommend(ceramicist)) == [8, 4]
+
+
+def test_it_recommends_nothing_for_an_empty_profile():
+    assert Catalogue(CATALOGUE, today=TODAY).recommend(Profile(user_id=13)) == []
+
+
+def test_clicks_raise_similar_opportunities():
+    painter = Profile(user_id=14, mediums=frozenset({"painting"}), country="DE")
+    before = ids(Catalogue(CATALOGUE, today=TODAY).recommend(painter))
+    assert before.index(1) < before.index(2)  # equal fit, earlier deadline first
+    learned = Profile(**{**painter.__dict__, "clicked": Counter({"kind:residency": 2})})
+    after = ids(Catalogue(CATALOGUE, today=TODAY).recommend(learned))
+    assert after.index(2) < after.index(1)
+
+
+def test_engagement_is_capped_so_it_refines_but_does_not_drown_the_profile():
+    clicked_everything = Counter({f"tag:t{i}": 10 for i in range(20)})
+    items = [
+        Item(1, "grant", frozenset({"painting"}), frozenset(), "", False, days(20)),
+        Item(2, "grant", frozenset(), frozenset({f"t{i}" for i in range(20)}), "", False, days(20)),
+    ]
+    profile = Profile(user_id=1, mediums=frozenset({"painting"}), clicked=clicked_everything)
+    picks = Catalogue(items, today=TODAY).recommend(profile)
+    assert ids(picks) == [1, 2]
+
+
+def test_unopened_digests_do_not_lower_anything():
+    # Only clicks are a signal; a profile with no clicks scores exactly on its profile.
+    plain = Catalogue(CATALOGUE, today=TODAY).recommend(GIULIA)
+    assert [p.score for p in plain] == [
+        p.score
+        for p in Catalogue(CATALOGUE, today=TODAY).recommend(
+            Profile(**{**GIULIA.__dict__, "clicked": Counter()})
+        )
+    ]
+
+
+def test_it_is_deterministic_and_breaks_ties_by_deadline_then_id():
+    items = [
+        Item(9, "grant", frozenset({"painting"}), frozenset(), "", False, days(20)),
+        Item(3, "grant", frozenset({"painting"}), frozenset(), "", False, days(20)),
+        Item(5, "grant", frozenset({"painting"}), frozenset(), "", False, days(10)),
+    ]
+    profile = Profile(user_id=1, mediums=frozenset({"painting"}))
+    assert ids(Catalogue(items, today=TODAY).recommend(profile)) == [5, 3, 9]
+    assert ids(Catalogue(list(reversed(items)), today=TODAY).recommend(profile)) == [5, 3, 9]
+
+
+def test_each_pick_says_why_it_was_picked():
+    first = Catalogue(CATALOGUE, today=TODAY).recommend(GIULIA)[0]
+    assert first.reasons == (
+        "medium: drawing",
+        "medium: painting",
+        "interest: residency",
+        "deadline in 30 days",
+    )

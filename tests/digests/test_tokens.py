@@ -1,0 +1,30 @@
+import pytest
+
+from digests import tokens
+
+
+def test_an_unsubscribe_token_names_its_user():
+    assert tokens.read_unsubscribe_token(tokens.unsubscribe_token(42)) == 42
+
+
+def test_a_changed_unsubscribe_token_is_refused():
+    payload_43 = tokens.unsubscribe_token(43).split(":")[0]
+    signature_42 = tokens.unsubscribe_token(42).split(":", 1)[1]
+    assert payload_43 == "43"
+    forged = f"{payload_43}:{signature_42}"
+    with pytest.raises(tokens.BadToken):
+        tokens.read_unsubscribe_token(forged)
+
+
+def test_a_token_for_one_purpose_is_refused_for_another():
+    with pytest.raises(tokens.BadToken):
+        tokens.read_unsubscribe_token(tokens.open_token(42))
+
+
+def test_a_click_token_names_digest_and_opportunity():
+    assert tokens.read_click_token(tokens.click_token(7, 99)) == (7, 99)
+
+
+def test_garbage_is_refused_with_a_clear_error():
+    with pytest.raises(tokens.BadToken, match="not valid"):
+        tokens.read_click_token("nonsense")
