@@ -9,6 +9,11 @@ urlpatterns = [
     path("healthz", views.healthz, name="healthz"),
     # Before admin.site.urls so the admin's catch-all does not swallow it.
     path("admin/system", views.admin_system, name="admin-system"),
+    path(
+        "admin/system/status/",
+        admin.site.admin_view(views.system_status_page),
+        name="admin-system-status",
+    ),
     # Before admin.site.urls, whose catch-all would answer these paths with a 404.
     path("admin/api/", include("digests.api_urls")),
     path("admin/", admin.site.urls),
