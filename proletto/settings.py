@@ -220,11 +220,37 @@ EMAIL_FOOTER_ADDRESS = env.str(
 STRIPE_WEBHOOK_SECRET = env.str("STRIPE_WEBHOOK_SECRET", default="")
 STRIPE_WEBHOOK_TOLERANCE_SECONDS = env.int("STRIPE_WEBHOOK_TOLERANCE_SECONDS", default=300)
 
+# --- maintenance bot and system status (proletto/monitoring) -------------------------------------
+HEALTH_RESULT_RETENTION_DAYS = env.int("HEALTH_RESULT_RETENTION_DAYS", default=14)
+# After an alert about a check, the next one waits this long (a flapping check stays quiet).
+HEALTH_ALERT_MIN_INTERVAL_SECONDS = env.int("HEALTH_ALERT_MIN_INTERVAL_SECONDS", default=1800)
+HEALTH_DB_LATENCY_WARNING_MS = env.float("HEALTH_DB_LATENCY_WARNING_MS", default=250)
+# A job is overdue when a fire time of its own trigger passed this long ago with no success.
+HEALTH_JOB_OVERDUE_GRACE_SECONDS = env.int("HEALTH_JOB_OVERDUE_GRACE_SECONDS", default=600)
+HEALTH_OUTBOX_BACKLOG_WARNING_SECONDS = env.int(
+    "HEALTH_OUTBOX_BACKLOG_WARNING_SECONDS", default=600
+)
+HEALTH_OUTBOX_BACKLOG_FAILING_SECONDS = env.int(
+    "HEALTH_OUTBOX_BACKLOG_FAILING_SECONDS", default=3600
+)
+HEALTH_DEAD_EMAILS_FAILING = env.int("HEALTH_DEAD_EMAILS_FAILING", default=10)
+# Bounce + complaint rate of the last day; judged only once this many emails went out.
+HEALTH_BOUNCE_MIN_SENT = env.int("HEALTH_BOUNCE_MIN_SENT", default=50)
+HEALTH_BOUNCE_RATE_WARNING = env.float("HEALTH_BOUNCE_RATE_WARNING", default=0.02)
+HEALTH_BOUNCE_RATE_FAILING = env.float("HEALTH_BOUNCE_RATE_FAILING", default=0.05)
+HEALTH_DIGEST_FAILED_SHARE_FAILING = env.float("HEALTH_DIGEST_FAILED_SHARE_FAILING", default=0.05)
+HEALTH_SOURCE_FAILURES_FAILING = env.int("HEALTH_SOURCE_FAILURES_FAILING", default=3)
+# A source with no successful fetch for this many of its fetch intervals is "silent".
+HEALTH_SOURCE_SILENT_INTERVALS = env.int("HEALTH_SOURCE_SILENT_INTERVALS", default=4)
+HEALTH_DISK_FREE_WARNING = env.float("HEALTH_DISK_FREE_WARNING", default=0.10)
+HEALTH_DISK_FREE_FAILING = env.float("HEALTH_DISK_FREE_FAILING", default=0.05)
+
 # --- weekly digest (digests) -------------------------------------------------------------------
 # The digest goes out at this local time on this weekday (0 = Monday) in each user's time zone.
 DIGEST_SEND_WEEKDAY = env.int("DIGEST_SEND_WEEKDAY", default=0)
 DIGEST_SEND_LOCAL_TIME = config.time_of_day(env.str("DIGEST_SEND_LOCAL_TIME", default="08:00"))
 DIGEST_OPPORTUNITY_COUNT = env.int("DIGEST_OPPORTUNITY_COUNT", default=5)
+
 # --- opportunity scraping (digests) ------------------------------------------------------------
 SCRAPE_USER_AGENT = env.str("SCRAPE_USER_AGENT", default=f"Proletto/1.0 (+{SITE_URL})")
 # Per request (connect, and each read); a whole response gets at most twice this.

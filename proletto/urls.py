@@ -5,11 +5,16 @@ from django.views.generic import RedirectView
 from proletto import views
 
 urlpatterns = [
-    path("", RedirectView.as_view(url="/admin/", permanent=False)),
+    path("", RedirectView.as_view(pattern_name="digests:opportunities", permanent=False)),
     path("healthz", views.healthz, name="healthz"),
-    # Before admin.site.urls so the admin's catch-all does not swallow it.
+    # These live under /admin/ but are not ModelAdmin pages: they come before
+    # admin.site.urls, whose catch-all would answer them with a 404.
     path("admin/system", views.admin_system, name="admin-system"),
-    # Before admin.site.urls, whose catch-all would answer these paths with a 404.
+    path(
+        "admin/system/status/",
+        admin.site.admin_view(views.system_status_page),
+        name="admin-system-status",
+    ),
     path("admin/api/", include("digests.api_urls")),
     path("admin/", admin.site.urls),
     path("billing/", include("billing.urls")),

@@ -1,11 +1,16 @@
+from django.contrib import admin as django_admin
 from django.contrib.admin.views.decorators import staff_member_required
 from django.db import DatabaseError, connection
 from django.http import JsonResponse
+from django.template.response import TemplateResponse
 from django.utils import timezone
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
+from django_apscheduler.models import DjangoJob
 
-from proletto.scheduling.selectors import scheduler_status
+from proletto.monitoring import selectors as monitoring
+from proletto.monitoring.selectors import checks_summary
+from proletto.scheduling.selectors import jobs_with_stats, scheduler_status
 
 
 def _database_answers() -> bool:
@@ -30,6 +35,7 @@ def healthz(request):
         "database": database,
         "scheduler": alive,
         "heartbeat_age_seconds": scheduler["heartbeat_age_seconds"] if scheduler else None,
+        "checks": checks_summary() if database else None,
     }
     return JsonResponse(body, status=200 if body["ok"] else 503)
 
@@ -52,5 +58,36 @@ def admin_system(request):
         "heartbeat_at": status["heartbeat_at"],
         "heartbeat_age_seconds": status["heartbeat_age_seconds"],
         "scheduler_alive": status["alive"],
+        "checks": checks_summary(),
     }
     return JsonResponse(body, status=200 if body["ok"] else 503)
+
+
+def system_status_page(request):
+    """The operator's dashboard (admin, staff only): checks, scheduler, jobs, outbox, alerts."""
+    status = scheduler_status(with_jobs=False)
+    job_admin = django_admin.site._registry[DjangoJob]
+    jobs = [
+        {
+            "id": job.id,
+            "next_run_time": job.next_run_time,
+            "paused": job.next_run_time is None,
+            "last_run_time": job.last_run_time,
+            "last_status": job.last_status,
+            "last_success": job.last_success,
+            "chart": job_admin.recent_runs(job),
+        }
+        for job in jobs_with_stats().order_by("id")
+    ]
+    context = {
+        **django_admin.site.each_context(request),
+        "title": "System status",
+        "now": timezone.now(),
+        "checks": monitoring.check_states(),
+        "summary": monitoring.checks_summary(),
+        "scheduler": status,
+        "jobs": jobs,
+        "outbox": monitoring.outbox_backlog(),
+        "alerts": monitoring.recent_alerts(),
+    }
+    return TemplateResponse(request, "admin/system_status.html", context)

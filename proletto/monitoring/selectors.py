@@ -1,0 +1,46 @@
+"""Reads for the status page, /admin/system and /healthz."""
+
+from django.db.models import Count, Min, Q
+from django.utils import timezone
+
+from outreach.models import EmailOutbox
+from proletto.models import CheckStatus, HealthAlert, HealthCheckState
+
+STATUS_ORDER = {CheckStatus.FAILING: 0, CheckStatus.WARNING: 1, CheckStatus.OK: 2}
+
+
+def checks_summary() -> dict:
+    """The last stored state of every check: counts, and the names not OK."""
+    states = list(HealthCheckState.objects.values_list("name", "status", "checked_at"))
+    return {
+        "checked_at": max((c for _, _, c in states), default=None),
+        "ok": sum(status == CheckStatus.OK for _, status, _ in states),
+        "warning": sorted(name for name, status, _ in states if status == CheckStatus.WARNING),
+        "failing": sorted(name for name, status, _ in states if status == CheckStatus.FAILING),
+    }
+
+
+def check_states() -> list[HealthCheckState]:
+    """Every check, worst first, then by name."""
+    return sorted(HealthCheckState.objects.all(), key=lambda s: (STATUS_ORDER[s.status], s.name))
+
+
+def recent_alerts(limit: int = 20) -> list[HealthAlert]:
+    return list(HealthAlert.objects.order_by("-created_at")[:limit])
+
+
+def outbox_backlog(now=None) -> dict:
+    now = now or timezone.now()
+    counts = EmailOutbox.objects.aggregate(
+        queued=Count("id", filter=Q(status=EmailOutbox.Status.QUEUED)),
+        retry=Count("id", filter=Q(status=EmailOutbox.Status.RETRY)),
+        sending=Count("id", filter=Q(status=EmailOutbox.Status.SENDING)),
+        dead=Count("id", filter=Q(status=EmailOutbox.Status.DEAD)),
+        oldest_due=Min(
+            "next_attempt_at",
+            filter=Q(status__in=EmailOutbox.DUE_STATUSES, next_attempt_at__lte=now),
+        ),
+    )
+    oldest = counts.pop("oldest_due")
+    counts["oldest_due_age_seconds"] = (now - oldest).total_seconds() if oldest else 0
+    return counts

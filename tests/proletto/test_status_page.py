@@ -1,0 +1,72 @@
+import datetime as dt
+
+import pytest
+
+from proletto.models import HealthAlert, HealthCheckState
+
+pytestmark = pytest.mark.django_db
+NOW = dt.datetime(2026, 11, 23, 12, 0, tzinfo=dt.UTC)
+
+
+@pytest.fixture
+def states():
+    for name, status in [
+        ("database", "ok"),
+        ("outbox backlog", "warning"),
+        ("scheduler", "failing"),
+    ]:
+        HealthCheckState.objects.create(
+            name=name,
+            status=status,
+            since=NOW,
+            checked_at=NOW,
+            summary=f"{name} <b>is</b> {status}",
+        )
+    HealthAlert.objects.create(
+        name="scheduler", from_status="ok", to_status="failing", summary="down", created_at=NOW
+    )
+
+
+def test_staff_see_checks_worst_first_with_escaped_text(admin_client, states):
+    response = admin_client.get("/admin/system/status/")
+    assert response.status_code == 200
+    names = [state.name for state in response.context["checks"]]
+    assert names == ["scheduler", "outbox backlog", "database"]
+    assert b"scheduler &lt;b&gt;is&lt;/b&gt; failing" in response.content
+
+
+def test_the_admin_index_links_to_the_status_page(admin_client):
+    assert b'href="/admin/system/status/"' in admin_client.get("/admin/").content
+
+
+def test_non_staff_are_sent_to_the_login_page(client, django_user_model):
+    django_user_model.objects.create_user("artist", password="pw-123456789")
+    client.login(username="artist", password="pw-123456789")
+    response = client.get("/admin/system/status/")
+    assert response.status_code == 302 and "/admin/login/" in response["Location"]
+
+
+def test_anonymous_users_are_sent_to_the_login_page(client):
+    response = client.get("/admin/system/status/")
+    assert response.status_code == 302 and "/admin/login/" in response["Location"]
+
+
+def test_admin_system_json_includes_the_checks_summary(admin_client, states):
+    body = admin_client.get("/admin/system").json()
+    assert body["checks"]["failing"] == ["scheduler"]
+    assert body["checks"]["warning"] == ["outbox backlog"]
+    assert body["checks"]["ok"] == 1
+
+
+def test_healthz_includes_the_checks_summary_and_no_secrets(client, states):
+    response = client.get("/healthz")
+    body = response.json()
+    assert body["checks"]["failing"] == ["scheduler"]
+    assert "SECRET" not in response.content.decode()
+
+
+def test_the_status_page_costs_a_bounded_number_of_queries(
+    admin_client, states, django_assert_max_num_queries
+):
+    with django_assert_max_num_queries(15):
+        admin_client.get("/admin/system/status/")
