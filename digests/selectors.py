@@ -221,6 +221,8 @@ def digest_weekly_rates(*, weeks: int = 12) -> list[dict]:
         }
         for row in reversed(list(rows))
     ]
+
+
 def sources_failing(*, min_failures: int = 1) -> QuerySet[OpportunitySource]:
     """Enabled sources whose last `min_failures` or more fetches failed (for the maintenance
     bot and the admin): the worst first."""

@@ -19,6 +19,7 @@ def test_healthz_is_503_without_a_leader(client):
         "database": True,
         "scheduler": False,
         "heartbeat_age_seconds": None,
+        "checks": {"checked_at": None, "ok": 0, "warning": [], "failing": []},
     }
 
 
