@@ -31,5 +31,9 @@ demo: install
 	$(DEMO_ENV) $(BIN)/python manage.py load_demo
 	$(DEMO_ENV) $(BIN)/python manage.py rundemo
 
+# Every benchmark against PostgreSQL (BENCH_PG, default the local server); not part of `make test`.
+bench: install
+	$(BIN)/python bench/run_all.py $(BENCH_ARGS)
+
 lint: install
 	$(BIN)/ruff check .
