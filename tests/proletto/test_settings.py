@@ -83,6 +83,8 @@ def test_manage_py_fails_with_one_line_for_a_bad_database_url():
     result = run_check({"DATABASE_URL": "mysql://root@localhost/proletto"})
     assert result.returncode != 0
     assert "DATABASE_URL='mysql://root@localhost/proletto' is not supported" in result.stderr
+    assert "Traceback" not in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1
 
 
 def test_manage_py_refuses_to_start_without_secret_key_when_not_debug():
