@@ -149,7 +149,13 @@ def run_relays(esp, env, args, *, relays):
     accepted = list(esp.accepted)
     ids = [item["outbox_id"] for item in accepted]
     if len(ids) != args.emails or len(set(ids)) != args.emails:
-        sys.exit(f"expected {args.emails} distinct emails, got {len(ids)} ({len(set(ids))} unique)")
+        unsent = list(
+            EmailOutbox.objects.exclude(status="sent").values_list("id", "status", "last_error")[:5]
+        )
+        sys.exit(
+            f"expected {args.emails} distinct emails, got {len(ids)} ({len(set(ids))} unique); "
+            f"not sent: {unsent}"
+        )
     unsent = EmailOutbox.objects.exclude(status="sent").count()
     if unsent:
         sys.exit(f"{unsent} emails were not sent")

@@ -172,7 +172,11 @@ def main() -> int:
         summary[name] = {**data, "wall_seconds": round(time.monotonic() - started, 1)}
         table += [(name, *row) for row in rows_for(name, data)]
 
-    (RESULTS / "summary.json").write_text(json.dumps(summary, indent=2, default=str) + "\n")
+    summary_file = RESULTS / "summary.json"
+    if summary_file.exists() and set(args.only) != set(BENCHMARKS):
+        # A partial run (--only) updates its benchmarks and keeps the others' last figures.
+        summary = {**json.loads(summary_file.read_text()), **summary}
+    summary_file.write_text(json.dumps(summary, indent=2, default=str) + "\n")
     headers = ("benchmark", "figure", "value", "baseline / ratio", "target")
     widths = [max(len(str(row[i])) for row in [headers, *table]) for i in range(5)]
     print()
