@@ -7,6 +7,7 @@ ANYMAIL["SENDGRID_API_URL"] = server.api_url.
 """
 
 import json
+import random
 import socket
 import threading
 import time
@@ -23,10 +24,25 @@ DROP = "drop"  # closes the connection without an answer
 MODES = {OK, ERROR_500, ERROR_503, REJECT_400, HANG, DROP}
 
 
+# What a flaky ESP does when it fails at random (failure_rate): every way but a 400.
+RANDOM_FAILURES = (ERROR_500, ERROR_503, HANG, DROP)
+
+
 class FakeSendGrid:
-    def __init__(self, *, latency: float = 0.0, hang_seconds: float = 2.0):
+    def __init__(
+        self,
+        *,
+        latency: float = 0.0,
+        hang_seconds: float = 2.0,
+        failure_rate: float = 0.0,
+        seed: int = 0,
+    ):
         self.latency = latency
         self.hang_seconds = hang_seconds
+        # Besides any planned failures, this share of requests fails at random (seeded).
+        self.failure_rate = failure_rate
+        self._random = random.Random(seed)
+        self.failures: Counter = Counter()
         self.accepted: list[dict] = []
         self.requests = 0
         self._plan: deque[str] = deque()
@@ -71,7 +87,15 @@ class FakeSendGrid:
     def _next_mode(self) -> str:
         with self._lock:
             self.requests += 1
-            return self._plan.popleft() if self._plan else OK
+            if self._plan:
+                mode = self._plan.popleft()
+            elif self.failure_rate and self._random.random() < self.failure_rate:
+                mode = self._random.choice(RANDOM_FAILURES)
+            else:
+                mode = OK
+            if mode != OK:
+                self.failures[mode] += 1
+            return mode
 
     def _accept(self, payload: dict) -> str:
         message_id = uuid.uuid4().hex[:22]
