@@ -2,6 +2,7 @@
 
 from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
+from django.conf import settings
 
 from digests.services import digests_send_due, opportunities_scrape
 from proletto.scheduling.registry import ScheduledJob
@@ -15,7 +16,7 @@ SEND_WEEKLY_DIGESTS = "send_weekly_digests"
 
 
 def send_weekly_digests() -> dict:
-    return digests_send_due()
+    return digests_send_due(batch_size=settings.DIGEST_BATCH_SIZE)
 
 
 JOBS = [
