@@ -66,6 +66,13 @@ def rows_for(name: str, data: dict) -> list[tuple[str, str, str, str]]:
                 f"poll interval {g('run_now_pickup.baseline_poll_seconds')} s",
                 "< 5 s",
             ),
+            (
+                "failover after kill -9 of the leader, max",
+                f"{g('failover.max_seconds')} s over {g('failover.kills')} kills",
+                f"lease {g('failover.baseline_lease_seconds')} s: "
+                f"{g('failover.max_ratio_to_lease')}x",
+                f"<= {g('failover.target_seconds')} s",
+            ),
         ]
     if name == "outbox_relay":
         return [

@@ -100,7 +100,11 @@ class SchedulerProcess:
         if self.is_leading():
             for claim in services.run_requests_claim(holder=self.holder, now=now, running=running):
                 self._start(claim)
-        next_due = DjangoJob.objects.aggregate(next=Min("next_run_time"))["next"]
+        # A fire time this pass left due waits for its job's running instance (coalesce=False)
+        # and is looked at again at the next poll: the wake-up is the next one still ahead.
+        next_due = DjangoJob.objects.filter(next_run_time__gt=now).aggregate(
+            next=Min("next_run_time")
+        )["next"]
         timeout = min(self.poll_seconds, self._next_renew_at - time.monotonic())
         if next_due is not None:
             timeout = min(timeout, (next_due - timezone.now()).total_seconds())

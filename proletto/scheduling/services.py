@@ -276,6 +276,12 @@ def _due_run_claim(job_id, next_run_time, job_state, *, job, now, running) -> Cl
     # instead of making the scheduler spin on a disagreement.
     stored.next_run_time = next_run_time
     run_times = stored._get_run_times(now) or [next_run_time]
+    if job is not None and not job.coalesce:
+        on_time = [t for t in run_times if (now - t).total_seconds() <= job.misfire_grace_time]
+        if on_time:
+            return _catch_up_claim(
+                job_id, next_run_time, stored, run_times, on_time, job=job, running=running, now=now
+            )
     # The schedule's next fire time strictly after now (not 'last run + interval'), so a
     # hand-edited time does not shift the job off its schedule.
     stored.next_run_time = stored.trigger.get_next_fire_time(
@@ -291,6 +297,14 @@ def _due_run_claim(job_id, next_run_time, job_state, *, job, now, running) -> Cl
     if late and job.missed_run_policy == MissedRunPolicy.SKIP:
         _record_missed(job_id, run_times, now=now)
         return None
+    if len(run_times) > 1:
+        # Coalesced into one fire time: the history still shows every one of them.
+        reason = (
+            f"missed: no scheduler ran at this time; ran once for {latest.isoformat()}"
+            if late
+            else f"coalesced with the fire time {latest.isoformat()}"
+        )
+        _record_missed(job_id, run_times[:-1], now=now, reason=reason)
     if job_id in running:
         _record_missed(job_id, [latest], now=now, status=MAX_INSTANCES)
         return None
@@ -300,13 +314,41 @@ def _due_run_claim(job_id, next_run_time, job_state, *, job, now, running) -> Cl
     return Claim(job=job, execution_id=execution_id) if execution_id is not None else None
 
 
-def _record_missed(job_id, run_times, *, now, status=MISSED) -> None:
-    recorded = run_times[-MAX_MISSED_ROWS:]
-    reason = (
-        "still running from the previous fire time (max_instances=1)"
-        if status == MAX_INSTANCES
-        else f"missed: no scheduler ran at this time (noticed at {now.isoformat()})"
+def _catch_up_claim(job_id, next_run_time, stored, run_times, on_time, *, job, running, now):
+    """coalesce=False: every fire time still within the misfire grace runs, oldest first and
+    one at a time (max_instances=1); older ones are recorded as missed."""
+    too_late = run_times[: len(run_times) - len(on_time)]
+    if job_id in running and not too_late:
+        return None  # the fire time waits, still due, for the run in progress to finish
+    first = on_time[0]
+    if job_id in running:
+        stored.next_run_time = first  # only move past the fire times that are too late
+    else:
+        # On the schedule's grid after this fire time (a hand-edited time does not shift it).
+        stored.next_run_time = stored.trigger.get_next_fire_time(
+            None, first + dt.timedelta(microseconds=1)
+        )
+    claimed = DjangoJob.objects.filter(id=job_id, next_run_time=next_run_time).update(
+        next_run_time=stored.next_run_time, job_state=_job_state_dump(stored)
     )
+    if not claimed:
+        return None
+    if too_late:
+        _record_missed(job_id, too_late, now=now)
+    if job_id in running:
+        return None
+    execution_id = _execution_start(job_id, first)
+    return Claim(job=job, execution_id=execution_id) if execution_id is not None else None
+
+
+def _record_missed(job_id, run_times, *, now, status=MISSED, reason=None) -> None:
+    recorded = run_times[-MAX_MISSED_ROWS:]
+    if reason is None:
+        reason = (
+            "still running from the previous fire time (max_instances=1)"
+            if status == MAX_INSTANCES
+            else f"missed: no scheduler ran at this time (noticed at {now.isoformat()})"
+        )
     DjangoJobExecution.objects.bulk_create(
         [
             DjangoJobExecution(job_id=job_id, run_time=t, status=status, exception=reason)

@@ -38,6 +38,8 @@ JOBS = [
         func=tick,
         trigger=IntervalTrigger(seconds=int(os.environ.get("TICK_SECONDS", "1"))),
         description="Fires every second.",
+        # The drills run every fire time (coalesce=False) to show none is lost or doubled.
+        coalesce=os.environ.get("TICK_COALESCE", "true") == "true",
     ),
     ScheduledJob(
         id="long_running",

@@ -46,8 +46,17 @@ def test_a_run_missed_during_downtime_runs_once_on_start(synced):
     five_hours_later = ELEVEN + dt.timedelta(hours=5, minutes=10)
     claims = services.due_runs_claim(now=five_hours_later, running=set())
     assert "hourly" in [claim.job.id for claim in claims]
-    assert [e.run_time for e in executions("hourly")] == [ELEVEN + dt.timedelta(hours=5)]
+    assert [e.run_time for e in executions("hourly", services.STARTED)] == [
+        ELEVEN + dt.timedelta(hours=5)
+    ]
     assert DjangoJob.objects.get(id="hourly").next_run_time == ELEVEN + dt.timedelta(hours=6)
+
+
+def test_the_fire_times_a_run_once_job_missed_are_recorded(synced):
+    services.due_runs_claim(now=ELEVEN + dt.timedelta(hours=2, minutes=10), running=set())
+    missed = executions("hourly", services.MISSED)
+    assert [e.run_time for e in missed] == [ELEVEN, ELEVEN + dt.timedelta(hours=1)]
+    assert "ran once for 2026-03-02T13:00:00+00:00" in missed[0].exception
 
 
 def test_a_run_missed_during_downtime_is_recorded_for_a_skip_job(synced):

@@ -1,0 +1,49 @@
+"""What drills 1 and 4 share: a fire-time ledger for the `tick` job and the figures file."""
+
+import datetime as dt
+import json
+
+from django_apscheduler.models import DjangoJobExecution
+
+from proletto.models import SchedulerLease
+from proletto.scheduling import services
+from tests.conftest import ARTIFACTS
+
+FIGURES = ARTIFACTS / "drills.json"
+
+
+def leader() -> str | None:
+    lease = SchedulerLease.objects.filter(name=services.LEASE_NAME).first()
+    return lease.holder if lease and lease.holder else None
+
+
+def tick_rows() -> list[tuple[dt.datetime, str]]:
+    rows = DjangoJobExecution.objects.filter(job_id="tick").order_by("run_time")
+    return list(rows.values_list("run_time", "status"))
+
+
+def executed_ticks() -> int:
+    return DjangoJobExecution.objects.filter(job_id="tick", status=services.EXECUTED).count()
+
+
+def assert_every_fire_time_ran_once(rows, *, interval: dt.timedelta, invocations: int) -> None:
+    """Every fire time from the first to the last has one row and it ran: none skipped,
+    coalesced or missed, and the job was invoked no more often than fire times were claimed."""
+    times = [run_time for run_time, _ in rows]
+    gaps = {b - a for a, b in zip(times, times[1:], strict=False)}
+    assert gaps == {interval}, f"fire times skipped or doubled: {sorted(gaps)}"
+    statuses = {status for _, status in rows}
+    # A run cut off by kill -9 is marked interrupted by the next leader; nothing else.
+    assert statuses <= {services.EXECUTED, services.INTERRUPTED}, statuses
+    executed = sum(status == services.EXECUTED for _, status in rows)
+    interrupted = len(rows) - executed
+    assert executed <= invocations <= executed + interrupted
+
+
+def record_figures(drill: str, figures: dict) -> None:
+    """Keep the drill's measured figures (failover and recovery times) for the README."""
+    ARTIFACTS.mkdir(exist_ok=True)
+    recorded = json.loads(FIGURES.read_text()) if FIGURES.exists() else {}
+    recorded[drill] = figures
+    FIGURES.write_text(json.dumps(recorded, indent=2, sort_keys=True))
+    print(f"\n{drill}: {figures}")

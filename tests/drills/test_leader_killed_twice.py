@@ -1,0 +1,71 @@
+"""Drill 1: three `runapscheduler` processes; the leader is killed with kill -9, then the new
+leader too. Every fire time of a per-second job runs exactly once; failover times are recorded
+(test-artifacts/drills.json)."""
+
+import datetime as dt
+import signal
+import time
+
+import pytest
+
+from tests.drills.scheduler_drill import (
+    assert_every_fire_time_ran_once,
+    executed_ticks,
+    leader,
+    record_figures,
+    tick_rows,
+)
+from tests.proletto.scheduler_processes import Schedulers, wait_for
+
+pytestmark = [pytest.mark.postgres, pytest.mark.slow, pytest.mark.django_db(transaction=True)]
+
+LEASE_SECONDS = 4
+
+
+@pytest.fixture
+def schedulers(tmp_path):
+    group = Schedulers(tmp_path)
+    yield group
+    group.stop_all()
+
+
+def kill_leader(processes, holder: str) -> tuple[float, str]:
+    """kill -9 the lease holder; (seconds until another process holds the lease, its name)."""
+    processes[int(holder.split(":")[1])].send_signal(signal.SIGKILL)
+    killed_at = time.monotonic()
+    successor = wait_for(
+        lambda: leader() not in (None, holder) and leader(), timeout=30, what="a new leader"
+    )
+    return time.monotonic() - killed_at, successor
+
+
+def test_every_fire_time_runs_once_across_two_leader_kills(schedulers):
+    env = {"TICK_SECONDS": 1, "TICK_COALESCE": "false", "SCHEDULER_LEASE_SECONDS": LEASE_SECONDS}
+    processes = {p.pid: p for p in (schedulers.start(**env) for _ in range(3))}
+    holder = wait_for(leader, timeout=30, what="a leader")
+
+    failovers = []
+    for _ in range(2):
+        before = executed_ticks()
+        wait_for(lambda b=before: executed_ticks() >= b + 3, timeout=30, what="3 ticks")
+        seconds, holder = kill_leader(processes, holder)
+        failovers.append(round(seconds, 2))
+    before = executed_ticks()
+    # The new leader catches up on the fire times of the failover, then keeps the pace.
+    wait_for(lambda: executed_ticks() >= before + 8, timeout=60, what="ticks after failovers")
+    codes = schedulers.stop_all()
+
+    assert sorted(codes) == [-signal.SIGKILL, -signal.SIGKILL, 0]
+    assert_every_fire_time_ran_once(
+        tick_rows(), interval=dt.timedelta(seconds=1), invocations=len(schedulers.ticks())
+    )
+    # A standby takes over once the dead leader's lease expires, plus at most a poll or two.
+    assert all(seconds < LEASE_SECONDS + 5 for seconds in failovers), failovers
+    record_figures(
+        "leader_killed_twice",
+        {
+            "failover_seconds": failovers,
+            "lease_seconds": LEASE_SECONDS,
+            "fire_times": len(tick_rows()),
+        },
+    )
