@@ -156,7 +156,7 @@ def run_now_pickup(requests: int, poll_seconds: float, fire_log: Path) -> dict:
     }
 
 
-def failover(kills: int, lease_seconds: float, poll_seconds: float) -> dict:
+def failover(kills: int, lease_seconds: int, poll_seconds: float) -> dict:
     from proletto.models import SchedulerLease
     from proletto.scheduling.services import LEASE_NAME
 
@@ -165,7 +165,7 @@ def failover(kills: int, lease_seconds: float, poll_seconds: float) -> dict:
         return lease.holder if lease and lease.holder else None
 
     env = {"SCHEDULER_JOB_MODULES": "bench.scheduler_jobs", "BENCH_FIRE_LOG": os.devnull}
-    env |= {"SCHEDULER_LEASE_SECONDS": lease_seconds}
+    env |= {"SCHEDULER_LEASE_SECONDS": str(lease_seconds)}
     processes = {}
 
     def start_one():
@@ -204,7 +204,7 @@ def main():
     parser.add_argument("--fires", type=int, default=30)
     parser.add_argument("--requests", type=int, default=10)
     parser.add_argument("--kills", type=int, default=3)
-    parser.add_argument("--lease-seconds", type=float, default=6)
+    parser.add_argument("--lease-seconds", type=int, default=6)
     options = parser.parse_args()
 
     sys.path.insert(0, str(BASE_DIR))
