@@ -19,16 +19,9 @@ from tests.drills.scheduler_drill import (
     record_figures,
     tick_rows,
 )
-from tests.proletto.scheduler_processes import Schedulers, wait_for
+from tests.proletto.scheduler_processes import wait_for
 
 pytestmark = [pytest.mark.postgres, pytest.mark.slow, pytest.mark.django_db(transaction=True)]
-
-
-@pytest.fixture
-def schedulers(tmp_path):
-    group = Schedulers(tmp_path)
-    yield group
-    group.stop_all()
 
 
 def terminate_every_other_connection() -> int:

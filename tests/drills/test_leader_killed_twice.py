@@ -15,18 +15,11 @@ from tests.drills.scheduler_drill import (
     record_figures,
     tick_rows,
 )
-from tests.proletto.scheduler_processes import Schedulers, wait_for
+from tests.proletto.scheduler_processes import wait_for
 
 pytestmark = [pytest.mark.postgres, pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 
 LEASE_SECONDS = 4
-
-
-@pytest.fixture
-def schedulers(tmp_path):
-    group = Schedulers(tmp_path)
-    yield group
-    group.stop_all()
 
 
 def kill_leader(processes, holder: str) -> tuple[float, str]:
