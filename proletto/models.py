@@ -112,6 +112,18 @@ class SchedulerLease(models.Model):
         return f"{self.name}: {self.holder or 'nobody'}"
 
 
+class SchedulerInstance(models.Model):
+    """Every running `runapscheduler` process, leader or standby, seen at its last beat: how
+    the status page knows how many standbys are ready to take over."""
+
+    holder = models.CharField(max_length=200, unique=True)
+    started_at = models.DateTimeField()
+    seen_at = models.DateTimeField(db_index=True)
+
+    def __str__(self):
+        return self.holder
+
+
 class RunRequest(models.Model):
     """A 'run now' asked for from the admin (or another app); the leader executes it."""
 

@@ -58,6 +58,7 @@ def admin_system(request):
         "heartbeat_at": status["heartbeat_at"],
         "heartbeat_age_seconds": status["heartbeat_age_seconds"],
         "scheduler_alive": status["alive"],
+        "scheduler_standbys": status["standbys"],
         "checks": checks_summary(),
     }
     return JsonResponse(body, status=200 if body["ok"] else 503)

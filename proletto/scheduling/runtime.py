@@ -36,6 +36,7 @@ class SchedulerProcess:
         self._running: dict[str, tuple[threading.Thread, int]] = {}
         self._leading_until = 0.0  # monotonic; past it we stop starting jobs
         self._next_renew_at = 0.0
+        self._next_beat_at = 0.0
         self._was_leader = False
 
     # --- public ------------------------------------------------------------------------
@@ -111,6 +112,9 @@ class SchedulerProcess:
         return timeout
 
     def _renew(self, started: float) -> None:
+        if started >= self._next_beat_at:
+            services.instance_beat(holder=self.holder)
+            self._next_beat_at = started + self.lease_seconds / 3
         leading = services.lease_acquire(holder=self.holder, seconds=self.lease_seconds)
         if leading:
             # The lease runs from the DB's view of 'now' at the UPDATE; count from before the
@@ -136,6 +140,7 @@ class SchedulerProcess:
             reason="interrupted: the scheduler running it died before it finished",
         )
         services.run_requests_orphaned_fail(holder=self.holder)
+        services.instances_prune()
         logger.info(
             "scheduler %s is the leader; jobs synced %s; %d orphaned run(s) marked interrupted",
             self.holder,
@@ -178,6 +183,7 @@ class SchedulerProcess:
                     reason=f"interrupted: scheduler shut down after {self.grace_seconds:.0f}s",
                 )
             services.lease_release(holder=self.holder)
+            services.instance_forget(holder=self.holder)
         except DatabaseError as exc:
             logger.error("could not record shutdown (lease expires by itself): %s", exc)
         finally:

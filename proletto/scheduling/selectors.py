@@ -1,18 +1,20 @@
 """Reads of the scheduling runtime: who leads, how fresh its heartbeat is, how jobs fare."""
 
+import datetime as dt
+
 from django.conf import settings
 from django.db.models import Avg, Max, OuterRef, Prefetch, Q, Subquery
 from django.utils import timezone
 from django_apscheduler.models import DjangoJob, DjangoJobExecution
 
-from proletto.models import SchedulerLease
+from proletto.models import SchedulerInstance, SchedulerLease
 
 LEASE_NAME = "scheduler"
 RECENT_RUNS = 20
 
 
 def scheduler_status(*, with_jobs: bool = True) -> dict:
-    """{'leader', 'heartbeat_at', 'heartbeat_age_seconds', 'alive', 'jobs': [...]}.
+    """{'leader', 'heartbeat_at', 'heartbeat_age_seconds', 'alive', 'standbys', 'jobs': [...]}.
 
     `alive` means a leader holds an unexpired lease and its heartbeat is younger than
     SCHEDULER_HEARTBEAT_STALE_SECONDS.
@@ -29,11 +31,15 @@ def scheduler_status(*, with_jobs: bool = True) -> dict:
         and age is not None
         and age < settings.SCHEDULER_HEARTBEAT_STALE_SECONDS
     )
+    # A process beats every lease/3 s; one not seen for a stale heartbeat's time is gone.
+    seen_since = now - dt.timedelta(seconds=settings.SCHEDULER_HEARTBEAT_STALE_SECONDS)
+    live = SchedulerInstance.objects.filter(seen_at__gte=seen_since).exclude(holder=leader or "")
     status = {
         "leader": leader,
         "heartbeat_at": heartbeat_at.isoformat() if heartbeat_at else None,
         "heartbeat_age_seconds": round(age, 1) if age is not None else None,
         "alive": alive,
+        "standbys": live.count(),
     }
     if with_jobs:
         status["jobs"] = [

@@ -20,7 +20,7 @@ from django.db.models import Q
 from django.utils import timezone
 from django_apscheduler.models import DjangoJob, DjangoJobExecution
 
-from proletto.models import RunRequest, SchedulerLease
+from proletto.models import RunRequest, SchedulerInstance, SchedulerLease
 from proletto.scheduling.registry import (
     MissedRunPolicy,
     ScheduledJob,
@@ -221,6 +221,27 @@ def lease_acquire(*, holder: str, seconds: float, now: dt.datetime | None = None
 
 def lease_release(*, holder: str) -> None:
     SchedulerLease.objects.filter(name=LEASE_NAME, holder=holder).update(holder="", expires_at=None)
+
+
+def instance_beat(*, holder: str, now: dt.datetime | None = None) -> None:
+    """Say this process (leader or standby) is alive; the status page counts the standbys."""
+    now = now or timezone.now()
+    if not SchedulerInstance.objects.filter(holder=holder).update(seen_at=now):
+        SchedulerInstance.objects.bulk_create(
+            [SchedulerInstance(holder=holder, started_at=now, seen_at=now)],
+            ignore_conflicts=True,
+        )
+
+
+def instance_forget(*, holder: str) -> None:
+    SchedulerInstance.objects.filter(holder=holder).delete()
+
+
+def instances_prune(*, now: dt.datetime | None = None) -> int:
+    """Forget processes that died without saying so (kill -9) a day ago or more."""
+    now = now or timezone.now()
+    deleted, _ = SchedulerInstance.objects.filter(seen_at__lt=now - dt.timedelta(days=1)).delete()
+    return deleted
 
 
 def executions_interrupt(*, reason: str, execution_ids=None, exclude_ids=()) -> int:

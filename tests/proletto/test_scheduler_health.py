@@ -1,6 +1,11 @@
-import pytest
+import datetime as dt
 
+import pytest
+from django.utils import timezone
+
+from proletto.models import SchedulerInstance
 from proletto.scheduling import services
+from proletto.scheduling.selectors import scheduler_status
 
 pytestmark = pytest.mark.django_db
 
@@ -50,3 +55,25 @@ def test_admin_system_is_503_when_the_scheduler_is_down(admin_client):
     response = admin_client.get("/admin/system")
     assert response.status_code == 503
     assert response.json()["scheduler_alive"] is False
+
+
+def test_the_status_counts_live_standbys_but_not_the_leader_or_dead_ones(live_leader):
+    now = timezone.now()
+    for holder in (live_leader, "standby-1", "standby-2"):
+        services.instance_beat(holder=holder, now=now)
+    services.instance_beat(holder="killed-long-ago", now=now - dt.timedelta(minutes=5))
+    assert scheduler_status(with_jobs=False)["standbys"] == 2
+
+
+def test_a_stopped_scheduler_is_no_longer_counted(live_leader):
+    services.instance_beat(holder="standby-1")
+    services.instance_forget(holder="standby-1")
+    assert scheduler_status(with_jobs=False)["standbys"] == 0
+
+
+def test_processes_not_seen_for_a_day_are_pruned(live_leader):
+    now = timezone.now()
+    services.instance_beat(holder="fresh", now=now)
+    services.instance_beat(holder="gone", now=now - dt.timedelta(days=2))
+    assert services.instances_prune(now=now) == 1
+    assert list(SchedulerInstance.objects.values_list("holder", flat=True)) == ["fresh"]

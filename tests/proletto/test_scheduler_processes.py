@@ -11,6 +11,7 @@ from django_apscheduler.models import DjangoJobExecution
 
 from proletto.models import RunRequest, SchedulerLease
 from proletto.scheduling import services
+from proletto.scheduling.selectors import scheduler_status
 from tests.proletto.scheduler_processes import Schedulers, wait_for
 
 pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
@@ -177,3 +178,12 @@ def test_the_scheduler_survives_a_database_outage_and_catches_up(schedulers):
     assert "database is back" in logs
     assert schedulers.stop_all() == [0]
     assert_no_fire_time_ran_twice(schedulers)
+
+
+def test_the_status_counts_the_standby_until_it_stops(schedulers):
+    schedulers.start()
+    standby = schedulers.start()
+    wait_for(lambda: scheduler_status(with_jobs=False)["standbys"] == 1, timeout=20, what="1")
+    standby.send_signal(signal.SIGTERM)
+    assert standby.wait(timeout=20) == 0
+    assert scheduler_status(with_jobs=False)["standbys"] == 0
