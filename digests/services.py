@@ -9,7 +9,7 @@ import zoneinfo
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
@@ -19,6 +19,8 @@ from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.formats import date_format
+from django.utils.html import escape
+from django.utils.safestring import mark_safe
 from django.utils.text import Truncator
 
 from digests import selectors, tokens, weeks
@@ -462,6 +464,7 @@ def digests_send_due(*, now=None, batch_size: int = 1000) -> dict:
     by_week = weeks.due_zones_by_week(selectors.digest_candidate_zones(), now)
     if by_week:
         catalogue = Catalogue(selectors.catalogue_items(now=now), today=now.date())
+        cards = DigestCards()
         run_id = uuid.uuid4().hex
         for week, zones in sorted(by_week.items()):
             last_id = 0
@@ -476,7 +479,12 @@ def digests_send_due(*, now=None, batch_size: int = 1000) -> dict:
                     break
                 last_id = users[-1]["id"]
                 batch = _digest_batch(
-                    week=week, users=users, catalogue=catalogue, run_id=run_id, now=now
+                    week=week,
+                    users=users,
+                    catalogue=catalogue,
+                    cards=cards,
+                    run_id=run_id,
+                    now=now,
                 )
                 for key, value in batch.items():
                     counts[key] += value
@@ -491,7 +499,9 @@ def digests_send_due(*, now=None, batch_size: int = 1000) -> dict:
     return counts
 
 
-def _digest_batch(*, week, users: list[dict], catalogue: Catalogue, run_id: str, now) -> dict:
+def _digest_batch(
+    *, week, users: list[dict], catalogue: Catalogue, cards: "DigestCards", run_id: str, now
+) -> dict:
     limit = settings.DIGEST_OPPORTUNITY_COUNT
     with transaction.atomic():
         profiles = selectors.digest_profiles(users)
@@ -520,7 +530,9 @@ def _digest_batch(*, week, users: list[dict], catalogue: Catalogue, run_id: str,
         queued = [user for user in users if user["id"] in ours and user["id"] in picks_by_user]
         digest_ids = {user["id"]: ours[user["id"]] for user in queued}
         _digest_store_items(digest_ids, picks_by_user)
-        _digest_enqueue(week=week, users=queued, digest_ids=digest_ids, picks=picks_by_user)
+        _digest_enqueue(
+            week=week, users=queued, digest_ids=digest_ids, picks=picks_by_user, cards=cards
+        )
     skipped = sum(
         1 for row in rows if row.status == DigestEmail.Status.SKIPPED and row.user_id in ours
     )
@@ -549,16 +561,18 @@ def _digest_store_items(digest_ids: dict[int, int], picks_by_user: dict) -> None
     )
 
 
-def _digest_enqueue(*, week, users: list[dict], digest_ids: dict, picks: dict, test=False):
-    opportunity_ids = {pick.item_id for user in users for pick in picks[user["id"]]}
-    opportunities = Opportunity.objects.in_bulk(opportunity_ids)
-    drafts, cards = [], {}
+def _digest_enqueue(
+    *, week, users: list[dict], digest_ids: dict, picks: dict, cards=None, test=False
+):
+    cards = cards or DigestCards()
+    cards.load({pick.item_id for user in users for pick in picks[user["id"]]})
+    drafts = []
     for user in users:
         digest_id = digest_ids[user["id"]]
         context, headers = digest_email_context(
             user=user,
             digest_id=digest_id,
-            opportunities=[opportunities[pick.item_id] for pick in picks[user["id"]]],
+            opportunity_ids=[pick.item_id for pick in picks[user["id"]]],
             cards=cards,
         )
         key = f"digest-test:{digest_id}" if test else f"digest:{user['id']}:{week.isoformat()}"
@@ -594,40 +608,105 @@ def _link(name: str, token: str) -> str:
     return _link_template(name, settings.SITE_URL).replace("TOKEN", token)
 
 
-def opportunity_card(opportunity, zone) -> dict:
-    """What the digest shows of an opportunity, the same for every reader in `zone`."""
-    return {
-        "title": opportunity.title,
-        "organisation": opportunity.organisation,
-        "kind_label": opportunity.get_kind_display(),
-        "deadline_label": opportunity_deadline_label(opportunity, zone),
-        "location": opportunity_location_label(opportunity),
-        "fee": opportunity_fee_label(opportunity),
-        "summary": Truncator(opportunity.description).chars(SUMMARY_CHARS),
-    }
+# Stand-ins for the two things that differ between readers of the same card. Random per
+# process, so no scraped text can contain one, by chance or on purpose.
+_SLOT_MARK = uuid.uuid4().hex
+CLICK_URL_SLOT = f"[click-url-{_SLOT_MARK}]"
+DEADLINE_SLOT = f"[deadline-{_SLOT_MARK}]"
+
+
+@dataclass(frozen=True)
+class OpportunityCard:
+    """An opportunity's part of the digest (card.html, card.txt), rendered once for all readers.
+
+    Rendering templates for every user was the largest cost of a digest run after the inserts,
+    yet a card differs between readers only in its tracked link and in the deadline shown in
+    the reader's time zone. Those are rendered as slots and filled in per email, escaped the
+    way the template would have escaped them, so the email is the same as a whole render.
+    """
+
+    opportunity_id: int
+    url: str
+    deadline: datetime | None
+    html: str
+    text: str
+
+    @classmethod
+    def render(cls, opportunity) -> "OpportunityCard":
+        context = {
+            "title": opportunity.title,
+            "organisation": opportunity.organisation,
+            "kind_label": opportunity.get_kind_display(),
+            "deadline_label": DEADLINE_SLOT,
+            "location": opportunity_location_label(opportunity),
+            "fee": opportunity_fee_label(opportunity),
+            "summary": Truncator(opportunity.description).chars(SUMMARY_CHARS),
+            "click_url": CLICK_URL_SLOT,
+        }
+        # The template files end with a line break that is not part of the card.
+        html, text = (
+            render_to_string(f"email/{DIGEST_TEMPLATE}/card.{ext}", context).removesuffix("\n")
+            for ext in ("html", "txt")
+        )
+        return cls(opportunity.id, opportunity.url, opportunity.deadline, html, text)
+
+    def fill(self, *, click_url: str, deadline_label: str) -> dict:
+        """The card as one reader sees it: the `items` entry of the digest templates."""
+        html = self.html.replace(CLICK_URL_SLOT, escape(click_url))
+        text = self.text.replace(CLICK_URL_SLOT, click_url)
+        # Safe: the card was rendered with autoescaping and both values are escaped above.
+        return {
+            "html": mark_safe(html.replace(DEADLINE_SLOT, escape(deadline_label))),
+            "text": text.replace(DEADLINE_SLOT, deadline_label),
+        }
+
+
+class DigestCards:
+    """The cards of one digest run, each rendered once: at most one per open opportunity."""
+
+    def __init__(self, opportunities=()):
+        self._cards = {o.id: OpportunityCard.render(o) for o in opportunities}
+        self._deadline_labels: dict[tuple, str] = {}
+
+    def load(self, opportunity_ids) -> None:
+        """Render the cards of these opportunities that this run has not rendered yet."""
+        missing = [pk for pk in opportunity_ids if pk not in self._cards]
+        if missing:
+            for opportunity in Opportunity.objects.filter(pk__in=missing):
+                self._cards[opportunity.id] = OpportunityCard.render(opportunity)
+
+    def __getitem__(self, opportunity_id: int) -> OpportunityCard:
+        return self._cards[opportunity_id]
+
+    def deadline_label(self, card: OpportunityCard, zone_name: str) -> str:
+        key = (card.deadline, zone_name)
+        if key not in self._deadline_labels:
+            self._deadline_labels[key] = deadline_label(card.deadline, zone_name)
+        return self._deadline_labels[key]
 
 
 def digest_email_context(
-    *, user: dict, digest_id: int | None, opportunities, cards: dict | None = None
+    *, user: dict, digest_id: int | None, opportunity_ids: list[int], cards: DigestCards
 ) -> tuple[dict, dict]:
     """The WEEKLY_DIGEST template context and the email's headers for one user.
 
-    With digest_id None (a preview) the links are not tracked. `cards` caches each
-    opportunity's card per time zone across the users of a batch.
+    With digest_id None (a preview) the links are not tracked. `cards` must hold the cards of
+    `opportunity_ids` (DigestCards.load).
     """
-    cards = {} if cards is None else cards
-    zone = zoneinfo.ZoneInfo(user["timezone"])
     unsubscribe_url = _link("digests:unsubscribe", tokens.unsubscribe_token(user["id"]))
     items = []
-    for opportunity in opportunities:
-        key = (opportunity.id, user["timezone"])
-        if key not in cards:
-            cards[key] = opportunity_card(opportunity, zone)
+    for opportunity_id in opportunity_ids:
+        card = cards[opportunity_id]
         if digest_id is None:
-            click_url = opportunity.url
+            click_url = card.url
         else:
-            click_url = _link("digests:click", tokens.click_token(digest_id, opportunity.id))
-        items.append({**cards[key], "click_url": click_url})
+            click_url = _link("digests:click", tokens.click_token(digest_id, opportunity_id))
+        items.append(
+            card.fill(
+                click_url=click_url,
+                deadline_label=cards.deadline_label(card, user["timezone"]),
+            )
+        )
     context = {
         "greeting_name": user["display_name"] or user["username"],
         "mediums": ", ".join(MEDIUMS.get(m, m) for m in user["mediums"] or ()),
@@ -647,10 +726,10 @@ def digest_email_context(
     return context, headers
 
 
-def opportunity_deadline_label(opportunity, zone) -> str:
-    if opportunity.deadline is None:
+def deadline_label(deadline, zone_name: str) -> str:
+    if deadline is None:
         return "rolling"
-    return date_format(opportunity.deadline.astimezone(zone), "j F Y")
+    return date_format(deadline.astimezone(zoneinfo.ZoneInfo(zone_name)), "j F Y")
 
 
 def opportunity_location_label(opportunity) -> str:
@@ -711,12 +790,11 @@ def digest_picks_for(*, user, now=None) -> list:
 def digest_preview(*, user, now=None) -> str:
     """The digest's HTML as `user` would get it now, with untracked links; nothing is written."""
     picks = digest_picks_for(user=user, now=now)
-    opportunities = Opportunity.objects.in_bulk([pick.item_id for pick in picks])
+    opportunity_ids = [pick.item_id for pick in picks]
+    cards = DigestCards(Opportunity.objects.filter(pk__in=opportunity_ids))
     profile_fields = {field: getattr(user, field) for field in selectors.PROFILE_FIELDS}
     context, _ = digest_email_context(
-        user=profile_fields,
-        digest_id=None,
-        opportunities=[opportunities[pick.item_id] for pick in picks],
+        user=profile_fields, digest_id=None, opportunity_ids=opportunity_ids, cards=cards
     )
     return render_to_string(f"email/{DIGEST_TEMPLATE}/body.html", context)
 
