@@ -48,6 +48,7 @@ from outreach.models import (
     UpsellSession,
 )
 from outreach.selectors import is_suppressed, outbox_due, suppressed_addresses
+from proletto.bulk import objs_insert_ignoring_conflicts
 
 logger = logging.getLogger(__name__)
 
@@ -181,9 +182,9 @@ def outbox_enqueue_many(drafts: list[OutboxDraft]) -> dict[str, int]:
                 row.status = Status.SUPPRESSED
                 row.next_attempt_at = None
                 row.last_error = "address is on the suppression list"
-    EmailOutbox.objects.bulk_create(rows, ignore_conflicts=True, batch_size=500)
-    keys = [row.idempotency_key for row in rows]
-    ids = {}
+    ids = objs_insert_ignoring_conflicts(rows, key="idempotency_key")
+    # Keys queued before (or everything, where the insert could not say what it inserted).
+    keys = [row.idempotency_key for row in rows if row.idempotency_key not in ids]
     for start in range(0, len(keys), 500):
         ids.update(
             EmailOutbox.objects.filter(idempotency_key__in=keys[start : start + 500]).values_list(
