@@ -5,11 +5,10 @@ import hashlib
 import logging
 import time
 import uuid
-import zoneinfo
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import timedelta
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
@@ -19,15 +18,12 @@ from django.db.models.functions import Cast, Concat
 from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone
-from django.utils.formats import date_format
-from django.utils.html import escape
-from django.utils.safestring import mark_safe
-from django.utils.text import Truncator
 
 from digests import selectors, tokens, weeks
 from digests.errors import DigestsError
 from digests.models import DigestEmail, DigestItem, Opportunity, OpportunitySource
 from digests.recommender import Catalogue
+from digests.rendering import DIGEST_TEMPLATE, DigestCards, DigestFrames
 from digests.scraping.fetch import FetchError, FetchPolicy, fetch
 from digests.scraping.normalise import ItemSkipped, normalise_item
 from digests.scraping.parsers import ParseError, parse
@@ -448,9 +444,6 @@ def opportunities_expire(*, now=None) -> int:
 
 # --- the weekly digest -----------------------------------------------------------------------
 
-DIGEST_TEMPLATE = "weekly_digest"
-SUMMARY_CHARS = 220
-
 
 def digests_send_due(*, now=None, batch_size: int = 1000) -> dict:
     """Queue this week's digest for every candidate whose local send time has come.
@@ -502,7 +495,7 @@ def digests_send_due(*, now=None, batch_size: int = 1000) -> dict:
 
 
 def _digest_batch(
-    *, week, users: list[dict], catalogue: Catalogue, cards: "DigestCards", run_id: str, now
+    *, week, users: list[dict], catalogue: Catalogue, cards: DigestCards, run_id: str, now
 ) -> dict:
     limit = settings.DIGEST_OPPORTUNITY_COUNT
     with transaction.atomic():
@@ -564,6 +557,7 @@ def _digest_enqueue(
 ):
     cards = cards or DigestCards()
     cards.load({pick.item_id for user in users for pick in picks[user["id"]]})
+    frames = DigestFrames()
     drafts = []
     for user in users:
         digest_id = digest_ids[user["id"]]
@@ -586,6 +580,7 @@ def _digest_enqueue(
                 idempotency_key=key,
                 headers=headers,
                 user_id=user["id"],
+                rendered=frames.render(context),
             )
         )
     outbox_ids = outbox_enqueue_many(drafts)
@@ -621,83 +616,6 @@ def _link_template(name: str, site_url: str) -> str:
 
 def _link(name: str, token: str) -> str:
     return _link_template(name, settings.SITE_URL).replace("TOKEN", token)
-
-
-# Stand-ins for the two things that differ between readers of the same card. Random per
-# process, so no scraped text can contain one, by chance or on purpose.
-_SLOT_MARK = uuid.uuid4().hex
-CLICK_URL_SLOT = f"[click-url-{_SLOT_MARK}]"
-DEADLINE_SLOT = f"[deadline-{_SLOT_MARK}]"
-
-
-@dataclass(frozen=True)
-class OpportunityCard:
-    """An opportunity's part of the digest (card.html, card.txt), rendered once for all readers.
-
-    Rendering templates for every user was the largest cost of a digest run after the inserts,
-    yet a card differs between readers only in its tracked link and in the deadline shown in
-    the reader's time zone. Those are rendered as slots and filled in per email, escaped the
-    way the template would have escaped them, so the email is the same as a whole render.
-    """
-
-    opportunity_id: int
-    url: str
-    deadline: datetime | None
-    html: str
-    text: str
-
-    @classmethod
-    def render(cls, opportunity) -> "OpportunityCard":
-        context = {
-            "title": opportunity.title,
-            "organisation": opportunity.organisation,
-            "kind_label": opportunity.get_kind_display(),
-            "deadline_label": DEADLINE_SLOT,
-            "location": opportunity_location_label(opportunity),
-            "fee": opportunity_fee_label(opportunity),
-            "summary": Truncator(opportunity.description).chars(SUMMARY_CHARS),
-            "click_url": CLICK_URL_SLOT,
-        }
-        # The template files end with a line break that is not part of the card.
-        html, text = (
-            render_to_string(f"email/{DIGEST_TEMPLATE}/card.{ext}", context).removesuffix("\n")
-            for ext in ("html", "txt")
-        )
-        return cls(opportunity.id, opportunity.url, opportunity.deadline, html, text)
-
-    def fill(self, *, click_url: str, deadline_label: str) -> dict:
-        """The card as one reader sees it: the `items` entry of the digest templates."""
-        html = self.html.replace(CLICK_URL_SLOT, escape(click_url))
-        text = self.text.replace(CLICK_URL_SLOT, click_url)
-        # Safe: the card was rendered with autoescaping and both values are escaped above.
-        return {
-            "html": mark_safe(html.replace(DEADLINE_SLOT, escape(deadline_label))),
-            "text": text.replace(DEADLINE_SLOT, deadline_label),
-        }
-
-
-class DigestCards:
-    """The cards of one digest run, each rendered once: at most one per open opportunity."""
-
-    def __init__(self, opportunities=()):
-        self._cards = {o.id: OpportunityCard.render(o) for o in opportunities}
-        self._deadline_labels: dict[tuple, str] = {}
-
-    def load(self, opportunity_ids) -> None:
-        """Render the cards of these opportunities that this run has not rendered yet."""
-        missing = [pk for pk in opportunity_ids if pk not in self._cards]
-        if missing:
-            for opportunity in Opportunity.objects.filter(pk__in=missing):
-                self._cards[opportunity.id] = OpportunityCard.render(opportunity)
-
-    def __getitem__(self, opportunity_id: int) -> OpportunityCard:
-        return self._cards[opportunity_id]
-
-    def deadline_label(self, card: OpportunityCard, zone_name: str) -> str:
-        key = (card.deadline, zone_name)
-        if key not in self._deadline_labels:
-            self._deadline_labels[key] = deadline_label(card.deadline, zone_name)
-        return self._deadline_labels[key]
 
 
 def digest_email_context(
@@ -739,27 +657,6 @@ def digest_email_context(
         "List-Unsubscribe-Post": "List-Unsubscribe=One-Click",
     }
     return context, headers
-
-
-def deadline_label(deadline, zone_name: str) -> str:
-    if deadline is None:
-        return "rolling"
-    return date_format(deadline.astimezone(zoneinfo.ZoneInfo(zone_name)), "j F Y")
-
-
-def opportunity_location_label(opportunity) -> str:
-    if opportunity.is_remote:
-        return "Remote / online"
-    place = ", ".join(part for part in (opportunity.city, opportunity.country) if part)
-    return place or opportunity.location_text or "Location not stated"
-
-
-def opportunity_fee_label(opportunity) -> str:
-    if opportunity.fee_amount is None:
-        return "Fee not stated"
-    if opportunity.fee_amount == 0:
-        return "Free to apply"
-    return f"Fee {opportunity.fee_amount:g} {opportunity.fee_currency}".strip()
 
 
 def digest_send_test(*, user, now=None) -> DigestEmail:
