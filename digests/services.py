@@ -31,7 +31,7 @@ from digests.selectors import sources_due
 from outreach.models import Category, EmailOutbox
 from outreach.selectors import suppressed_addresses
 from outreach.services import OutboxDraft, outbox_enqueue_many, suppression_add
-from proletto.bulk import rows_insert
+from proletto.bulk import objs_insert_ignoring_conflicts, rows_insert
 from proletto.vocabulary import MEDIUMS
 
 logger = logging.getLogger(__name__)
@@ -516,12 +516,13 @@ def _digest_batch(
             rows.append(row)
         # Another run may have taken some of these users since we read them: the unique
         # (user, week) constraint keeps its rows, and we fill in only the ones we inserted.
-        DigestEmail.objects.bulk_create(rows, ignore_conflicts=True)
-        ours = dict(
-            DigestEmail.objects.filter(
-                run_id=run_id, week_start=week, user_id__in=[user["id"] for user in users]
-            ).values_list("user_id", "id")
-        )
+        ours = objs_insert_ignoring_conflicts(rows, key="user")
+        if ours is None:  # the database could not say which rows it inserted
+            ours = dict(
+                DigestEmail.objects.filter(
+                    run_id=run_id, week_start=week, user_id__in=[user["id"] for user in users]
+                ).values_list("user_id", "id")
+            )
         queued = [user for user in users if user["id"] in ours and user["id"] in picks_by_user]
         digest_ids = {user["id"]: ours[user["id"]] for user in queued}
         _digest_store_items(digest_ids, picks_by_user)
@@ -614,6 +615,11 @@ def _link_template(name: str, site_url: str) -> str:
     return site_url + reverse(name, args=["TOKEN"])
 
 
+@functools.lru_cache(maxsize=4)
+def _view_all_url(site_url: str) -> str:
+    return site_url + reverse("digests:opportunities")
+
+
 def _link(name: str, token: str) -> str:
     return _link_template(name, settings.SITE_URL).replace("TOKEN", token)
 
@@ -644,7 +650,7 @@ def digest_email_context(
         "greeting_name": user["display_name"] or user["username"],
         "mediums": ", ".join(MEDIUMS.get(m, m) for m in user["mediums"] or ()),
         "items": items,
-        "view_all_url": settings.SITE_URL + reverse("digests:opportunities"),
+        "view_all_url": _view_all_url(settings.SITE_URL),
         "unsubscribe_url": unsubscribe_url,
         "footer_address": settings.EMAIL_FOOTER_ADDRESS,
         "open_pixel_url": (

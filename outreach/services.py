@@ -192,8 +192,8 @@ def outbox_enqueue_many(drafts: list[OutboxDraft]) -> dict[str, int]:
                 row.status = Status.SUPPRESSED
                 row.next_attempt_at = None
                 row.last_error = "address is on the suppression list"
-    ids = objs_insert_ignoring_conflicts(rows, key="idempotency_key")
-    # Keys queued before (or everything, where the insert could not say what it inserted).
+    # Keys queued before are looked up (all keys, where the insert cannot say what it did).
+    ids = objs_insert_ignoring_conflicts(rows, key="idempotency_key") or {}
     keys = [row.idempotency_key for row in rows if row.idempotency_key not in ids]
     for start in range(0, len(keys), 500):
         ids.update(

@@ -33,10 +33,10 @@ def rows_insert(model, fields: Sequence[str], rows: Iterable[Sequence]) -> None:
         _copy(cursor, model._meta.db_table, model_fields, rows)
 
 
-def objs_insert_ignoring_conflicts(objs: Sequence, *, key: str) -> dict:
+def objs_insert_ignoring_conflicts(objs: Sequence, *, key: str) -> dict | None:
     """Insert model instances, leaving out any that would break a unique constraint (like
     bulk_create(ignore_conflicts=True)); returns {value of `key`: id} of the rows inserted,
-    or {} where the database cannot say (not PostgreSQL): look the keys up then.
+    or None where the database cannot say (not PostgreSQL): look them up then.
 
     On PostgreSQL the rows are COPied into a temporary table, then moved with one
     INSERT ... SELECT ... ON CONFLICT DO NOTHING RETURNING: conflicts are decided by the
@@ -47,7 +47,7 @@ def objs_insert_ignoring_conflicts(objs: Sequence, *, key: str) -> dict:
     model = type(objs[0])
     if connection.vendor != "postgresql":
         model.objects.bulk_create(objs, ignore_conflicts=True, batch_size=500)
-        return {}
+        return None
     meta = model._meta
     model_fields = [field for field in meta.concrete_fields if not field.primary_key]
     # pre_save as bulk_create does: it fills auto_now / auto_now_add dates.
