@@ -54,7 +54,9 @@ def objs_insert_ignoring_conflicts(objs: Sequence, *, key: str) -> dict | None:
     rows = ([field.pre_save(obj, add=True) for field in model_fields] for obj in objs)
     columns = sql.SQL(", ").join(sql.Identifier(field.column) for field in model_fields)
     table, staging = sql.Identifier(meta.db_table), sql.Identifier(f"{meta.db_table}_staging")
-    with transaction.atomic(), connection.cursor() as cursor:
+    # No savepoint of its own (two more queries per call): an error here fails the caller's
+    # whole transaction, which is what the batch senders want anyway.
+    with transaction.atomic(savepoint=False), connection.cursor() as cursor:
         cursor.execute(
             sql.SQL(
                 "CREATE TEMPORARY TABLE {staging} ON COMMIT DROP AS "
