@@ -142,6 +142,7 @@ class Catalogue:
         ]
         self._ineligible_cache: dict[tuple[str, str], np.ndarray] = {}
         self._country_cache: dict[str, np.ndarray] = {}
+        self._interest_cache: dict[str, np.ndarray] = {}
 
     def __len__(self):
         return len(self.items)
@@ -151,6 +152,14 @@ class Catalogue:
 
     def _posting(self, feature: str) -> np.ndarray:
         return self.postings.get(feature, EMPTY_ROWS)
+
+    def _interest_rows(self, interest: str) -> np.ndarray:
+        if interest not in self._interest_cache:
+            # "residency" may be a tag, the kind of opportunity, or both: it counts once.
+            self._interest_cache[interest] = np.union1d(
+                self._posting(f"tag:{interest}"), self._posting(f"kind:{interest}")
+            )
+        return self._interest_cache[interest]
 
     def _ineligible(self, country: str, stage: str) -> np.ndarray:
         key = (country, stage)
@@ -175,9 +184,7 @@ class Catalogue:
         if profile.mediums:
             relevance[self.open_to_all_mediums] += OPEN_TO_ALL_MEDIUMS
         for interest in profile.interests:
-            # "residency" may be a tag, the kind of opportunity, or both: it counts once.
-            rows = np.union1d(self._posting(f"tag:{interest}"), self._posting(f"kind:{interest}"))
-            relevance[rows] += INTEREST_MATCH
+            relevance[self._interest_rows(interest)] += INTEREST_MATCH
         if profile.clicked:
             learned = np.zeros(len(self.items))
             for feature, clicks in profile.clicked.items():
@@ -201,6 +208,10 @@ class Catalogue:
         score = relevance[rows] + self.deadline_points[rows]
         score += np.where(same_country, SAME_COUNTRY, np.where(self.remote[rows], REMOTE, 0.0))
         score = np.round(score, 6)
+        if 0 < limit < rows.size:
+            # Only rows scoring at least the limit-th best score can be picked: sort just those.
+            keep = score >= np.partition(score, rows.size - limit)[rows.size - limit]
+            rows, score = rows[keep], score[keep]
         # Best score first, then the earlier deadline, then the lower id: deterministic.
         order = np.lexsort((self.ids[rows], self.deadline_order[rows], -score))[:limit]
         return [

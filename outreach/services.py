@@ -48,6 +48,7 @@ from outreach.models import (
     UpsellSession,
 )
 from outreach.selectors import is_suppressed, outbox_due, suppressed_addresses
+from proletto.bulk import objs_insert_ignoring_conflicts
 
 logger = logging.getLogger(__name__)
 
@@ -97,7 +98,7 @@ def outbox_enqueue(
     if not isinstance(priority, int) or not -1000 <= priority <= 1000:
         raise OutboxError(f"priority must be a whole number from -1000 to 1000, not {priority!r}")
     clean_headers = _clean_headers(headers or {})
-    subject, body_text, body_html = _render(template, context)
+    subject, body_text, body_html = email_render(template=template, context=context)
 
     row = EmailOutbox(
         recipient=address,
@@ -137,6 +138,10 @@ class OutboxDraft:
     headers: dict | None = None
     priority: int = 0
     user_id: int | None = None
+    # (subject, body_text, body_html) already rendered from `template` by the caller, for
+    # batch senders that render many emails of one template faster than one by one (the
+    # weekly digest); `context` is then not rendered again.
+    rendered: tuple[str, str, str] | None = None
 
 
 def outbox_enqueue_many(drafts: list[OutboxDraft]) -> dict[str, int]:
@@ -156,7 +161,13 @@ def outbox_enqueue_many(drafts: list[OutboxDraft]) -> dict[str, int]:
                 f"unknown email category {draft.category!r}: "
                 f"use one of {', '.join(Category.values)}"
             )
-        subject, body_text, body_html = _render(draft.template, draft.context)
+        if draft.rendered is None:
+            subject, body_text, body_html = email_render(
+                template=draft.template, context=draft.context
+            )
+        else:
+            subject, body_text, body_html = draft.rendered
+            subject = _clean_subject(draft.template, subject)
         rows.append(
             EmailOutbox(
                 recipient=_clean_address(draft.recipient),
@@ -181,9 +192,9 @@ def outbox_enqueue_many(drafts: list[OutboxDraft]) -> dict[str, int]:
                 row.status = Status.SUPPRESSED
                 row.next_attempt_at = None
                 row.last_error = "address is on the suppression list"
-    EmailOutbox.objects.bulk_create(rows, ignore_conflicts=True, batch_size=500)
-    keys = [row.idempotency_key for row in rows]
-    ids = {}
+    # Keys queued before are looked up (all keys, where the insert cannot say what it did).
+    ids = objs_insert_ignoring_conflicts(rows, key="idempotency_key") or {}
+    keys = [row.idempotency_key for row in rows if row.idempotency_key not in ids]
     for start in range(0, len(keys), 500):
         ids.update(
             EmailOutbox.objects.filter(idempotency_key__in=keys[start : start + 500]).values_list(
@@ -220,7 +231,9 @@ def _clean_headers(headers: dict) -> dict:
     return clean
 
 
-def _render(template: str, context: dict) -> tuple[str, str, str]:
+def email_render(*, template: str, context: dict) -> tuple[str, str, str]:
+    """(subject, body_text, body_html) of templates/email/<template>/, as the outbox stores
+    them; OutboxError if the template is missing, fails or renders a bad subject."""
     if not isinstance(template, str) or len(template) > 200 or not TEMPLATE_NAME.match(template):
         raise OutboxError(f"invalid email template name {template!r}")
     full_context = {
@@ -242,12 +255,16 @@ def _render(template: str, context: dict) -> tuple[str, str, str]:
         raise OutboxError(
             f"email template {template!r} failed to render: {type(exc).__name__}: {first_line}"
         ) from None
+    return _clean_subject(template, subject), body_text, body_html
+
+
+def _clean_subject(template: str, subject: str) -> str:
     subject = " ".join(subject.split())
     if not subject:
         raise OutboxError(f"email template {template!r} rendered an empty subject")
     if len(subject) > 998:  # the longest line RFC 5322 allows
         raise OutboxError(f"email template {template!r} rendered a subject over 998 characters")
-    return subject, body_text, body_html
+    return subject
 
 
 # --- relay -----------------------------------------------------------------------------------

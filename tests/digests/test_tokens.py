@@ -1,4 +1,5 @@
 import pytest
+from django.core import signing
 
 from digests import tokens
 
@@ -28,3 +29,15 @@ def test_a_click_token_names_digest_and_opportunity():
 def test_garbage_is_refused_with_a_clear_error():
     with pytest.raises(tokens.BadToken, match="not valid"):
         tokens.read_click_token("nonsense")
+
+
+@pytest.mark.parametrize(
+    ("make", "salt", "value"),
+    [
+        (lambda: tokens.open_token(12), tokens.OPEN_SALT, "12"),
+        (lambda: tokens.click_token(12, 3456), tokens.CLICK_SALT, "12.3456"),
+        (lambda: tokens.unsubscribe_token(789), tokens.UNSUBSCRIBE_SALT, "789"),
+    ],
+)
+def test_tokens_are_signed_exactly_as_djangos_signer_signs(make, salt, value):
+    assert make() == signing.Signer(salt=salt).sign(value)

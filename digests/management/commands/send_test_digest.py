@@ -50,7 +50,8 @@ class Command(BaseCommand):
         context, _ = services.digest_email_context(
             user={field: getattr(user, field) for field in selectors.PROFILE_FIELDS},
             digest_id=None,
-            opportunities=[opportunities[pick.item_id] for pick in picks],
+            opportunity_ids=[pick.item_id for pick in picks],
+            cards=services.DigestCards(opportunities.values()),
         )
         self.stdout.write("\n" + render_to_string("email/weekly_digest/body.txt", context))
         self.stdout.write(self.style.WARNING("Dry run: nothing was sent."))

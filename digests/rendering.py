@@ -1,0 +1,202 @@
+"""The weekly digest email, rendered from its templates once per run rather than once per user.
+
+Rendering Django templates for every user was, after the inserts, the largest cost of a
+digest run, yet ten thousand digests differ only in a few values: the greeting, the artist's
+mediums, the signed links and, per card, the tracked link and the deadline in the reader's
+time zone. So each template is rendered once with a marker (a "slot") in place of each such
+value, split at the markers, and every email is one join of the parts with the reader's
+values, escaped exactly as the template would have escaped them. A whole render with the same
+context gives the same email (tests/digests/test_digest_rendering.py checks it).
+
+Only plain `{{ value }}` output can be a slot: a filter or an `{% if %}` on a slotted value
+would see the marker, not the value. What the templates branch on (how many items, whether
+there are mediums, whether there is an open pixel) is part of the key a frame is cached by.
+"""
+
+import re
+import uuid
+import zoneinfo
+from dataclasses import dataclass
+from datetime import datetime
+from html import escape as html_escape
+
+from django.template.loader import render_to_string
+from django.utils.formats import date_format
+from django.utils.safestring import SafeData, mark_safe
+from django.utils.text import Truncator
+
+from digests.models import Opportunity
+from outreach.services import email_render
+
+DIGEST_TEMPLATE = "weekly_digest"
+SUMMARY_CHARS = 220
+
+# Random per process, so no scraped or profile text can contain a marker, by chance or on
+# purpose.
+_SLOT_MARK = uuid.uuid4().hex
+_SLOT = re.compile(rf"\[slot-{_SLOT_MARK}-(\w+)\]")
+
+
+def slot(name: str) -> str:
+    return f"[slot-{_SLOT_MARK}-{name}]"
+
+
+class Slotted:
+    """Text rendered with slots, split once so that filling it in is a single join."""
+
+    def __init__(self, rendered: str, *, autoescape: bool):
+        # [text, slot name, text, slot name, ..., text]
+        self.parts = _SLOT.split(rendered)
+        self.autoescape = autoescape
+        if any(_SLOT_MARK in text.lower() for text in self.parts[::2]):
+            raise ValueError("a template changed a slot's marker (a filter on a slotted value?)")
+
+    def fill(self, values: dict) -> str:
+        parts = self.parts.copy()
+        if self.autoescape:
+            # As {{ value }} does (django.utils.html.conditional_escape, whose lazy-string
+            # wrapper cost more than the escaping): escaped unless already safe (a filled card).
+            parts[1::2] = [
+                value if isinstance(value, SafeData) else html_escape(value)
+                for value in (values[name] for name in parts[1::2])
+            ]
+        else:
+            parts[1::2] = [values[name] for name in parts[1::2]]
+        return "".join(parts)
+
+
+@dataclass(frozen=True)
+class OpportunityCard:
+    """An opportunity's part of the digest (card.html, card.txt), rendered for all readers.
+
+    Slots: click_url and deadline_label.
+    """
+
+    opportunity_id: int
+    url: str
+    deadline: datetime | None
+    html: Slotted
+    text: Slotted
+
+    @classmethod
+    def render(cls, opportunity) -> "OpportunityCard":
+        html, text = card_render(
+            opportunity, click_url=slot("click_url"), deadline_label=slot("deadline_label")
+        )
+        return cls(
+            opportunity_id=opportunity.id,
+            url=opportunity.url,
+            deadline=opportunity.deadline,
+            html=Slotted(html, autoescape=True),
+            text=Slotted(text, autoescape=False),
+        )
+
+    def fill(self, *, click_url: str, deadline_label: str) -> dict:
+        """The card as one reader sees it: an `items` entry of the digest templates."""
+        values = {"click_url": click_url, "deadline_label": deadline_label}
+        # Safe: rendered with autoescaping, and the values are escaped by fill().
+        return {"html": mark_safe(self.html.fill(values)), "text": self.text.fill(values)}
+
+
+def card_render(opportunity, *, click_url: str, deadline_label: str) -> tuple[str, str]:
+    """card.html and card.txt for one opportunity, as (html, text)."""
+    context = {
+        "title": opportunity.title,
+        "organisation": opportunity.organisation,
+        "kind_label": opportunity.get_kind_display(),
+        "deadline_label": deadline_label,
+        "location": opportunity_location_label(opportunity),
+        "fee": opportunity_fee_label(opportunity),
+        "summary": Truncator(opportunity.description).chars(SUMMARY_CHARS),
+        "click_url": click_url,
+    }
+    # The template files end with a line break that is not part of the card.
+    return tuple(
+        render_to_string(f"email/{DIGEST_TEMPLATE}/card.{ext}", context).removesuffix("\n")
+        for ext in ("html", "txt")
+    )
+
+
+class DigestCards:
+    """The cards of one digest run, each rendered once: at most one per open opportunity."""
+
+    def __init__(self, opportunities=()):
+        self._cards = {o.id: OpportunityCard.render(o) for o in opportunities}
+        self._deadline_labels: dict[tuple, str] = {}
+
+    def load(self, opportunity_ids) -> None:
+        """Render the cards of these opportunities that this run has not rendered yet."""
+        missing = [pk for pk in opportunity_ids if pk not in self._cards]
+        if missing:
+            for opportunity in Opportunity.objects.filter(pk__in=missing):
+                self._cards[opportunity.id] = OpportunityCard.render(opportunity)
+
+    def __getitem__(self, opportunity_id: int) -> OpportunityCard:
+        return self._cards[opportunity_id]
+
+    def deadline_label(self, card: OpportunityCard, zone_name: str) -> str:
+        key = (card.deadline, zone_name)
+        if key not in self._deadline_labels:
+            self._deadline_labels[key] = deadline_label(card.deadline, zone_name)
+        return self._deadline_labels[key]
+
+
+# The per-reader values of the email around the cards (the context of digest_email_context).
+FRAME_SLOTS = ("greeting_name", "mediums", "unsubscribe_url", "open_pixel_url")
+
+
+class DigestFrames:
+    """subject.txt, body.txt and body.html around the cards, rendered once per shape."""
+
+    def __init__(self):
+        self._frames: dict[tuple, tuple[Slotted, Slotted, Slotted]] = {}
+
+    def render(self, context: dict) -> tuple[str, str, str]:
+        """(subject, body_text, body_html) of one digest, as email_render would give them."""
+        items = context["items"]
+        shape = (len(items), bool(context["mediums"]), bool(context["open_pixel_url"]))
+        if shape not in self._frames:
+            self._frames[shape] = self._render_frame(context)
+        values = {name: context[name] for name in FRAME_SLOTS}
+        values.update((f"item_{i}", item["text"]) for i, item in enumerate(items))
+        subject, text, html = self._frames[shape]
+        subject, text = subject.fill(values), text.fill(values)
+        values.update((f"item_{i}", item["html"]) for i, item in enumerate(items))
+        return subject, text, html.fill(values)
+
+    def _render_frame(self, context: dict) -> tuple[Slotted, Slotted, Slotted]:
+        slotted = {
+            **context,
+            **{name: slot(name) for name in FRAME_SLOTS if context[name]},
+            "items": [
+                {"html": slot(f"item_{i}"), "text": slot(f"item_{i}")}
+                for i in range(len(context["items"]))
+            ],
+        }
+        subject, text, html = email_render(template=DIGEST_TEMPLATE, context=slotted)
+        return (
+            Slotted(subject, autoescape=False),
+            Slotted(text, autoescape=False),
+            Slotted(html, autoescape=True),
+        )
+
+
+def deadline_label(deadline, zone_name: str) -> str:
+    if deadline is None:
+        return "rolling"
+    return date_format(deadline.astimezone(zoneinfo.ZoneInfo(zone_name)), "j F Y")
+
+
+def opportunity_location_label(opportunity) -> str:
+    if opportunity.is_remote:
+        return "Remote / online"
+    place = ", ".join(part for part in (opportunity.city, opportunity.country) if part)
+    return place or opportunity.location_text or "Location not stated"
+
+
+def opportunity_fee_label(opportunity) -> str:
+    if opportunity.fee_amount is None:
+        return "Fee not stated"
+    if opportunity.fee_amount == 0:
+        return "Free to apply"
+    return f"Fee {opportunity.fee_amount:g} {opportunity.fee_currency}".strip()

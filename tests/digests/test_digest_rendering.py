@@ -1,0 +1,94 @@
+"""The digest is rendered once per run with slots filled in per reader (digests/rendering.py):
+every email must be exactly what rendering its templates whole would give."""
+
+import datetime as dt
+from dataclasses import replace
+from decimal import Decimal
+
+import pytest
+from django.utils.safestring import mark_safe
+
+from digests.rendering import (
+    DIGEST_TEMPLATE,
+    DigestCards,
+    DigestFrames,
+    OpportunityCard,
+    Slotted,
+    card_render,
+    slot,
+)
+from outreach.models import Category, EmailOutbox
+from outreach.services import OutboxDraft, outbox_enqueue_many
+from tests.digests.digest_data import opportunity
+
+pytestmark = pytest.mark.django_db
+
+HOSTILE = 'Giulia <b>"Bianchi"</b> & O\'Brien  '
+
+
+def frame_context(*, items: int, mediums: str, open_pixel_url: str) -> dict:
+    return {
+        "greeting_name": HOSTILE,
+        "mediums": mediums,
+        "items": [
+            {"html": mark_safe(f"<tr><td>card {i} &amp; co</td></tr>"), "text": f"card {i} & <co>"}
+            for i in range(items)
+        ],
+        "view_all_url": "http://127.0.0.1:8000/opportunities/",
+        "unsubscribe_url": "http://127.0.0.1:8000/unsubscribe/1:a-b_c/?x=1&y=2",
+        "footer_address": "Proletto, Venezia",
+        "open_pixel_url": open_pixel_url,
+    }
+
+
+@pytest.mark.parametrize("items", [1, 2, 5])
+@pytest.mark.parametrize("mediums", ["", "Painting, <Sculpture> & more"])
+@pytest.mark.parametrize("open_pixel_url", ["", "http://127.0.0.1:8000/d/open/1:x/?a=1&b=2"])
+def test_the_outbox_stores_the_same_email_as_from_a_whole_render(items, mediums, open_pixel_url):
+    context = frame_context(items=items, mediums=mediums, open_pixel_url=open_pixel_url)
+    draft = OutboxDraft(
+        recipient="giulia@artists.test",
+        template=DIGEST_TEMPLATE,
+        context=context,
+        category=Category.DIGEST,
+        idempotency_key="whole",
+    )
+    frames = DigestFrames()
+    # A frame is rendered for the first reader of its shape and reused for the next ones.
+    frames.render({**context, "greeting_name": "First", "unsubscribe_url": "http://x/u/1/"})
+    ids = outbox_enqueue_many(
+        [draft, replace(draft, idempotency_key="slots", rendered=frames.render(context))]
+    )
+    whole, slotted = (
+        EmailOutbox.objects.values_list("subject", "body_text", "body_html").get(pk=ids[key])
+        for key in ("whole", "slots")
+    )
+    assert slotted == whole
+
+
+@pytest.mark.parametrize(
+    "fields",
+    [
+        {"title": 'Call <script>alert(1)</script> & "quotes"', "organisation": "O'Brien & Co"},
+        {"organisation": "", "deadline": None, "is_remote": True, "fee_amount": Decimal("0")},
+        {"description": "word " * 100, "fee_amount": Decimal("25.5"), "fee_currency": "EUR"},
+    ],
+)
+def test_a_filled_card_is_the_whole_render_of_the_card_templates(fields):
+    item = opportunity(**fields)
+    click_url, deadline = "https://calls.example/a?b=1&c=<2>", "1 December 2026 & 'later'"
+    filled = OpportunityCard.render(item).fill(click_url=click_url, deadline_label=deadline)
+    html, text = card_render(item, click_url=click_url, deadline_label=deadline)
+    assert (filled["html"], filled["text"]) == (html, text)
+
+
+def test_a_filter_on_a_slotted_value_is_caught_not_sent():
+    with pytest.raises(ValueError, match="marker"):
+        Slotted(f"Hi {slot('greeting_name').upper()}", autoescape=False)
+
+
+def test_the_deadline_is_shown_in_the_readers_time_zone():
+    item = opportunity(deadline=dt.datetime(2026, 12, 1, 23, 30, tzinfo=dt.UTC))
+    cards = DigestCards([item])
+    assert cards.deadline_label(cards[item.id], "Europe/London") == "1 December 2026"
+    assert cards.deadline_label(cards[item.id], "Asia/Tokyo") == "2 December 2026"
