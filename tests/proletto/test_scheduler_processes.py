@@ -181,9 +181,15 @@ def test_the_scheduler_survives_a_database_outage_and_catches_up(schedulers):
 
 
 def test_the_status_counts_the_standby_until_it_stops(schedulers):
-    schedulers.start()
-    standby = schedulers.start()
-    wait_for(lambda: scheduler_status(with_jobs=False)["standbys"] == 1, timeout=20, what="1")
+    processes = {p.pid: p for p in (schedulers.start(), schedulers.start())}
+    wait_for(
+        lambda: leader() and scheduler_status(with_jobs=False)["standbys"] == 1,
+        timeout=20,
+        what="a leader and one standby",
+    )
+    # Either process may have won the lease: stop the other one.
+    leader_pid = int(leader().split(":")[1])
+    [standby] = [p for pid, p in processes.items() if pid != leader_pid]
     standby.send_signal(signal.SIGTERM)
     assert standby.wait(timeout=20) == 0
     assert scheduler_status(with_jobs=False)["standbys"] == 0
