@@ -308,10 +308,7 @@ def _due_run_claim(job_id, next_run_time, job_state, *, job, now, running) -> Cl
     stored.next_run_time = stored.trigger.get_next_fire_time(
         None, now + dt.timedelta(microseconds=1)
     )
-    claimed = DjangoJob.objects.filter(id=job_id, next_run_time=next_run_time).update(
-        next_run_time=stored.next_run_time, job_state=_job_state_dump(stored)
-    )
-    if not claimed or job is None:
+    if not _next_run_time_move(job_id, next_run_time, stored) or job is None:
         return None  # another process got there first, or the job is no longer declared
     latest = run_times[-1]
     late = (now - latest).total_seconds() > job.misfire_grace_time
@@ -331,8 +328,7 @@ def _due_run_claim(job_id, next_run_time, job_state, *, job, now, running) -> Cl
         return None
     if late:
         logger.warning("job %s missed %d fire time(s); running it once", job_id, len(run_times))
-    execution_id = _execution_start(job_id, latest)
-    return Claim(job=job, execution_id=execution_id) if execution_id is not None else None
+    return _run_claim(job, latest)
 
 
 def _catch_up_claim(job_id, next_run_time, stored, run_times, on_time, *, job, running, now):
@@ -349,16 +345,27 @@ def _catch_up_claim(job_id, next_run_time, stored, run_times, on_time, *, job, r
         stored.next_run_time = stored.trigger.get_next_fire_time(
             None, first + dt.timedelta(microseconds=1)
         )
-    claimed = DjangoJob.objects.filter(id=job_id, next_run_time=next_run_time).update(
-        next_run_time=stored.next_run_time, job_state=_job_state_dump(stored)
-    )
-    if not claimed:
+    if not _next_run_time_move(job_id, next_run_time, stored):
         return None
     if too_late:
         _record_missed(job_id, too_late, now=now)
     if job_id in running:
         return None
-    execution_id = _execution_start(job_id, first)
+    return _run_claim(job, first)
+
+
+def _next_run_time_move(job_id, expected, stored) -> bool:
+    """Move the job to `stored.next_run_time` if it still stands at `expected`: of two
+    schedulers that read the same fire time, only one moves it on and claims it."""
+    return bool(
+        DjangoJob.objects.filter(id=job_id, next_run_time=expected).update(
+            next_run_time=stored.next_run_time, job_state=_job_state_dump(stored)
+        )
+    )
+
+
+def _run_claim(job, run_time) -> Claim | None:
+    execution_id = _execution_start(job.id, run_time)
     return Claim(job=job, execution_id=execution_id) if execution_id is not None else None
 
 

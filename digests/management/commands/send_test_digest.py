@@ -4,6 +4,7 @@ from django.template.loader import render_to_string
 from digests import selectors, services
 from digests.errors import DigestsError
 from digests.models import Opportunity
+from digests.rendering import DigestCards
 
 
 class Command(BaseCommand):
@@ -51,7 +52,7 @@ class Command(BaseCommand):
             user={field: getattr(user, field) for field in selectors.PROFILE_FIELDS},
             digest_id=None,
             opportunity_ids=[pick.item_id for pick in picks],
-            cards=services.DigestCards(opportunities.values()),
+            cards=DigestCards(opportunities.values()),
         )
         self.stdout.write("\n" + render_to_string("email/weekly_digest/body.txt", context))
         self.stdout.write(self.style.WARNING("Dry run: nothing was sent."))
