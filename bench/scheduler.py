@@ -133,9 +133,13 @@ def run_now_pickup(requests: int, poll_seconds: float, fire_log: Path) -> dict:
     )
     pickups = []
     try:
+        from django_apscheduler.models import DjangoJob
+
         from proletto.scheduling.selectors import scheduler_status
 
-        wait_for(lambda: scheduler_status(with_jobs=False)["alive"], 30)
+        # The lease is taken before the job store is synced: wait for both.
+        synced = DjangoJob.objects.filter(id="bench_noop")
+        wait_for(lambda: scheduler_status(with_jobs=False)["alive"] and synced.exists(), 30)
         for _ in range(requests):
             request = job_request_run(job_id="bench_noop", requested_by="bench")
             done = RunRequest.objects.filter(pk=request.pk, status="done")

@@ -7,7 +7,7 @@ import time
 import psycopg
 import pytest
 from django.utils import timezone
-from django_apscheduler.models import DjangoJobExecution
+from django_apscheduler.models import DjangoJob, DjangoJobExecution
 
 from proletto.models import RunRequest, SchedulerLease
 from proletto.scheduling import services
@@ -22,6 +22,15 @@ def schedulers(tmp_path):
     group = Schedulers(tmp_path)
     yield group
     group.stop_all()
+
+
+def synced_leader(job_id: str):
+    """Wait for a leader that has synced the job store (the lease is taken before the sync)."""
+    return wait_for(
+        lambda: leader() and DjangoJob.objects.filter(id=job_id).exists(),
+        timeout=20,
+        what=f"a leader with {job_id} synced",
+    )
 
 
 def leader() -> str | None:
@@ -80,7 +89,7 @@ def test_a_standby_takes_over_when_the_leader_is_killed(schedulers):
 
 def test_sigterm_exits_0_and_leaves_no_started_run(schedulers):
     process = schedulers.start(LONG_RUNNING_SECONDS=60, SCHEDULER_SHUTDOWN_GRACE_SECONDS=1)
-    wait_for(leader, timeout=20, what="a leader")
+    synced_leader("long_running")
     services.job_request_run(job_id="long_running", requested_by="test")
     wait_for(
         lambda: DjangoJobExecution.objects.filter(job_id="long_running").exists(),
@@ -97,7 +106,7 @@ def test_sigterm_exits_0_and_leaves_no_started_run(schedulers):
 
 def test_run_now_reaches_the_leader_and_survives_a_dropped_connection(schedulers):
     schedulers.start()
-    wait_for(leader, timeout=20, what="a leader")
+    synced_leader("drops_connection")
     requested = time.monotonic()
     request = services.job_request_run(job_id="drops_connection", requested_by="test")
 
