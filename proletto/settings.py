@@ -83,7 +83,9 @@ TEMPLATES = [
 
 DATABASES = {
     "default": config.database_from_url(
-        env.str("DATABASE_URL", default="sqlite:///var/proletto.sqlite3"), base_dir=BASE_DIR
+        env.str("DATABASE_URL", default="sqlite:///var/proletto.sqlite3"),
+        base_dir=BASE_DIR,
+        toast_compression=env.str("DATABASE_TOAST_COMPRESSION", default="lz4"),
     )
 }
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"

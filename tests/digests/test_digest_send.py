@@ -150,3 +150,15 @@ def test_sent_and_failed_outbox_rows_are_carried_onto_digests(catalogue):
     statuses = dict(DigestEmail.objects.values_list("user__username", "status"))
     assert statuses == {"ok": DigestEmail.Status.SENT, "dead": DigestEmail.Status.FAILED}
     assert DigestEmail.objects.get(user__username="ok").sent_at == NOW
+
+
+@pytest.mark.postgres
+def test_queued_digest_bodies_are_stored_compressed_with_lz4(catalogue):
+    artist("giulia")
+    digests_send_due(now=NOW)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT pg_column_compression(body_html), pg_column_compression(body_text) "
+            "FROM outreach_emailoutbox"
+        )
+        assert cursor.fetchall() == [("lz4", "lz4")]

@@ -38,6 +38,25 @@ def test_it_reads_a_postgres_url():
     )
 
 
+def test_postgres_sessions_compress_stored_values_with_lz4_by_default():
+    db = config.database_from_url("postgres://app@db/proletto", base_dir=BASE_DIR)
+    assert db["OPTIONS"]["options"] == "-c default_toast_compression=lz4"
+
+
+def test_an_empty_toast_compression_leaves_the_servers_default():
+    db = config.database_from_url(
+        "postgres://app@db/proletto", base_dir=BASE_DIR, toast_compression=""
+    )
+    assert "options" not in db["OPTIONS"]
+
+
+def test_it_rejects_an_unknown_toast_compression():
+    with pytest.raises(ImproperlyConfigured, match="DATABASE_TOAST_COMPRESSION='zstd'"):
+        config.database_from_url(
+            "postgres://app@db/proletto", base_dir=BASE_DIR, toast_compression="zstd"
+        )
+
+
 def test_it_puts_a_relative_sqlite_path_under_the_project(tmp_path):
     db = config.database_from_url("sqlite:///var/test-settings.sqlite3", base_dir=tmp_path)
     assert db["NAME"] == str(tmp_path / "var" / "test-settings.sqlite3")
