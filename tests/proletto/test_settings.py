@@ -43,6 +43,20 @@ def test_postgres_sessions_compress_stored_values_with_lz4_by_default():
     assert db["OPTIONS"]["options"] == "-c default_toast_compression=lz4"
 
 
+def test_options_given_in_the_url_are_kept_after_the_toast_compression():
+    db = config.database_from_url(
+        "postgres://app@db/proletto?options=-c%20search_path%3Dart", base_dir=BASE_DIR
+    )
+    assert db["OPTIONS"]["options"] == "-c default_toast_compression=lz4 -c search_path=art"
+
+
+def test_an_unknown_toast_compression_is_rejected_with_sqlite_too():
+    with pytest.raises(ImproperlyConfigured, match="DATABASE_TOAST_COMPRESSION='zstd'"):
+        config.database_from_url(
+            "sqlite:///var/x.sqlite3", base_dir=BASE_DIR, toast_compression="zstd"
+        )
+
+
 def test_an_empty_toast_compression_leaves_the_servers_default():
     db = config.database_from_url(
         "postgres://app@db/proletto", base_dir=BASE_DIR, toast_compression=""
