@@ -20,7 +20,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from digests import selectors, tokens, weeks
-from digests.errors import DigestsError
+from digests.errors import ConsentRefused, DigestsError
 from digests.models import DigestEmail, DigestItem, Opportunity, OpportunitySource
 from digests.recommender import Catalogue
 from digests.rendering import DIGEST_TEMPLATE, DigestCards, DigestFrames
@@ -28,8 +28,9 @@ from digests.scraping.fetch import FetchError, FetchPolicy, fetch
 from digests.scraping.normalise import ItemSkipped, normalise_item
 from digests.scraping.parsers import ParseError, parse
 from digests.selectors import sources_due
-from outreach.models import Category, EmailOutbox
-from outreach.selectors import suppressed_addresses
+from outreach.consent import marketing_headers
+from outreach.models import MARKETING_CATEGORIES, Category, EmailOutbox, Suppression
+from outreach.selectors import suppressed_addresses, suppression_for
 from outreach.services import OutboxDraft, outbox_enqueue_many, suppression_add
 from proletto.bulk import objs_insert_ignoring_conflicts, rows_insert
 from proletto.vocabulary import MEDIUMS
@@ -654,22 +655,21 @@ def digest_email_context(
         "items": items,
         "view_all_url": _view_all_url(settings.SITE_URL),
         "unsubscribe_url": unsubscribe_url,
+        # The manage-preferences page's slot (outreach.consent.marketing_extras).
+        "preferences_url": None,
         "footer_address": settings.EMAIL_FOOTER_ADDRESS,
         "open_pixel_url": (
             _link("digests:open", tokens.open_token(digest_id)) if digest_id is not None else ""
         ),
     }
-    headers = {
-        # RFC 8058 one-click unsubscribe: mail clients POST to this URL with no cookie.
-        "List-Unsubscribe": f"<{unsubscribe_url}>",
-        "List-Unsubscribe-Post": "List-Unsubscribe=One-Click",
-    }
-    return context, headers
+    # RFC 8058 one-click unsubscribe: mail clients POST to this URL with no cookie.
+    return context, marketing_headers(unsubscribe_url)
 
 
 def digest_send_test(*, user, now=None) -> DigestEmail:
     """Send `user` the digest they would get now, whatever their subscription, as a test."""
     now = now or timezone.now()
+    _refuse_test_without_consent(user)
     profile_fields = {field: getattr(user, field) for field in selectors.PROFILE_FIELDS}
     picks = digest_picks_for(user=user, now=now)
     if not picks:
@@ -696,6 +696,21 @@ def digest_send_test(*, user, now=None) -> DigestEmail:
         )
     digest.refresh_from_db()
     return digest
+
+
+def _refuse_test_without_consent(user) -> None:
+    # A test row the relay would never send must not be reported as queued.
+    if user.unsubscribed_at is not None:
+        raise ConsentRefused(
+            f"{user.username} unsubscribed from marketing email on "
+            f"{user.unsubscribed_at:%Y-%m-%d %H:%M} UTC: no digest is sent to them"
+        )
+    suppression = suppression_for(user.email, Category.DIGEST)
+    if suppression is not None:
+        until = (
+            f" until {suppression.expires_at:%Y-%m-%d %H:%M} UTC" if suppression.expires_at else ""
+        )
+        raise ConsentRefused(f"{suppression.address} is suppressed{until} ({suppression.reason})")
 
 
 def digest_picks_for(*, user, now=None) -> list:
@@ -779,7 +794,8 @@ def digest_record_click(*, digest_id: int, opportunity_id: int, at=None) -> str:
 
 
 def digest_unsubscribe(*, user_id: int, at=None) -> bool:
-    """Stop the weekly digest for this user at once; True if they were subscribed until now."""
+    """Stop all marketing email (the digest, upsell, any later category) to this user at
+    once; True if they were subscribed until now. Transactional email still goes out."""
     user = get_user_model().objects.filter(pk=user_id).first()
     if user is None:
         raise DigestsError("this unsubscribe link names no account")
@@ -789,13 +805,21 @@ def digest_unsubscribe(*, user_id: int, at=None) -> bool:
             .objects.filter(pk=user_id, unsubscribed_at__isnull=True)
             .update(unsubscribed_at=at or timezone.now())
         )
-        suppression_add(
-            address=user.email, reason="unsubscribed from the digest", category=Category.DIGEST
-        )
-        # Digests queued but not sent yet are not sent after an unsubscribe.
+        if user.email:
+            suppression_add(
+                address=user.email,
+                reason="unsubscribed (one-click or the unsubscribe page)",
+                category=Suppression.MARKETING,
+            )
+        # Marketing queued but not sent yet is not sent after an unsubscribe.
         EmailOutbox.objects.filter(
             user_id=user_id,
-            category=Category.DIGEST,
+            category__in=MARKETING_CATEGORIES,
             status__in=EmailOutbox.DUE_STATUSES,
-        ).update(status=EmailOutbox.Status.CANCELLED, last_error="recipient unsubscribed")
+        ).update(
+            status=EmailOutbox.Status.CANCELLED,
+            next_attempt_at=None,
+            last_error="recipient unsubscribed",
+            updated_at=timezone.now(),
+        )
     return bool(changed)

@@ -35,11 +35,14 @@ from django.db import IntegrityError, transaction
 from django.db.models import F, Q, QuerySet
 from django.template import TemplateDoesNotExist
 from django.template.loader import render_to_string
+from django.urls import reverse
 from django.utils import timezone
 from django_apscheduler.models import DjangoJobExecution
 
 from billing.selectors import pro_subscribers
+from outreach.consent import has_one_click_headers, marketing_extras
 from outreach.models import (
+    MARKETING_CATEGORIES,
     Category,
     EmailEvent,
     EmailOutbox,
@@ -47,7 +50,12 @@ from outreach.models import (
     UpsellSequence,
     UpsellSession,
 )
-from outreach.selectors import is_suppressed, outbox_due, suppressed_addresses
+from outreach.selectors import (
+    outbox_due,
+    outbox_refusals,
+    outbox_rows_refused,
+    suppressed_addresses,
+)
 from proletto.bulk import objs_insert_ignoring_conflicts
 
 logger = logging.getLogger(__name__)
@@ -97,7 +105,7 @@ def outbox_enqueue(
         )
     if not isinstance(priority, int) or not -1000 <= priority <= 1000:
         raise OutboxError(f"priority must be a whole number from -1000 to 1000, not {priority!r}")
-    clean_headers = _clean_headers(headers or {})
+    clean_headers = _clean_marketing_headers(category, _clean_headers(headers or {}))
     subject, body_text, body_html = email_render(template=template, context=context)
 
     row = EmailOutbox(
@@ -113,10 +121,7 @@ def outbox_enqueue(
         idempotency_key=idempotency_key,
         next_attempt_at=timezone.now(),
     )
-    if is_suppressed(address, category):
-        row.status = Status.SUPPRESSED
-        row.next_attempt_at = None
-        row.last_error = "address is on the suppression list"
+    _refuse_without_consent([row])
     try:
         with transaction.atomic():
             row.save()
@@ -175,7 +180,9 @@ def outbox_enqueue_many(drafts: list[OutboxDraft]) -> dict[str, int]:
                 subject=subject,
                 body_text=body_text,
                 body_html=body_html,
-                headers=_clean_headers(draft.headers or {}),
+                headers=_clean_marketing_headers(
+                    draft.category, _clean_headers(draft.headers or {})
+                ),
                 template=draft.template,
                 category=draft.category,
                 priority=draft.priority,
@@ -183,15 +190,7 @@ def outbox_enqueue_many(drafts: list[OutboxDraft]) -> dict[str, int]:
                 next_attempt_at=now,
             )
         )
-    for category in {row.category for row in rows}:
-        suppressed = suppressed_addresses(
-            [row.recipient for row in rows if row.category == category], category
-        )
-        for row in rows:
-            if row.category == category and row.recipient.lower() in suppressed:
-                row.status = Status.SUPPRESSED
-                row.next_attempt_at = None
-                row.last_error = "address is on the suppression list"
+    _refuse_without_consent(rows)
     # Keys queued before are looked up (all keys, where the insert cannot say what it did).
     ids = objs_insert_ignoring_conflicts(rows, key="idempotency_key") or {}
     keys = [row.idempotency_key for row in rows if row.idempotency_key not in ids]
@@ -202,6 +201,24 @@ def outbox_enqueue_many(drafts: list[OutboxDraft]) -> dict[str, int]:
             )
         )
     return ids
+
+
+def _refuse_without_consent(rows: list[EmailOutbox]) -> None:
+    # Rows the consent rule refuses are kept, as "suppressed" with the reason, never sent.
+    for row, reason in zip(rows, outbox_refusals(rows), strict=True):
+        if reason:
+            row.status = Status.SUPPRESSED
+            row.next_attempt_at = None
+            row.last_error = reason
+
+
+def _clean_marketing_headers(category: str, headers: dict) -> dict:
+    if category in MARKETING_CATEGORIES and not has_one_click_headers(headers):
+        raise OutboxError(
+            f"a {category} email needs RFC 8058 List-Unsubscribe and List-Unsubscribe-Post "
+            "headers (outreach.consent.marketing_extras gives them)"
+        )
+    return headers
 
 
 def _clean_address(recipient) -> str:
@@ -374,7 +391,7 @@ class OutboxRelay:
         counts["claimed"] = len(rows)
         if not rows:
             return _Batch(counts, [], [])
-        suppressed = self._suppressed(rows)
+        suppressed = outbox_rows_refused(rows)
         if suppressed:
             counts["suppressed"] = EmailOutbox.objects.filter(
                 id__in=[row.id for row in suppressed], status=Status.SENDING
@@ -609,20 +626,56 @@ def outbox_requeue_dead(*, ids) -> int:
 # --- suppressions and ESP events -------------------------------------------------------------
 
 
-def suppression_add(*, address: str, reason: str, category: str | None = None) -> Suppression:
-    """Never email `address` again (in `category`, or at all); adding it twice is a no-op."""
+def suppression_add(
+    *,
+    address: str,
+    reason: str,
+    category: str | None = None,
+    expires_at: datetime | None = None,
+) -> Suppression:
+    """Never email `address` again (in `category`, "marketing", or at all), or not before
+    `expires_at`. A permanent suppression is never shortened; an expired one is renewed."""
     address = _clean_address(address).lower()
-    if category is not None and category not in Category.values:
-        raise OutboxError(
-            f"unknown email category {category!r}: use one of {', '.join(Category.values)}"
+    scopes = [*Category.values, Suppression.MARKETING]
+    if category is not None and category not in scopes:
+        raise OutboxError(f"unknown email category {category!r}: use one of {', '.join(scopes)}")
+    with transaction.atomic():
+        suppression, created = Suppression.objects.select_for_update().get_or_create(
+            address=address,
+            category=category or Suppression.ALL_CATEGORIES,
+            defaults={"reason": reason[:255], "expires_at": expires_at},
         )
-    suppression, _ = Suppression.objects.get_or_create(
-        address=address,
-        category=category or Suppression.ALL_CATEGORIES,
-        defaults={"reason": reason[:255]},
-    )
+        if not created and suppression.expires_at is not None:
+            if expires_at is None or expires_at > suppression.expires_at:
+                suppression.expires_at = expires_at
+                suppression.reason = reason[:255]
+                suppression.save(update_fields=["expires_at", "reason"])
     return suppression
 
+
+def _suppress_after_soft_bounces(address: str, occurred_at: datetime) -> None:
+    # One block or deferral says little (a full mailbox, a greylist, a block list for an
+    # hour); EMAIL_SOFT_BOUNCE_LIMIT of them within the window suppress the address for a
+    # while, so we stop hammering a receiver that keeps refusing, then try again.
+    now = timezone.now()
+    since = now - settings.EMAIL_SOFT_BOUNCE_WINDOW
+    count = EmailEvent.objects.filter(
+        SOFT_BOUNCE, recipient=address, occurred_at__gte=since
+    ).count()
+    if count >= settings.EMAIL_SOFT_BOUNCE_LIMIT:
+        suppression_add(
+            address=address,
+            reason=f"{count} soft bounces or blocks since {since:%Y-%m-%d %H:%M} UTC",
+            expires_at=max(occurred_at, since) + settings.EMAIL_SOFT_BOUNCE_SUPPRESSION,
+        )
+
+
+# Anymail reject reasons of a "bounced" event that are temporary: the receiver may take the
+# next message (SendGrid reports an IP block list hit as a bounce of type "blocked").
+SOFT_REJECT_REASONS = ("blocked", "timed_out")
+SOFT_BOUNCE = Q(event_type="deferred") | Q(
+    event_type="bounced", reject_reason__in=SOFT_REJECT_REASONS
+)
 
 # Event type -> the delivery state it reports (later events by time win).
 DELIVERY_STATES = {
@@ -653,6 +706,7 @@ def outbox_record_event(
     recipient: str | None,
     description: str = "",
     outbox_id: str | None = None,
+    reject_reason: str | None = None,
 ) -> EmailEvent | None:
     """Apply one ESP delivery event; a duplicate (same event id) returns None and does nothing."""
     occurred_at = occurred_at or timezone.now()
@@ -677,6 +731,7 @@ def outbox_record_event(
                     esp_message_id=(message_id or "")[:255],
                     outbox=outbox,
                     description=description or "",
+                    reject_reason=(reject_reason or "")[:20],
                 )
         except IntegrityError:
             return None
@@ -686,11 +741,19 @@ def outbox_record_event(
             logger.info("ESP event %s for unknown message id %r", event_type, message_id)
 
         address = recipient or (outbox.recipient if outbox else "")
-        if event_type in ("bounced", "complained") and address:
+        soft = event_type == "deferred" or reject_reason in SOFT_REJECT_REASONS
+        if not address:
+            pass
+        elif soft:
+            _suppress_after_soft_bounces(address, occurred_at)
+        elif event_type in ("bounced", "complained"):
             suppression_add(address=address, reason=f"{event_type}: {description}".strip(": "))
-        if event_type == "unsubscribed" and address and outbox is not None:
+        elif event_type == "unsubscribed":
+            # One consent model: an unsubscribe from any marketing email stops all of it.
             suppression_add(
-                address=address, reason="unsubscribed at the ESP", category=outbox.category
+                address=address,
+                reason="unsubscribed at the ESP",
+                category=Suppression.MARKETING,
             )
     return event
 
@@ -738,10 +801,28 @@ def upsell_session_start(*, user, sequence_code: str, now: datetime | None = Non
         )
 
 
-def upsell_sessions_convert(*, now: datetime) -> int:
-    return UpsellSession.objects.filter(
-        status=UpsellSession.Status.ACTIVE, user__in=pro_subscribers().values("pk")
-    ).update(status=UpsellSession.Status.CONVERTED, ended_at=now)
+def upsell_sessions_convert(*, now: datetime) -> dict:
+    """End the sessions of users who became Pro, and cancel their steps not sent yet."""
+    with transaction.atomic():
+        user_ids = list(
+            UpsellSession.objects.filter(
+                status=UpsellSession.Status.ACTIVE, user__in=pro_subscribers().values("pk")
+            ).values_list("user_id", flat=True)
+        )
+        if not user_ids:
+            return {}
+        converted = UpsellSession.objects.filter(
+            status=UpsellSession.Status.ACTIVE, user_id__in=user_ids
+        ).update(status=UpsellSession.Status.CONVERTED, ended_at=now)
+        cancelled = EmailOutbox.objects.filter(
+            user_id__in=user_ids, category=Category.UPSELL, status__in=EmailOutbox.DUE_STATUSES
+        ).update(
+            status=Status.CANCELLED,
+            next_attempt_at=None,
+            last_error="recipient is already Pro",
+            updated_at=now,
+        )
+    return {"converted": converted, "cancelled": cancelled}
 
 
 def upsell_sessions_expire(*, now: datetime) -> int:
@@ -753,12 +834,14 @@ def upsell_sessions_expire(*, now: datetime) -> int:
 def upsell_process_due(*, now: datetime | None = None, batch_size: int = 200) -> dict:
     """Queue each active session's next step once it is due; stop converted/expired ones.
 
-    At most one step per session per run: a scheduler that was down does not make a user
-    receive the whole sequence at once.
+    Two steps of a session are at least UPSELL_MIN_STEP_GAP apart, counted from when the
+    previous one was queued or sent, whichever is later, and a step waits while the previous
+    one is still in the outbox: a scheduler or relay that was down does not make a user
+    receive the sequence in a burst.
     """
     now = now or timezone.now()
     counts: Counter = Counter()
-    counts["converted"] = upsell_sessions_convert(now=now)
+    counts.update(upsell_sessions_convert(now=now))
     counts["expired"] = upsell_sessions_expire(now=now)
     steps_by_sequence: dict[int, list] = {}
     for sequence in UpsellSequence.objects.filter(is_active=True).prefetch_related("steps"):
@@ -780,17 +863,65 @@ def upsell_process_due(*, now: datetime | None = None, batch_size: int = 200) ->
             if not sessions:
                 break
             last_id = sessions[-1].id
+            previous = _upsell_previous_rows(sessions, steps_by_sequence)
             for session in sessions:
-                counts.update(_upsell_step(session, steps_by_sequence[session.sequence_id], now))
+                counts.update(
+                    _upsell_step(
+                        session,
+                        steps_by_sequence[session.sequence_id],
+                        now,
+                        previous.get(_upsell_previous_key(session, steps_by_sequence)),
+                    )
+                )
     return _counts(counts)
 
 
-def _upsell_step(session: UpsellSession, steps: list, now: datetime) -> Counter:
+def _upsell_key(session: UpsellSession, step) -> str:
+    return f"upsell:{session.pk}:{step.pk}"
+
+
+def _upsell_previous_key(session: UpsellSession, steps_by_sequence: dict) -> str | None:
+    steps = steps_by_sequence[session.sequence_id]
+    if not 0 < session.current_step <= len(steps):
+        return None
+    return _upsell_key(session, steps[session.current_step - 1])
+
+
+def _upsell_previous_rows(sessions: list, steps_by_sequence: dict) -> dict[str, EmailOutbox]:
+    # The outbox rows of each session's previous step, in one query per batch.
+    keys = [_upsell_previous_key(session, steps_by_sequence) for session in sessions]
+    return {
+        row.idempotency_key: row
+        for row in EmailOutbox.objects.filter(idempotency_key__in=[k for k in keys if k]).only(
+            "idempotency_key", "status", "sent_at"
+        )
+    }
+
+
+def _upsell_step_waits(
+    session: UpsellSession, step, now: datetime, previous: EmailOutbox | None
+) -> bool:
+    if session.started_at + step.delay > now:
+        return True
+    if session.current_step == 0:
+        return False
+    if previous is not None and previous.status in (*EmailOutbox.DUE_STATUSES, Status.SENDING):
+        return True
+    last = session.last_step_at or session.started_at
+    if previous is not None and previous.sent_at is not None:
+        last = max(last, previous.sent_at)
+    return last + settings.UPSELL_MIN_STEP_GAP > now
+
+
+def _upsell_step(
+    session: UpsellSession, steps: list, now: datetime, previous: EmailOutbox | None
+) -> Counter:
     counts: Counter = Counter()
     if session.current_step < len(steps):
         step = steps[session.current_step]
-        if session.started_at + step.delay > now:
+        if _upsell_step_waits(session, step, now, previous):
             return counts
+        consent_context, headers = marketing_extras(user_id=session.user_id)
         try:
             outbox_enqueue(
                 recipient=session.user.email,
@@ -800,9 +931,12 @@ def _upsell_step(session: UpsellSession, steps: list, now: datetime) -> Counter:
                     "session": session,
                     "step": step,
                     "deadline": session.deadline,
+                    "pro_url": _upsell_pro_url(),
+                    **consent_context,
                 },
+                headers=headers,
                 category=Category.UPSELL,
-                idempotency_key=f"upsell:{session.pk}:{step.pk}",
+                idempotency_key=_upsell_key(session, step),
                 user=session.user,
             )
             counts["queued"] += 1
@@ -811,12 +945,19 @@ def _upsell_step(session: UpsellSession, steps: list, now: datetime) -> Counter:
             logger.warning("upsell session %s step %s not queued: %s", session.pk, step.pk, exc)
             counts["errors"] += 1
         session.current_step += 1
+        session.last_step_at = now
     if session.current_step >= len(steps):
         session.status = UpsellSession.Status.COMPLETED
         session.ended_at = now
         counts["completed"] += 1
-    session.save(update_fields=["current_step", "status", "ended_at"])
+    session.save(update_fields=["current_step", "last_step_at", "status", "ended_at"])
     return counts
+
+
+def _upsell_pro_url() -> str:
+    # The Pro page (/pro/) is being built (issue #20); until it lands the offer links to the
+    # public opportunities page, which exists. The lead switches this to /pro/ at merge.
+    return settings.SITE_URL + reverse("digests:opportunities")
 
 
 # --- clean-up --------------------------------------------------------------------------------

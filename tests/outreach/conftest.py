@@ -39,12 +39,17 @@ def sendgrid(settings, fake_sendgrid):
 @pytest.fixture
 def enqueue():
     """Queue a transactional test email (templates/email/upsell_welcome) for `recipient`."""
+    from outreach.consent import marketing_headers
+    from outreach.models import MARKETING_CATEGORIES
     from outreach.services import outbox_enqueue
 
     counter = iter(range(1, 1_000_000))
 
     def make(recipient="ada@example.com", category="transactional", **kwargs):
         kwargs.setdefault("idempotency_key", f"test:{next(counter)}:{recipient}")
+        if category in MARKETING_CATEGORIES:
+            # Marketing is refused without one-click headers; these name no real account.
+            kwargs.setdefault("headers", marketing_headers("https://proletto.test/unsubscribe/x/"))
         return outbox_enqueue(
             recipient=recipient,
             template=kwargs.pop("template", "upsell_welcome"),

@@ -42,8 +42,14 @@ def make_pro(user):
 
 
 def run(moment):
+    """One upsell run at `moment`, then the relay sends what it queued (a step waits while
+    the previous one is still in the outbox)."""
     with time_machine.travel(moment, tick=False):
-        return upsell_process_due()
+        counts = upsell_process_due()
+    EmailOutbox.objects.filter(status=EmailOutbox.Status.QUEUED).update(
+        status=EmailOutbox.Status.SENT, sent_at=moment
+    )
+    return counts
 
 
 def test_each_due_step_is_queued_once_in_order(sequence, artist):
