@@ -23,6 +23,22 @@ def check_webhook_secret(app_configs, **kwargs):
     return []
 
 
+@register(deploy=True)
+def check_unsubscribe_url(app_configs, **kwargs):
+    # RFC 8058: mail providers only offer one-click unsubscribe for an https List-Unsubscribe
+    # URL, and every marketing email's URL is built on SITE_URL.
+    if not settings.DEBUG and not settings.SITE_URL.startswith("https://"):
+        return [
+            Error(
+                f"SITE_URL={settings.SITE_URL!r} is not https: marketing emails' one-click "
+                "unsubscribe (RFC 8058) needs an https List-Unsubscribe URL.",
+                hint="Serve the site over https and set SITE_URL=https://<your host>.",
+                id="outreach.E005",
+            )
+        ]
+    return []
+
+
 @register()
 def check_outreach_settings(app_configs, **kwargs):
     problems = []

@@ -38,6 +38,7 @@ def test_without_a_secret_in_production_a_forged_bounce_is_refused_with_503(clie
     assert not EmailEvent.objects.exists()
 
 
+@pytest.mark.filterwarnings("ignore::anymail.exceptions.AnymailInsecureWebhookWarning")
 def test_with_debug_on_and_no_secret_events_are_accepted_for_development(client, settings):
     settings.DEBUG = True
     settings.ANYMAIL = {**settings.ANYMAIL, "WEBHOOK_SECRET": None}
@@ -55,3 +56,11 @@ def test_a_missing_secret_is_a_check_error_not_a_warning(no_secret):
 def test_check_deploy_fails_without_the_secret(no_secret):
     with pytest.raises(SystemCheckError, match="outreach.E004"):
         call_command("check", "--deploy", "--fail-level", "ERROR")
+
+
+def test_check_deploy_fails_when_unsubscribe_links_would_not_be_https(settings):
+    settings.DEBUG = False
+    settings.SITE_URL = "http://proletto.example"
+    problems = [p for p in run_checks(include_deployment_checks=True) if p.id == "outreach.E005"]
+    assert len(problems) == 1
+    assert problems[0].is_serious()
