@@ -5,23 +5,16 @@ from datetime import UTC, datetime
 import pytest
 from django.test import Client
 
-from billing.models import Plan, Subscription
 from digests.tokens import unsubscribe_token
 from outreach.consent import marketing_extras
 from outreach.models import MARKETING_CATEGORIES, Category, EmailOutbox, Suppression
 from outreach.services import OutboxError, outbox_drain, outbox_enqueue
+from tests.outreach.conftest import make_pro
 
 pytestmark = pytest.mark.django_db
 
 T0 = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
 Status = EmailOutbox.Status
-
-
-@pytest.fixture
-def artist(django_user_model):
-    return django_user_model.objects.create_user(
-        username="giulia", email="giulia@artists.example", display_name="Giulia"
-    )
 
 
 def queue(user, category, key=None):
@@ -129,8 +122,7 @@ def test_the_relay_drops_marketing_to_an_address_suppressed_for_marketing_after_
 
 def test_the_relay_drops_an_upsell_step_queued_before_the_user_became_pro(artist, sendgrid):
     row = queue(artist, Category.UPSELL)
-    plan = Plan.objects.create(code="pro", name="Pro", is_pro=True, monthly_credits=10)
-    Subscription.objects.create(user=artist, plan=plan, billing_anchor=T0)
+    make_pro(artist, anchor=T0)
     outbox_drain()
     row.refresh_from_db()
     assert row.status == Status.SUPPRESSED

@@ -5,43 +5,15 @@ from datetime import UTC, datetime, timedelta
 import pytest
 import time_machine
 
-from billing.models import Plan, Subscription
 from digests.tokens import unsubscribe_token
-from outreach.models import EmailOutbox, UpsellSequence, UpsellSession, UpsellStep
+from outreach.models import EmailOutbox, UpsellSession
 from outreach.services import outbox_drain, upsell_process_due, upsell_session_start
+from tests.outreach.conftest import make_pro
 
 pytestmark = pytest.mark.django_db
 
 T0 = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
 Status = EmailOutbox.Status
-
-
-@pytest.fixture
-def sequence():
-    sequence = UpsellSequence.objects.create(
-        code="free-to-pro", name="Free to Pro", duration=timedelta(days=14)
-    )
-    for position, days, template in [
-        (1, 0, "upsell_welcome"),
-        (2, 3, "upsell_features"),
-        (3, 12, "upsell_last_chance"),
-    ]:
-        UpsellStep.objects.create(
-            sequence=sequence, position=position, delay=timedelta(days=days), template=template
-        )
-    return sequence
-
-
-@pytest.fixture
-def artist(django_user_model):
-    return django_user_model.objects.create_user(
-        username="giulia", email="giulia@artists.example", display_name="Giulia"
-    )
-
-
-def make_pro(user):
-    plan = Plan.objects.create(code="pro", name="Pro", is_pro=True, monthly_credits=10)
-    Subscription.objects.create(user=user, plan=plan, billing_anchor=T0)
 
 
 def run(moment):
@@ -56,7 +28,7 @@ def mark_sent(moment):
 def test_conversion_cancels_a_step_still_waiting_in_the_outbox(sequence, artist):
     upsell_session_start(user=artist, sequence_code="free-to-pro", now=T0)
     run(T0)
-    make_pro(artist)
+    make_pro(artist, anchor=T0)
     assert run(T0 + timedelta(minutes=15)) == {"converted": 1, "cancelled": 1}
     row = EmailOutbox.objects.get()
     assert row.status == Status.CANCELLED
