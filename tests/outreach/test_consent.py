@@ -176,3 +176,39 @@ def test_an_unsubscribe_at_the_esp_stops_all_marketing(client, artist):
         outbox_id=str(row.pk),
     )
     assert Suppression.objects.filter(address=artist.email, category="marketing").exists()
+
+
+def test_the_consent_check_costs_the_same_queries_for_10_or_200_rows(
+    django_user_model, django_assert_num_queries
+):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from outreach.selectors import outbox_refusals
+
+    users = [
+        django_user_model.objects.create_user(username=f"a{i}", email=f"a{i}@artists.example")
+        for i in range(200)
+    ]
+    rows = [
+        EmailOutbox(recipient=u.email, user_id=u.pk, category=category)
+        for u in users
+        for category in (Category.UPSELL, Category.DIGEST, Category.TRANSACTIONAL)
+    ]
+    with CaptureQueriesContext(connection) as few:
+        outbox_refusals(rows[:30])
+    with django_assert_num_queries(len(few)):
+        outbox_refusals(rows)
+
+
+def test_the_preferences_link_shows_only_when_the_page_exists(artist):
+    from outreach.services import email_render
+
+    context, _ = marketing_extras(user_id=artist.pk)
+    context = {"user": artist, "deadline": T0, "pro_url": "https://proletto.example/", **context}
+    _, text, html = email_render(template="upsell_welcome", context=context)
+    assert "Manage email preferences" not in text + html
+    context["preferences_url"] = "https://proletto.example/account/email/"
+    _, text, html = email_render(template="upsell_welcome", context=context)
+    assert "Manage email preferences: https://proletto.example/account/email/" in text
+    assert 'href="https://proletto.example/account/email/"' in html
