@@ -25,7 +25,7 @@ from tests.outreach.processes import manage
 
 pytestmark = [pytest.mark.postgres, pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 
-# `make drills` runs it at full size with DRILL_UNSUBSCRIBE_USERS=1000.
+# The suite runs 200 artists; the README figure comes from DRILL_UNSUBSCRIBE_USERS=1000.
 USERS = int(os.environ.get("DRILL_UNSUBSCRIBE_USERS", "200"))
 CATEGORIES = (Category.UPSELL, Category.DIGEST, Category.TRANSACTIONAL)
 DEADLINE_SECONDS = 300
