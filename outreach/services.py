@@ -1001,6 +1001,10 @@ def outreach_cleanup(*, now: datetime | None = None, batch_size: int | None = No
             EmailEvent.objects.filter(outbox__isnull=True, received_at__lt=row_cutoff),
             batch_size,
         ),
+        # Lifted soft-bounce suppressions: expired ones are ignored already, this tidies up.
+        "suppressions_expired_deleted": _delete_in_batches(
+            Suppression.objects.filter(expires_at__lt=now), batch_size
+        ),
     }
     return counts
 
