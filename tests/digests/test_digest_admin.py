@@ -1,7 +1,7 @@
 import pytest
 
 from digests.models import DigestEmail
-from digests.services import digests_send_due
+from digests.services.digest import digests_send_due
 from outreach.models import Suppression
 from proletto.models import User
 from tests.digests.digest_data import NOW, artist, opportunity

@@ -19,7 +19,7 @@ from digests.rendering import (
 )
 from outreach.consent import marketing_headers
 from outreach.models import Category, EmailOutbox
-from outreach.services import OutboxDraft, outbox_enqueue_many
+from outreach.services.outbox import OutboxDraft, outbox_enqueue_many
 from tests.digests.digest_data import opportunity
 
 pytestmark = pytest.mark.django_db

@@ -42,7 +42,7 @@ def enqueue():
     """Queue a transactional test email (templates/email/upsell_welcome) for `recipient`."""
     from outreach.consent import marketing_headers
     from outreach.models import MARKETING_CATEGORIES
-    from outreach.services import outbox_enqueue
+    from outreach.services.outbox import outbox_enqueue
 
     counter = iter(range(1, 1_000_000))
 

@@ -106,7 +106,7 @@ def test_a_complaint_suppresses_for_good(client):
 
 
 def test_the_relay_sends_again_once_a_temporary_suppression_expired(client, enqueue, sendgrid):
-    from outreach.services import outbox_drain
+    from outreach.services.relay import outbox_drain
 
     with time_machine.travel(T0, tick=False):
         post(client, [blocked(n, T0) for n in range(3)])

@@ -7,8 +7,10 @@ from django.test import Client
 
 from digests.tokens import unsubscribe_token
 from outreach.consent import marketing_extras
+from outreach.errors import OutboxError
 from outreach.models import MARKETING_CATEGORIES, Category, EmailOutbox, Suppression
-from outreach.services import OutboxError, outbox_drain, outbox_enqueue
+from outreach.services.outbox import outbox_enqueue
+from outreach.services.relay import outbox_drain
 from tests.outreach.conftest import make_pro
 
 pytestmark = pytest.mark.django_db
@@ -163,7 +165,7 @@ def test_marketing_extras_give_rfc8058_headers_and_a_preferences_slot(artist, se
 
 
 def test_an_unsubscribe_at_the_esp_stops_all_marketing(client, artist):
-    from outreach.services import outbox_record_event
+    from outreach.services.events import outbox_record_event
 
     row = queue(artist, Category.DIGEST)
     outbox_record_event(
@@ -202,7 +204,7 @@ def test_the_consent_check_costs_the_same_queries_for_10_or_200_rows(
 
 
 def test_the_preferences_link_shows_only_when_the_page_exists(artist):
-    from outreach.services import email_render
+    from outreach.services.outbox import email_render
 
     context, _ = marketing_extras(user_id=artist.pk)
     context = {"user": artist, "deadline": T0, "pro_url": "https://proletto.example/", **context}
@@ -212,3 +214,9 @@ def test_the_preferences_link_shows_only_when_the_page_exists(artist):
     _, text, html = email_render(template="upsell_welcome", context=context)
     assert "Manage email preferences: https://proletto.example/account/email/" in text
     assert 'href="https://proletto.example/account/email/"' in html
+
+
+def test_upsell_and_digest_sign_the_same_unsubscribe_token(artist):
+    from outreach.consent import unsubscribe_token as outreach_token
+
+    assert outreach_token(artist.pk) == unsubscribe_token(artist.pk)

@@ -12,9 +12,9 @@ from bs4 import BeautifulSoup
 from django.conf import settings as django_settings
 from django.test import Client
 
-from digests.services import digests_send_due
+from digests.services.digest import digests_send_due
 from outreach.models import EmailOutbox, UpsellSequence, UpsellStep
-from outreach.services import upsell_process_due, upsell_session_start
+from outreach.services.upsell import upsell_process_due, upsell_session_start
 from proletto.models import CheckStatus
 from proletto.monitoring import checks
 from proletto.monitoring import services as monitoring

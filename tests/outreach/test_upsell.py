@@ -3,8 +3,9 @@ from datetime import UTC, datetime, timedelta
 import pytest
 import time_machine
 
+from outreach.errors import OutboxError
 from outreach.models import EmailOutbox, UpsellSession, UpsellStep
-from outreach.services import OutboxError, upsell_process_due, upsell_session_start
+from outreach.services.upsell import upsell_process_due, upsell_session_start
 from tests.outreach.conftest import make_pro
 
 pytestmark = pytest.mark.django_db

@@ -7,7 +7,8 @@ import time_machine
 
 from digests.tokens import unsubscribe_token
 from outreach.models import EmailOutbox, UpsellSession
-from outreach.services import outbox_drain, upsell_process_due, upsell_session_start
+from outreach.services.relay import outbox_drain
+from outreach.services.upsell import upsell_process_due, upsell_session_start
 from tests.outreach.conftest import make_pro
 
 pytestmark = pytest.mark.django_db
