@@ -34,15 +34,12 @@ def invoice_subscription_period(invoice: dict, *, subscription_id: str) -> Perio
     found, prorations = set(), 0
     for line in lines:
         start, end = _line_period(line)
-        source = _subscription_line(line)
-        if source is None:
-            continue
-        line_subscription, proration = source
+        line_subscription, is_subscription_line, is_proration = _line_source(line)
         if line_subscription not in (None, subscription_id):
             continue
-        if proration:
+        if is_proration:
             prorations += 1
-        elif end > start:
+        elif is_subscription_line and end > start:
             found.add(Period(start, end))
     if _dig(invoice, "lines", "has_more") is True:
         raise PeriodUnclear("the event carries only the first page of the invoice's lines")
@@ -80,19 +77,26 @@ def subscription_current_period(subscription: dict) -> Period:
     return period
 
 
-def _subscription_line(line: dict) -> tuple[str | None, bool] | None:
-    """(subscription id, is a proration) for a line billed for a subscription item."""
+def _line_source(line: dict) -> tuple[str | None, bool, bool]:
+    """(subscription id, billed for a subscription item, is a proration) of a line."""
     parent = line.get("parent")
     if parent is not None:
         if not isinstance(parent, dict):
             raise BillingError("invoice.paid: a line's parent is not an object")
-        details = parent.get("subscription_item_details")
-        if parent.get("type") != "subscription_item_details" or not isinstance(details, dict):
-            return None
-        return _id(details.get("subscription")), details.get("proration") is True
-    if line.get("type") == "subscription":
-        return _id(line.get("subscription")), line.get("proration") is True
-    return None
+        kind = parent.get("type")
+        details = parent.get(kind) if isinstance(kind, str) else None
+        if not isinstance(details, dict):
+            return None, False, False
+        return (
+            _id(details.get("subscription")),
+            kind == "subscription_item_details",
+            details.get("proration") is True,
+        )
+    return (
+        _id(line.get("subscription")),
+        line.get("type") == "subscription",
+        line.get("proration") is True,
+    )
 
 
 def _line_period(line) -> tuple[dt.datetime, dt.datetime]:
