@@ -7,6 +7,7 @@ import pytest
 import stripe
 
 from billing.models import Plan, Subscription
+from billing.testing.fake_stripe import FakeStripe
 from proletto.models import User
 
 WEBHOOK_URL = "/billing/stripe/webhook/"
@@ -74,6 +75,15 @@ def stripe_signature(payload: str, *, timestamp: int | None = None, secret=WEBHO
 
 
 @pytest.fixture
+def fake_stripe(settings):
+    """The local stand-in of Stripe's API, with the settings pointing the library at it."""
+    with FakeStripe() as fake:
+        settings.STRIPE_API_BASE = fake.api_base
+        settings.STRIPE_SECRET_KEY = "sk_test_local"
+        yield fake
+
+
+@pytest.fixture
 def post_event(client):
     """POST a Stripe event (a dict, or raw text) to the webhook, signed unless told not to."""
 
@@ -111,35 +121,14 @@ def invoice_paid(
     created: dt.datetime,
     event_id=None,
 ) -> dict:
-    invoice = {
-        "id": f"in_{next(_numbers)}",
-        "object": "invoice",
-        "billing_reason": billing_reason,
-        # On cycle invoices Stripe's own period_* is the period that just ended.
-        "period_start": int((period_start - dt.timedelta(days=30)).timestamp()),
-        "period_end": int(period_start.timestamp()),
-        "lines": {
-            "object": "list",
-            "data": [
-                {
-                    "id": "il_1",
-                    "object": "line_item",
-                    "period": {
-                        "start": int(period_start.timestamp()),
-                        "end": int(period_end.timestamp()),
-                    },
-                }
-            ],
-        },
-    }
-    if legacy:
-        invoice["subscription"] = subscription_id
-    else:
-        invoice["parent"] = {
-            "type": "subscription_details",
-            "subscription_details": {"subscription": subscription_id, "metadata": {}},
-        }
-    return stripe_event("invoice.paid", invoice, created=created, event_id=event_id)
+    """A paid invoice with one subscription line (tests/billing/invoices.py has the rest)."""
+    from tests.billing.invoices import invoice, subscription_line
+
+    line = subscription_line(subscription_id, start=period_start, end=period_end, legacy=legacy)
+    obj = invoice(
+        subscription_id, [line], legacy=legacy, billing_reason=billing_reason, created=created
+    )
+    return stripe_event("invoice.paid", obj, created=created, event_id=event_id)
 
 
 def subscription_event(

@@ -6,15 +6,6 @@ import threading
 import pytest
 
 from billing.stripe_api import StripeFetchError, StripeObjectMissing, stripe_subscription_fetch
-from billing.testing.fake_stripe import FakeStripe
-
-
-@pytest.fixture
-def fake_stripe(settings):
-    with FakeStripe() as fake:
-        settings.STRIPE_API_BASE = fake.api_base
-        settings.STRIPE_SECRET_KEY = "sk_test_local"
-        yield fake
 
 
 def test_it_returns_the_subscription_as_json(fake_stripe):
