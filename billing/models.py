@@ -175,6 +175,7 @@ class StripeEvent(models.Model):
     updated_at = models.DateTimeField(default=timezone.now)
 
     class Meta:
+        permissions = [("process_stripe_event", "Can process a Stripe event again")]
         indexes = [
             models.Index(
                 fields=["received_at"],
