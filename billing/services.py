@@ -17,6 +17,9 @@ from django.utils import timezone
 from billing import periods, selectors, stripe_api, stripe_periods
 from billing.exceptions import BillingError
 from billing.models import CreditLedgerEntry, Plan, StripeEvent, Subscription
+from billing.stripe_payload import dig as _dig
+from billing.stripe_payload import stripe_id as _stripe_id
+from billing.stripe_payload import timestamp as _timestamp
 
 logger = logging.getLogger(__name__)
 
@@ -730,30 +733,6 @@ def _subscription_link(subscription: Subscription, *, stripe_id: str, now) -> No
         stripe_subscription_id=stripe_id, updated_at=now
     )
     subscription.stripe_subscription_id = stripe_id
-
-
-def _timestamp(value: int) -> dt.datetime:
-    try:
-        return dt.datetime.fromtimestamp(value, dt.UTC)
-    except (OverflowError, OSError, ValueError):
-        raise BillingError(f"not a Unix timestamp: {value}") from None
-
-
-def _dig(value, *path):
-    """value[path[0]][path[1]]..., or None where a level is missing or not an object: a
-    malformed payload is answered with a 400, never a KeyError."""
-    for key in path:
-        if not isinstance(value, dict):
-            return None
-        value = value.get(key)
-    return value
-
-
-def _stripe_id(value) -> str | None:
-    """An id, whether Stripe sent it as a string or as an expanded object."""
-    if isinstance(value, dict):
-        value = value.get("id")
-    return value if isinstance(value, str) and value else None
 
 
 # What a handler needs from the database or Stripe's API, read before its transaction opens.

@@ -12,6 +12,9 @@ import datetime as dt
 from dataclasses import dataclass
 
 from billing.exceptions import BillingError
+from billing.stripe_payload import dig as _dig
+from billing.stripe_payload import stripe_id as _id
+from billing.stripe_payload import timestamp as _timestamp
 
 
 @dataclass(frozen=True)
@@ -108,24 +111,3 @@ def _line_period(line) -> tuple[dt.datetime, dt.datetime]:
 
 def _key(period: Period):
     return period.start, period.end
-
-
-def _id(value) -> str | None:
-    if isinstance(value, dict):
-        value = value.get("id")
-    return value if isinstance(value, str) and value else None
-
-
-def _timestamp(value: int) -> dt.datetime:
-    try:
-        return dt.datetime.fromtimestamp(value, dt.UTC)
-    except (OverflowError, OSError, ValueError):
-        raise BillingError(f"not a Unix timestamp: {value}") from None
-
-
-def _dig(value, *path):
-    for key in path:
-        if not isinstance(value, dict):
-            return None
-        value = value.get(key)
-    return value

@@ -67,6 +67,22 @@ def make_subscription(db, pro_plan):
     return make
 
 
+@pytest.fixture
+def linked_monthly(make_subscription):
+    """A monthly subscription linked to Stripe's sub_1 / cus_1, anchored where the test says."""
+
+    def make(anchor: dt.datetime) -> Subscription:
+        return make_subscription(
+            interval="monthly",
+            billing_anchor=anchor,
+            credits_balance=2,
+            stripe_customer_id="cus_1",
+            stripe_subscription_id="sub_1",
+        )
+
+    return make
+
+
 def stripe_signature(payload: str, *, timestamp: int | None = None, secret=WEBHOOK_SECRET) -> str:
     """A Stripe-Signature header made with the scheme of the real `stripe` library."""
     timestamp = int(time.time()) if timestamp is None else timestamp

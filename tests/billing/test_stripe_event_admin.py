@@ -2,7 +2,6 @@
 that need attention, allowed only with the billing.process_stripe_event permission."""
 
 import pytest
-import time_machine
 from django.contrib.auth.models import Permission
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
@@ -17,20 +16,14 @@ NOW = utc(2026, 11, 15, 10)
 
 
 @pytest.fixture(autouse=True)
-def frozen_clock():
-    with time_machine.travel(NOW, tick=False):
-        yield
+def frozen_clock(time_machine):
+    time_machine.move_to(NOW, tick=False)
 
 
 @pytest.fixture
-def waiting_event(post_event, make_subscription, settings):
+def waiting_event(post_event, linked_monthly, settings):
     """An invoice whose period only Stripe can tell, received while no key was configured."""
-    make_subscription(
-        interval="monthly",
-        billing_anchor=utc(2026, 10, 15, 9),
-        stripe_customer_id="cus_1",
-        stripe_subscription_id="sub_1",
-    )
+    linked_monthly(utc(2026, 10, 15, 9))
     settings.STRIPE_SECRET_KEY = ""
     obj = invoice("sub_1", [one_off_line("sub_1", at=utc(2026, 11, 20, 9))], created=NOW)
     event = stripe_event("invoice.paid", obj, created=NOW)

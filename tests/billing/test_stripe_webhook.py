@@ -28,14 +28,8 @@ def frozen_clock():
 
 
 @pytest.fixture
-def monthly(make_subscription):
-    return make_subscription(
-        interval="monthly",
-        billing_anchor=utc(2026, 1, 1, 11),
-        credits_balance=2,
-        stripe_customer_id="cus_1",
-        stripe_subscription_id="sub_1",
-    )
+def monthly(linked_monthly):
+    return linked_monthly(utc(2026, 1, 1, 11))
 
 
 def unchanged(subscription):

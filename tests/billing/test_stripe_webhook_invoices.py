@@ -24,20 +24,13 @@ NOW = START + dt.timedelta(hours=1)
 
 
 @pytest.fixture(autouse=True)
-def frozen_clock():
-    with time_machine.travel(NOW, tick=False):
-        yield
+def frozen_clock(time_machine):
+    time_machine.move_to(NOW, tick=False)
 
 
 @pytest.fixture
-def monthly(make_subscription):
-    return make_subscription(
-        interval="monthly",
-        billing_anchor=ANCHOR,
-        credits_balance=2,
-        stripe_customer_id="cus_1",
-        stripe_subscription_id="sub_1",
-    )
+def monthly(linked_monthly):
+    return linked_monthly(ANCHOR)
 
 
 def paid(lines, *, subscription="sub_1", legacy=False, created=NOW, event_id=None, **options):
