@@ -1,7 +1,8 @@
 from django.contrib import admin, messages
 
 from billing.models import CreditLedgerEntry, Plan, StripeEvent, Subscription
-from billing.services import credits_reset, stripe_events_process_again
+from billing.services.credits import credits_reset
+from billing.services.stripe_events import stripe_events_process_again
 
 
 @admin.register(Plan)

@@ -8,7 +8,7 @@ import pytest
 import time_machine
 
 from billing.models import CreditLedgerEntry, StripeEvent, Subscription
-from billing.services import stripe_events_process_again
+from billing.services.stripe_events import stripe_events_process_again
 from tests.billing.conftest import stripe_event, subscription_event, utc
 from tests.billing.invoices import (
     invoice,
