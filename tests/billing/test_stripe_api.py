@@ -5,6 +5,7 @@ import threading
 
 import pytest
 
+from billing.checks import check_stripe_api_settings, check_stripe_secret_key
 from billing.stripe_api import StripeFetchError, StripeObjectMissing, stripe_subscription_fetch
 
 
@@ -78,3 +79,17 @@ def test_a_server_that_drips_bytes_is_cut_at_the_deadline(settings, dripping_ser
     with pytest.raises(StripeFetchError, match="within 1s") as error:
         stripe_subscription_fetch("sub_1")
     assert error.value.retryable is True
+
+
+def test_a_timeout_that_is_not_positive_fails_the_checks(settings):
+    settings.STRIPE_API_TIMEOUT_SECONDS = 0
+    [problem] = check_stripe_api_settings(None)
+    assert problem.id == "billing.E001"
+
+
+def test_check_deploy_warns_without_a_stripe_key(settings):
+    settings.STRIPE_SECRET_KEY = ""
+    [problem] = check_stripe_secret_key(None)
+    assert problem.id == "billing.W001"
+    settings.STRIPE_SECRET_KEY = "rk_test_x"
+    assert check_stripe_secret_key(None) == []
