@@ -7,11 +7,11 @@ from django.core.checks import Error, Tags, Warning, register
 
 @register()
 def check_stripe_api_settings(app_configs, **kwargs):
-    timeout = settings.STRIPE_API_TIMEOUT_SECONDS
+    timeout = settings.STRIPE_TIMEOUT_SECONDS
     if not timeout > 0:
         return [
             Error(
-                f"STRIPE_API_TIMEOUT_SECONDS={timeout!r} must be a positive number.",
+                f"STRIPE_TIMEOUT_SECONDS={timeout!r} must be a positive number.",
                 id="billing.E001",
             )
         ]

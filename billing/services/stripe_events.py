@@ -9,7 +9,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import Q
 from django.utils import timezone
 
-from billing import periods, stripe_api, stripe_periods
+from billing import periods, stripe_periods, stripe_subscriptions
 from billing.exceptions import BillingError
 from billing.models import CreditLedgerEntry, Plan, StripeEvent, Subscription
 from billing.services.credits import credits_reset_for_period
@@ -319,10 +319,10 @@ USER_ID_METADATA_KEY = "proletto_user_id"
 def _stripe_subscription(stripe_id: str, *, why: str = "") -> dict:
     """The subscription from Stripe's API, asked once; a failure becomes the event's state."""
     try:
-        return stripe_api.stripe_subscription_fetch(stripe_id)
-    except stripe_api.StripeObjectMissing as exc:
+        return stripe_subscriptions.stripe_subscription_fetch(stripe_id)
+    except stripe_subscriptions.StripeObjectMissing as exc:
         raise _NotOurs(str(exc)) from None
-    except stripe_api.StripeFetchError as exc:
+    except stripe_subscriptions.StripeFetchError as exc:
         raise _NeedsAttention(
             f"{why + ': ' if why else ''}{exc}", retryable=exc.retryable
         ) from None

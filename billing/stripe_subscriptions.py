@@ -1,6 +1,6 @@
 """Reads from Stripe's API with the official library: the key from STRIPE_SECRET_KEY, the
 address from STRIPE_API_BASE (a local stand-in in tests), one wall-clock deadline
-(STRIPE_API_TIMEOUT_SECONDS) for the whole exchange and no automatic retries, so a webhook
+(STRIPE_TIMEOUT_SECONDS) for the whole exchange and no automatic retries, so a webhook
 that asks Stripe something answers in bounded time whatever the network does."""
 
 import threading
@@ -67,12 +67,13 @@ def stripe_client() -> stripe.StripeClient:
         raise StripeFetchError(
             "STRIPE_SECRET_KEY is not configured: Stripe cannot be asked", retryable=False
         )
-    return stripe.StripeClient(
-        key,
-        base_addresses={"api": settings.STRIPE_API_BASE},
-        http_client=_DeadlineRequestsClient(deadline=settings.STRIPE_API_TIMEOUT_SECONDS),
-        max_network_retries=0,
-    )
+    options = {
+        "http_client": _DeadlineRequestsClient(deadline=settings.STRIPE_TIMEOUT_SECONDS),
+        "max_network_retries": 0,
+    }
+    if settings.STRIPE_API_BASE:
+        options["base_addresses"] = {"api": settings.STRIPE_API_BASE}
+    return stripe.StripeClient(key, **options)
 
 
 def stripe_subscription_fetch(subscription_id: str) -> dict:

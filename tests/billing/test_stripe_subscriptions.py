@@ -6,7 +6,11 @@ import threading
 import pytest
 
 from billing.checks import check_stripe_api_settings, check_stripe_secret_key
-from billing.stripe_api import StripeFetchError, StripeObjectMissing, stripe_subscription_fetch
+from billing.stripe_subscriptions import (
+    StripeFetchError,
+    StripeObjectMissing,
+    stripe_subscription_fetch,
+)
 
 
 def test_it_returns_the_subscription_as_json(fake_stripe):
@@ -75,14 +79,14 @@ def dripping_server():
 def test_a_server_that_drips_bytes_is_cut_at_the_deadline(settings, dripping_server):
     settings.STRIPE_API_BASE = dripping_server
     settings.STRIPE_SECRET_KEY = "sk_test_local"
-    settings.STRIPE_API_TIMEOUT_SECONDS = 1
+    settings.STRIPE_TIMEOUT_SECONDS = 1
     with pytest.raises(StripeFetchError, match="within 1s") as error:
         stripe_subscription_fetch("sub_1")
     assert error.value.retryable is True
 
 
 def test_a_timeout_that_is_not_positive_fails_the_checks(settings):
-    settings.STRIPE_API_TIMEOUT_SECONDS = 0
+    settings.STRIPE_TIMEOUT_SECONDS = 0
     [problem] = check_stripe_api_settings(None)
     assert problem.id == "billing.E001"
 
