@@ -312,8 +312,10 @@ def _local_subscription(stripe_id: str, *, customer_id: str | None = None) -> Su
     return subscription
 
 
-# The metadata key Proletto puts on the subscriptions it creates (Checkout's subscription_data).
+# Metadata Proletto's Checkout puts on the subscriptions it creates (subscription_data): the
+# user when known, and the plan sold.
 USER_ID_METADATA_KEY = "proletto_user_id"
+PLAN_METADATA_KEY = "plan"
 
 
 def _stripe_subscription(stripe_id: str, *, why: str = "") -> dict:
@@ -337,7 +339,16 @@ def _subscription_owner(obj: dict, *, stripe_id: str) -> Subscription:
     if subscription is not None:
         return subscription
     user_id = _dig(obj, "metadata", USER_ID_METADATA_KEY)
+    plan_code = _dig(obj, "metadata", PLAN_METADATA_KEY)
     if not (isinstance(user_id, str) and user_id.isdigit()):
+        if isinstance(plan_code, str) and Plan.objects.filter(code=plan_code).exists():
+            # Started by our Checkout; its checkout.session.completed links it, and Stripe's
+            # retry of this event comes after that.
+            raise _NeedsAttention(
+                f"subscription {stripe_id} was sold by Proletto's Checkout (plan {plan_code}) "
+                "but is not linked to a user yet",
+                retryable=True,
+            )
         raise _NotOurs(
             f"subscription {stripe_id} belongs to no Proletto user (customer {customer_id} is "
             f"not linked, no {USER_ID_METADATA_KEY} in its metadata)"

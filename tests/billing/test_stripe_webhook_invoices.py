@@ -9,6 +9,7 @@ import time_machine
 
 from billing.models import CreditLedgerEntry, StripeEvent, Subscription
 from billing.services.stripe_events import stripe_events_process_again
+from proletto.models import User
 from tests.billing.conftest import stripe_event, subscription_event, utc
 from tests.billing.invoices import (
     invoice,
@@ -232,3 +233,35 @@ def test_a_subscription_event_of_no_user_is_ignored_with_200(post_event, monthly
     assert record.state == StripeEvent.State.IGNORED
     assert "belongs to no Proletto user" in record.outcome
     assert record.payload == event
+
+
+def test_a_subscription_sold_by_our_checkout_but_not_linked_yet_is_retried_by_stripe(
+    post_event, monthly
+):
+    event = subscription_event(
+        "customer.subscription.created", "sub_new", customer="cus_new", created=NOW
+    )
+    event["data"]["object"]["metadata"] = {"plan": "pro"}
+    response = post_event(event)
+    assert response.status_code == 503
+    assert "not linked to a user yet" in response.json()["error"]
+    assert stored(event).state == StripeEvent.State.NEEDS_ATTENTION
+    # Checkout's own event links the customer; Stripe's retry then applies the event.
+    Subscription.objects.filter(pk=monthly.pk).update(
+        stripe_customer_id="cus_new", stripe_subscription_id=""
+    )
+    assert post_event(event).status_code == 200
+    assert stored(event).state == StripeEvent.State.PROCESSED
+    monthly.refresh_from_db()
+    assert monthly.stripe_subscription_id == "sub_new"
+
+
+def test_a_subscription_for_a_user_without_a_subscription_row_is_retried_by_stripe(post_event, db):
+    user = User.objects.create_user(username="newcomer", email="new@proletto.test")
+    event = subscription_event(
+        "customer.subscription.created", "sub_new", customer="cus_new", created=NOW
+    )
+    event["data"]["object"]["metadata"] = {"proletto_user_id": str(user.pk)}
+    response = post_event(event)
+    assert response.status_code == 503
+    assert "has no subscription row yet" in response.json()["error"]
