@@ -69,3 +69,18 @@ def _aware(value: dt.datetime, tz: dt.tzinfo) -> dt.datetime:
     if value.tzinfo is None or value.utcoffset() is None:
         value = value.replace(tzinfo=tz)
     return value.astimezone(dt.UTC)
+
+
+from dataclasses import dataclass  # noqa: E402
+
+
+@dataclass(frozen=True)
+class Deadline:
+    at: dt.datetime
+    day: dt.date | None
+    zone: str
+
+
+def read_deadline(value, *, tz) -> Deadline | None:
+    at = parse_deadline(value, tz=tz)
+    return Deadline(at=at, day=None, zone=str(tz)) if at else None
