@@ -12,12 +12,22 @@ from django.core.exceptions import ValidationError
 from django.db import models
 from django.utils import timezone
 
+from digests.scraping.fees import is_currency_code
 from proletto.models import (
     validate_country_code,
     validate_mediums,
     validate_tags,
     validate_time_zone,
 )
+
+
+def validate_currency_code(value: str) -> None:
+    if value and not is_currency_code(value):
+        raise ValidationError(
+            "%(value)s is not an ISO 4217 currency code (e.g. EUR, USD).",
+            code="invalid_currency",
+            params={"value": value},
+        )
 
 
 class OpportunitySource(models.Model):
@@ -193,7 +203,12 @@ class Opportunity(models.Model):
         blank=True,
         help_text="0 = free; empty = unknown.",
     )
-    fee_currency = models.CharField(max_length=3, blank=True)
+    fee_currency = models.CharField(
+        max_length=3, blank=True, validators=[validate_currency_code], help_text="ISO 4217."
+    )
+    fee_text = models.CharField(
+        max_length=200, blank=True, help_text="As the source says (a range, conditions)."
+    )
     source = models.ForeignKey(
         OpportunitySource, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )

@@ -34,6 +34,8 @@ SUMMARY_CHARS = 220
 # Random per process, so no scraped or profile text can contain a marker, by chance or on
 # purpose.
 _SLOT_MARK = uuid.uuid4().hex
+# One written number, separators included ("1,000", "1.500,50", "1 000").
+_NUMBER = re.compile(r"\d(?:[\d.,'\u00a0 ]*\d)?")
 _SLOT = re.compile(rf"\[slot-{_SLOT_MARK}-(\w+)\]")
 
 
@@ -199,4 +201,8 @@ def opportunity_fee_label(opportunity) -> str:
         return "Fee not stated"
     if opportunity.fee_amount == 0:
         return "Free to apply"
-    return f"Fee {opportunity.fee_amount:g} {opportunity.fee_currency}".strip()
+    # The source's own words when they say more than one amount ("$10–$25 by size").
+    if opportunity.fee_text and len(_NUMBER.findall(opportunity.fee_text)) > 1:
+        return f"Fee {opportunity.fee_text}"
+    amount = f"{opportunity.fee_amount:,.2f}".removesuffix(".00")
+    return f"Fee {amount} {opportunity.fee_currency}".strip()

@@ -25,6 +25,7 @@ UPDATE_FIELDS = [
     "eligibility",
     "fee_amount",
     "fee_currency",
+    "fee_text",
     "source",
     "status",
     "content_hash",

@@ -11,6 +11,8 @@ from decimal import Decimal
 
 import pytest
 
+from digests.models import Opportunity
+from digests.rendering import opportunity_fee_label
 from digests.scraping.dates import read_deadline
 from digests.scraping.normalise import parse_fee, parse_location
 
@@ -116,3 +118,19 @@ def test_a_place_means_what_its_text_says(text, city, country, remote):
 
 def test_the_table_holds_at_least_forty_real_world_strings():
     assert len(DEADLINES) + len(FEES) + len(PLACES) >= 40
+
+
+@pytest.mark.parametrize(
+    ("text", "label"),
+    [
+        ("€1,000", "Fee 1,000 EUR"),
+        ("1.500,50 €", "Fee 1,500.50 EUR"),
+        ("$10–$25 depending on size", "Fee $10–$25 depending on size"),
+        ("Free", "Free to apply"),
+        ("", "Fee not stated"),
+    ],
+)
+def test_the_digest_states_a_fee_as_the_call_means_it(text, label):
+    amount, currency = parse_fee(text)
+    opportunity = Opportunity(fee_amount=amount, fee_currency=currency, fee_text=text)
+    assert opportunity_fee_label(opportunity) == label
