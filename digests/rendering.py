@@ -15,16 +15,15 @@ there are mediums, whether there is an open pixel) is part of the key a frame is
 
 import re
 import uuid
-import zoneinfo
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 from html import escape as html_escape
 
 from django.template.loader import render_to_string
-from django.utils.formats import date_format
 from django.utils.safestring import SafeData, mark_safe
 from django.utils.text import Truncator
 
+from digests.deadlines import deadline_label
 from digests.models import Opportunity
 from outreach.services.outbox import email_render
 
@@ -77,6 +76,8 @@ class OpportunityCard:
     opportunity_id: int
     url: str
     deadline: datetime | None
+    deadline_date: date | None
+    deadline_timezone: str
     html: Slotted
     text: Slotted
 
@@ -89,6 +90,8 @@ class OpportunityCard:
             opportunity_id=opportunity.id,
             url=opportunity.url,
             deadline=opportunity.deadline,
+            deadline_date=opportunity.deadline_date,
+            deadline_timezone=opportunity.deadline_timezone,
             html=Slotted(html, autoescape=True),
             text=Slotted(text, autoescape=False),
         )
@@ -137,9 +140,14 @@ class DigestCards:
         return self._cards[opportunity_id]
 
     def deadline_label(self, card: OpportunityCard, zone_name: str) -> str:
-        key = (card.deadline, zone_name)
+        key = (card.deadline, card.deadline_date, card.deadline_timezone, zone_name)
         if key not in self._deadline_labels:
-            self._deadline_labels[key] = deadline_label(card.deadline, zone_name)
+            self._deadline_labels[key] = deadline_label(
+                at=card.deadline,
+                day=card.deadline_date,
+                zone=card.deadline_timezone,
+                reader_zone=zone_name,
+            )
         return self._deadline_labels[key]
 
 
@@ -181,12 +189,6 @@ class DigestFrames:
             Slotted(text, autoescape=False),
             Slotted(html, autoescape=True),
         )
-
-
-def deadline_label(deadline, zone_name: str) -> str:
-    if deadline is None:
-        return "rolling"
-    return date_format(deadline.astimezone(zoneinfo.ZoneInfo(zone_name)), "j F Y")
 
 
 def opportunity_location_label(opportunity) -> str:

@@ -9,7 +9,7 @@ from decimal import Decimal
 
 from proletto.vocabulary import normalise_medium, normalise_tag
 
-from .dates import parse_deadline
+from .dates import read_deadline
 from .fees import read_fee
 from .places import country_from_name, country_from_subdivision
 from .text import canonical_url, plain_text
@@ -76,10 +76,10 @@ def normalise_item(raw: RawItem, *, base_url: str, tz: dt.tzinfo) -> dict:
     if url is None:
         raise ItemSkipped(f"item {title[:60]!r} has no usable http(s) link")
     description = plain_text(raw.description, max_length=5000, multiline=True)
-    deadline = parse_deadline(raw.deadline, tz=tz) if raw.deadline else None
+    deadline = read_deadline(raw.deadline, tz=tz) if raw.deadline else None
     if deadline is None and not raw.deadline:
         match = _DEADLINE_IN_TEXT.search(description)
-        deadline = parse_deadline(match.group(1), tz=tz) if match else None
+        deadline = read_deadline(match.group(1), tz=tz) if match else None
     mediums, tags = split_categories(raw.categories)
     city, country, is_remote, location_text = parse_location(raw.location)
     fee_amount, fee_currency = parse_fee(raw.fee)
@@ -88,7 +88,9 @@ def normalise_item(raw: RawItem, *, base_url: str, tz: dt.tzinfo) -> dict:
         "url": url,
         "organisation": plain_text(raw.organisation, max_length=200),
         "description": description,
-        "deadline": deadline,
+        "deadline": deadline.at if deadline else None,
+        "deadline_date": deadline.day if deadline else None,
+        "deadline_timezone": deadline.zone if deadline else "",
         "kind": parse_kind(raw.kind, title=title),
         "city": city,
         "country": country,

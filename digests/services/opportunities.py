@@ -16,6 +16,8 @@ UPDATE_FIELDS = [
     "kind",
     "description",
     "deadline",
+    "deadline_date",
+    "deadline_timezone",
     "city",
     "country",
     "location_text",

@@ -87,8 +87,12 @@ def test_a_filter_on_a_slotted_value_is_caught_not_sent():
         Slotted(f"Hi {slot('greeting_name').upper()}", autoescape=False)
 
 
-def test_the_deadline_is_shown_in_the_readers_time_zone():
+def test_a_deadline_with_a_time_is_shown_in_the_readers_zone_with_the_zone_named():
     item = opportunity(deadline=dt.datetime(2026, 12, 1, 23, 30, tzinfo=dt.UTC))
     cards = DigestCards([item])
-    assert cards.deadline_label(cards[item.id], "Europe/London") == "1 December 2026"
-    assert cards.deadline_label(cards[item.id], "Asia/Tokyo") == "2 December 2026"
+    assert cards.deadline_label(cards[item.id], "Europe/London") == (
+        "1 December 2026, 23:30 (Europe/London time)"
+    )
+    assert cards.deadline_label(cards[item.id], "Asia/Tokyo") == (
+        "2 December 2026, 08:30 (Asia/Tokyo time)"
+    )
