@@ -8,7 +8,7 @@ import pytest
 
 from digests.models import Opportunity
 from digests.scraping.normalise import RawItem, normalise_item
-from digests.services import digest_send_test
+from digests.services.digest import digest_send_test
 from tests.digests.digest_data import NOW, artist
 
 pytestmark = pytest.mark.django_db

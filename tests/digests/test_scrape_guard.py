@@ -8,7 +8,7 @@ import pytest
 from django.core.management import call_command
 
 from digests.models import Opportunity, OpportunitySource
-from digests.services import opportunities_scrape
+from digests.services.scrape import opportunities_scrape
 
 ROOT = Path(__file__).resolve().parents[2]
 
