@@ -164,7 +164,12 @@ class DigestFrames:
     def render(self, context: dict) -> tuple[str, str, str]:
         """(subject, body_text, body_html) of one digest, as email_render would give them."""
         items = context["items"]
-        shape = (len(items), bool(context["mediums"]), bool(context["open_pixel_url"]))
+        shape = (
+            len(items),
+            bool(context["mediums"]),
+            bool(context["open_pixel_url"]),
+            context["general_picks"],
+        )
         if shape not in self._frames:
             self._frames[shape] = self._render_frame(context)
         values = {name: context[name] for name in FRAME_SLOTS}

@@ -106,6 +106,18 @@ def _deadline_day(deadline, *, now):
     return now.date() + timedelta(days=(deadline - now).days)
 
 
+def opportunity_click_counts(*, now) -> dict[int, int]:
+    """Per open opportunity, how many artists clicked it in a digest: one aggregate query."""
+    return dict(
+        DigestItem.objects.filter(
+            clicked_at__isnull=False, opportunity__in=open_opportunities(now=now)
+        )
+        .values("opportunity_id")
+        .annotate(artists=Count("digest__user_id", distinct=True))
+        .values_list("opportunity_id", "artists")
+    )
+
+
 PROFILE_FIELDS = (
     "id",
     "email",

@@ -252,6 +252,8 @@ HEALTH_DISK_FREE_FAILING = env.float("HEALTH_DISK_FREE_FAILING", default=0.05)
 DIGEST_SEND_WEEKDAY = env.int("DIGEST_SEND_WEEKDAY", default=0)
 DIGEST_SEND_LOCAL_TIME = config.time_of_day(env.str("DIGEST_SEND_LOCAL_TIME", default="08:00"))
 DIGEST_OPPORTUNITY_COUNT = env.int("DIGEST_OPPORTUNITY_COUNT", default=5)
+# Where an artist completes their profile; a digest of general picks links to it when set.
+DIGEST_PROFILE_URL = env.str("DIGEST_PROFILE_URL", default="")
 # Users per transaction of the digest run: a crash loses at most one batch's work.
 DIGEST_BATCH_SIZE = env.int("DIGEST_BATCH_SIZE", default=1000)
 

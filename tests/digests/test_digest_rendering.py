@@ -26,8 +26,12 @@ pytestmark = pytest.mark.django_db
 HOSTILE = 'Giulia <b>"Bianchi"</b> & O\'Brien  '
 
 
-def frame_context(*, items: int, mediums: str, open_pixel_url: str) -> dict:
+def frame_context(
+    *, items: int, mediums: str, open_pixel_url: str, general_picks: bool = False
+) -> dict:
     return {
+        "general_picks": general_picks,
+        "profile_url": "http://127.0.0.1:8000/profile/?a=1&b=2",
         "greeting_name": HOSTILE,
         "mediums": mediums,
         "items": [
@@ -44,8 +48,13 @@ def frame_context(*, items: int, mediums: str, open_pixel_url: str) -> dict:
 @pytest.mark.parametrize("items", [1, 2, 5])
 @pytest.mark.parametrize("mediums", ["", "Painting, <Sculpture> & more"])
 @pytest.mark.parametrize("open_pixel_url", ["", "http://127.0.0.1:8000/d/open/1:x/?a=1&b=2"])
-def test_the_outbox_stores_the_same_email_as_from_a_whole_render(items, mediums, open_pixel_url):
-    context = frame_context(items=items, mediums=mediums, open_pixel_url=open_pixel_url)
+@pytest.mark.parametrize("general_picks", [False, True])
+def test_the_outbox_stores_the_same_email_as_from_a_whole_render(
+    items, mediums, open_pixel_url, general_picks
+):
+    context = frame_context(
+        items=items, mediums=mediums, open_pixel_url=open_pixel_url, general_picks=general_picks
+    )
     draft = OutboxDraft(
         recipient="giulia@artists.test",
         template=DIGEST_TEMPLATE,
