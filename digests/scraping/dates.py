@@ -14,7 +14,6 @@ import re
 import warnings
 from dataclasses import dataclass
 
-import dateparser
 from dateutil import parser as dateutil_parser
 
 # Words before the date that say "deadline", in the languages dateparser is asked to read.
@@ -107,6 +106,10 @@ def _read_english(text: str, tz) -> Deadline | None:
 
 
 def _read_other_languages(text: str, tz) -> Deadline | None:
+    # Imported here: it takes 0.4 s, which every process importing the scraper (web workers,
+    # the scheduler, each command) would pay, and most feeds never need it.
+    import dateparser
+
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         moment = dateparser.parse(text, languages=OTHER_LANGUAGES, settings=_DATEPARSER_SETTINGS)
