@@ -195,3 +195,52 @@ def test_each_address_is_judged_by_its_rule(address, rule):
 def test_a_bad_allowed_network_fails_the_system_check(settings):
     settings.SCRAPE_ALLOWED_PRIVATE_NETWORKS = ["10.0.0.0/8", "intranet"]
     assert [error.id for error in check_scrape_settings(None)] == ["digests.E009"]
+
+
+@pytest.fixture
+def self_signed_https(tmp_path):
+    """An HTTPS server on 127.0.0.1 with a certificate no public authority signed."""
+    import datetime as dt
+    import ssl
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")])
+    now = dt.datetime.now(dt.UTC)
+    certificate = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - dt.timedelta(days=1))
+        .not_valid_after(now + dt.timedelta(days=1))
+        .add_extension(
+            x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]),
+            critical=False,
+        )
+        .sign(key, hashes.SHA256())
+    )
+    (tmp_path / "cert.pem").write_bytes(certificate.public_bytes(serialization.Encoding.PEM))
+    (tmp_path / "key.pem").write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+    )
+    site = Site("127.0.0.1", {"/feed": (200, {}, b"<rss/>")})
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(tmp_path / "cert.pem", tmp_path / "key.pem")
+    site.httpd.socket = context.wrap_socket(site.httpd.socket, server_side=True)
+    yield site.base.replace("http://", "https://")
+    site.close()
+
+
+def test_an_https_source_must_have_a_certificate_valid_for_its_host(self_signed_https):
+    with pytest.raises(FetchError, match="^could not connect: the TLS certificate is not valid"):
+        fetch(f"{self_signed_https}/feed", policy=policy(allow_private_networks=True))
