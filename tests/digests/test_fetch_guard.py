@@ -244,3 +244,12 @@ def self_signed_https(tmp_path):
 def test_an_https_source_must_have_a_certificate_valid_for_its_host(self_signed_https):
     with pytest.raises(FetchError, match="^could not connect: the TLS certificate is not valid"):
         fetch(f"{self_signed_https}/feed", policy=policy(allow_private_networks=True))
+
+
+def test_a_redirect_to_another_scheme_is_refused():
+    source = Site("127.0.0.1", {"/feed": (302, {"Location": "file:///etc/passwd"}, b"")})
+    try:
+        with pytest.raises(FetchError, match=r"only http\(s\) is fetched"):
+            fetch(f"{source.base}/feed", policy=policy(allow_private_networks=True))
+    finally:
+        source.close()
