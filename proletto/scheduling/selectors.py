@@ -33,7 +33,9 @@ def scheduler_status(*, with_jobs: bool = True) -> dict:
     )
     # A process beats every lease/3 s; one not seen for a stale heartbeat's time is gone.
     seen_since = now - dt.timedelta(seconds=settings.SCHEDULER_HEARTBEAT_STALE_SECONDS)
-    live = SchedulerInstance.objects.filter(seen_at__gte=seen_since).exclude(holder=leader or "")
+    live = SchedulerInstance.objects.filter(
+        seen_at__gte=seen_since, kind=SchedulerInstance.Kind.SCHEDULER
+    ).exclude(holder=leader or "")
     status = {
         "leader": leader,
         "heartbeat_at": heartbeat_at.isoformat() if heartbeat_at else None,

@@ -9,7 +9,9 @@ import pytest
 import time_machine
 from django_apscheduler.models import DjangoJobExecution
 
-from proletto.scheduling import services
+from proletto.scheduling import statuses
+from proletto.scheduling.claims import due_runs_claim
+from proletto.scheduling.jobstore import jobs_sync
 from proletto.scheduling.registry import parse_schedule
 from proletto.scheduling.triggers import WallClockCronTrigger
 
@@ -103,16 +105,16 @@ def _runs_over_the_day(settings, zone, day, crontab, step):
     settings.SCHEDULE_OVERRIDES = {"hourly": f"cron: {crontab} {zone.key}"}
     start, end = local_day(zone, day)
     with time_machine.travel(start - dt.timedelta(hours=1), tick=False):
-        services.jobs_sync()
+        jobs_sync()
     now = start
     started = []
     while now < end:
         with time_machine.travel(now, tick=False):
-            for claim in services.due_runs_claim(now=now, running=set()):
+            for claim in due_runs_claim(now=now, running=set()):
                 if claim.job.id == "hourly":  # the other test jobs run on their own grid
                     started.append(claim)
                 DjangoJobExecution.objects.filter(pk=claim.execution_id).update(
-                    status=services.EXECUTED
+                    status=statuses.EXECUTED
                 )
         now += step
     return started
@@ -128,9 +130,11 @@ def test_the_scheduler_runs_a_local_job_once_with_a_clock_exactly_on_the_fire_ti
     # fire time, the first and the repeated one alike.
     started = _runs_over_the_day(settings, zone, day, crontab, dt.timedelta(minutes=30))
     assert [c.job.id for c in started] == ["hourly"]
-    assert not DjangoJobExecution.objects.filter(job_id="hourly").exclude(
-        status=services.EXECUTED
-    ).exists()
+    assert (
+        not DjangoJobExecution.objects.filter(job_id="hourly")
+        .exclude(status=statuses.EXECUTED)
+        .exists()
+    )
 
 
 @pytest.mark.django_db
