@@ -160,3 +160,30 @@ def test_the_outage_backoff_never_exceeds_one_poll(settings):
     process.shutdown = lambda: None
     process.run()
     assert max(waits) == 2
+
+
+def test_a_run_on_time_records_its_owner_and_that_it_was_scheduled(synced):
+    from proletto.scheduling.claims import due_runs_claim
+
+    eleven = dt.datetime(2026, 3, 2, 11, 0, tzinfo=dt.UTC)
+    [claim, _] = due_runs_claim(now=eleven, running=set(), holder="host:8:hh")
+    run = JobRun.objects.get(pk=claim.execution_id)
+    assert (run.holder, run.trigger) == ("host:8:hh", JobRun.Trigger.SCHEDULED)
+
+
+def test_a_run_made_up_after_downtime_is_recorded_as_caught_up(synced):
+    from proletto.scheduling.claims import due_runs_claim
+
+    much_later = dt.datetime(2026, 3, 2, 15, 10, tzinfo=dt.UTC)
+    claims = due_runs_claim(now=much_later, running=set(), holder="host:9:ii")
+    [claim] = [c for c in claims if c.job.id == "hourly"]
+    assert JobRun.objects.get(pk=claim.execution_id).trigger == JobRun.Trigger.CAUGHT_UP
+
+
+def test_a_requested_run_records_who_asked(synced):
+    from proletto.scheduling.claims import run_requests_claim
+
+    RunRequest.objects.create(job_id="hourly", requested_by="ops@proletto.test", requested_at=NOW)
+    [claim] = run_requests_claim(holder="host:10:jj", now=NOW, running=set())
+    run = JobRun.objects.get(pk=claim.execution_id)
+    assert (run.trigger, run.requested_by) == (JobRun.Trigger.REQUESTED, "ops@proletto.test")
