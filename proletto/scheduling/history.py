@@ -8,10 +8,12 @@ never be finished by it: the leader closes it at every poll.
 """
 
 import datetime as dt
+import json
 import logging
 import time
 
 from django.conf import settings
+from django.core.serializers.json import DjangoJSONEncoder
 from django.db import DatabaseError, connection, transaction
 from django.utils import timezone
 from django_apscheduler.models import DjangoJobExecution
@@ -91,11 +93,24 @@ def _outcome_write(execution_id, run_request_id, status, duration, error, tb, re
             traceback=tb,
         )
         if isinstance(result, dict):
-            JobRun.objects.filter(execution_id=execution_id).update(result=result)
+            JobRun.objects.filter(execution_id=execution_id).update(result=_json_safe(result))
         if run_request_id:
             RunRequest.objects.filter(pk=run_request_id).update(
                 status=RunRequest.Status.DONE if status == EXECUTED else RunRequest.Status.FAILED
             )
+
+
+class _ResultEncoder(DjangoJSONEncoder):
+    def default(self, o):
+        try:
+            return super().default(o)
+        except TypeError:
+            return str(o)
+
+
+def _json_safe(result: dict) -> dict:
+    # A job may return a date or an object among its counts: the outcome must still be written.
+    return json.loads(json.dumps(result, cls=_ResultEncoder))
 
 
 def live_holders(*, now: dt.datetime | None = None):

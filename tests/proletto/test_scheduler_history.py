@@ -187,3 +187,18 @@ def test_a_requested_run_records_who_asked(synced):
     [claim] = run_requests_claim(holder="host:10:jj", now=NOW, running=set())
     run = JobRun.objects.get(pk=claim.execution_id)
     assert (run.trigger, run.requested_by) == (JobRun.Trigger.REQUESTED, "ops@proletto.test")
+
+
+def test_an_outcome_is_written_even_if_the_job_returned_values_json_cannot_hold(synced):
+    pk = started_run(holder="host:11:kk")
+    history.execution_outcome_record(
+        execution_id=pk,
+        run_request_id=None,
+        status=statuses.EXECUTED,
+        duration=0.1,
+        error=None,
+        tb=None,
+        result={"since": NOW, "source": object()},
+    )
+    assert DjangoJobExecution.objects.get(pk=pk).status == statuses.EXECUTED
+    assert JobRun.objects.get(pk=pk).result["since"] == "2026-03-02T10:30:00Z"
