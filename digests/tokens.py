@@ -13,9 +13,10 @@ import hmac
 from django.core import signing
 from django.utils.encoding import force_bytes
 
+from outreach.consent import UNSUBSCRIBE_SALT
+
 OPEN_SALT = "digests.open"
 CLICK_SALT = "digests.click"
-UNSUBSCRIBE_SALT = "digests.unsubscribe"
 
 _signers: dict[str, signing.Signer] = {}
 
