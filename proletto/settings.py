@@ -235,9 +235,7 @@ INBOX_CLAIM_SECONDS = env.int("INBOX_CLAIM_SECONDS", default=300)
 # One process_inbox run stops taking new batches after this long (the next run continues).
 INBOX_JOB_MAX_SECONDS = env.float("INBOX_JOB_MAX_SECONDS", default=50)
 HEALTH_INBOX_BACKLOG_WARNING_SECONDS = env.int("HEALTH_INBOX_BACKLOG_WARNING_SECONDS", default=300)
-HEALTH_INBOX_BACKLOG_FAILING_SECONDS = env.int(
-    "HEALTH_INBOX_BACKLOG_FAILING_SECONDS", default=1800
-)
+HEALTH_INBOX_BACKLOG_FAILING_SECONDS = env.int("HEALTH_INBOX_BACKLOG_FAILING_SECONDS", default=1800)
 
 # --- maintenance bot and system status (proletto/monitoring) -------------------------------------
 HEALTH_RESULT_RETENTION_DAYS = env.int("HEALTH_RESULT_RETENTION_DAYS", default=14)

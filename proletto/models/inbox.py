@@ -25,7 +25,9 @@ class InboundEvent(models.Model):
     # States an operator may replay.
     REPLAYABLE_STATES = (State.FAILED, State.HELD, State.REJECTED, State.APPLIED)
 
-    source = models.CharField(max_length=100, help_text='e.g. "stripe", "anymail:sendgrid:tracking"')
+    source = models.CharField(
+        max_length=100, help_text='e.g. "stripe", "anymail:sendgrid:tracking"'
+    )
     kind = models.CharField(max_length=100, blank=True, help_text="e.g. the Stripe event type")
     external_id = models.CharField(max_length=255, blank=True, help_text="e.g. the Stripe event id")
     # A redelivery of a request already stored (same event id, or the same body) is stored once.
