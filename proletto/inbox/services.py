@@ -108,19 +108,20 @@ def inbox_apply(*, event: InboundEvent, handlers: dict | None = None) -> str:
         if handler is None:
             raise LookupError(f"no inbox handler is registered for source {event.source!r}")
         with transaction.atomic():
+            # Still ours? A claim that expired (a slow or paused process) went to another
+            # process, which applies the event; the row lock keeps the two apart.
+            if not claimed.select_for_update().exists():
+                return "lost"
             outcome = handler(event)
             now = timezone.now()
-            if not claimed.update(
+            claimed.update(
                 state=State.APPLIED,
                 outcome=(outcome or "")[:255],
                 last_error="",
                 applied_at=now,
                 next_attempt_at=None,
                 updated_at=now,
-            ):
-                # Our claim expired and another process took the event: undo, it applies it.
-                transaction.set_rollback(True)
-                return "lost"
+            )
     except InboxRejected as exc:
         logger.warning("inbox event %s (%s) rejected: %s", event.pk, event.source, exc)
         now = timezone.now()
