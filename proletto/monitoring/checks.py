@@ -372,7 +372,8 @@ def check_inbox(now) -> list[CheckResult]:
             "inbox backlog",
             backlog_status,
             f"{age / 60:.0f} min",
-            f"{waiting['count']} webhook event(s) waiting; the oldest arrived {age / 60:.0f} min ago"
+            f"{waiting['count']} webhook event(s) waiting; "
+            f"the oldest arrived {age / 60:.0f} min ago"
             if waiting["count"]
             else "no webhook event waiting",
         ),
