@@ -10,12 +10,11 @@ that is retried with backoff, then held for a replay. The core imports no app: t
 are discovered like the jobs (proletto/scheduling/registry.py).
 """
 
-import importlib
 from collections.abc import Callable
 
-from django.apps import apps
 from django.conf import settings
 
+from proletto.discovery import app_modules
 from proletto.models import InboundEvent
 
 Handler = Callable[[InboundEvent], str]
@@ -29,23 +28,12 @@ class DuplicateInboxSource(Exception):
     pass
 
 
-def _handler_modules() -> list[str]:
-    explicit = getattr(settings, "INBOX_HANDLER_MODULES", None)
-    if explicit:
-        return list(explicit)
-    return [f"{app_config.name}.inbox" for app_config in apps.get_app_configs()]
-
-
 def inbox_handlers() -> dict[str, Handler]:
-    """Every declared handler, by source (the installed apps' inbox.py)."""
+    """Every declared handler, by source (the installed apps' inbox.py, or
+    INBOX_HANDLER_MODULES)."""
     handlers: dict[str, Handler] = {}
-    for module_name in _handler_modules():
-        try:
-            module = importlib.import_module(module_name)
-        except ModuleNotFoundError as exc:
-            if exc.name != module_name:
-                raise
-            continue
+    explicit = getattr(settings, "INBOX_HANDLER_MODULES", None)
+    for module in app_modules("inbox", explicit=explicit):
         for source, handler in getattr(module, "HANDLERS", {}).items():
             if source in handlers:
                 raise DuplicateInboxSource(f"inbox source {source!r} is declared twice")

@@ -356,12 +356,15 @@ def check_inbox(now) -> list[CheckResult]:
         state__in=[State.PENDING, State.PROCESSING], received_at__lte=now
     ).aggregate(oldest=Min("received_at"), count=Count("id"))
     age = (now - waiting["oldest"]).total_seconds() if waiting["oldest"] else 0.0
-    if age >= settings.HEALTH_INBOX_BACKLOG_FAILING_SECONDS:
-        backlog_status = FAILING
-    elif age >= settings.HEALTH_INBOX_BACKLOG_WARNING_SECONDS:
-        backlog_status = WARNING
-    else:
-        backlog_status = OK
+    over = [
+        status
+        for status, limit in (
+            (FAILING, settings.HEALTH_INBOX_BACKLOG_FAILING_SECONDS),
+            (WARNING, settings.HEALTH_INBOX_BACKLOG_WARNING_SECONDS),
+        )
+        if age >= limit
+    ]
+    backlog_status = over[0] if over else OK
     stuck = InboundEvent.objects.aggregate(
         failed=Count("id", filter=Q(state=State.FAILED)),
         held=Count("id", filter=Q(state=State.HELD)),
