@@ -129,9 +129,7 @@ def test_webhooks_during_a_database_outage_are_refused_with_5xx_and_none_is_lost
 
             proxy.stop()
             during = {number: deliver(server, number) for number in range(1, BATCHES + 1)}
-            assert not InboundEvent.objects.filter(external_id__startswith="evt_drill_").exclude(
-                external_id="evt_drill_0"
-            ).exists()
+            assert InboundEvent.objects.count() == 2  # batch 0's ESP and Stripe requests
 
             proxy.start()
             # The senders retry what was refused, and redeliver one that was stored.

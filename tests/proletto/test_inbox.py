@@ -1,7 +1,10 @@
 import datetime as dt
+from io import StringIO
 
 import pytest
 import time_machine
+from django.core.management import call_command
+from django_apscheduler.models import DjangoJobExecution
 
 from proletto.inbox.registry import DuplicateInboxSource, inbox_handlers
 from proletto.inbox.services import (
@@ -199,3 +202,10 @@ def test_a_source_declared_twice_is_an_error(settings):
     ]
     with pytest.raises(DuplicateInboxSource):
         inbox_handlers()
+
+
+def test_runjob_process_inbox_applies_the_stored_events_and_records_the_run():
+    event = store()
+    call_command("runjob", "process_inbox", stdout=StringIO())
+    assert state(event) == "applied"
+    assert DjangoJobExecution.objects.get(job__id="process_inbox").status == "Executed"
