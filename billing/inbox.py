@@ -9,14 +9,16 @@ from proletto.models import InboundEvent
 
 
 def apply_stripe_event(event: InboundEvent) -> str:
+    """stripe_event_process on the stored event: its StripeEvent row (processed, ignored,
+    needs attention) is the dedupe and the billing admin's view of it."""
     # The signature and the event's shape were checked before it was stored.
     try:
         return stripe_event_process(event=json.loads(bytes(event.body)))
     except BillingError as exc:
-        # A 4xx other than 404 is about the payload as Stripe sent it (or a price no plan
-        # knows): retrying cannot help, a replay after a fix can. An unknown subscription
-        # (404) may be created any moment by a checkout: retried with backoff.
-        if exc.status != 404:
+        # What Stripe's retry would fix (5xx: Stripe's API unreachable, a subscription not
+        # linked yet) fails and is retried with backoff; other 4xx are about the payload
+        # itself (or a price no plan knows): rejected with the reason, replayable after a fix.
+        if exc.status < 500 and exc.status != 404:
             raise InboxRejected(str(exc)) from exc
         raise
 

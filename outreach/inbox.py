@@ -6,6 +6,7 @@ import io
 
 from anymail.exceptions import AnymailError
 from django.core.handlers.wsgi import WSGIRequest
+from django.db import transaction
 
 from outreach.errors import OutboxError
 from outreach.urls import anymail_sources
@@ -41,8 +42,12 @@ def anymail_handler(anymail_view):
         except (AnymailError, ValueError, KeyError, TypeError, AttributeError) as exc:
             raise InboxRejected(f"{webhook.esp_name} payload: {type(exc).__name__}: {exc}") from exc
         try:
-            for esp_event in esp_events:
-                webhook.signal.send(sender=view_class, event=esp_event, esp_name=webhook.esp_name)
+            # A batch is applied whole or not at all; each event's id is its dedupe record.
+            with transaction.atomic():
+                for esp_event in esp_events:
+                    webhook.signal.send(
+                        sender=view_class, event=esp_event, esp_name=webhook.esp_name
+                    )
         except OutboxError as exc:
             raise InboxRejected(str(exc)) from exc
         return f"{len(esp_events)} {webhook.esp_name} event(s) applied"

@@ -98,7 +98,13 @@ def inbox_claim(*, now: dt.datetime, batch_size: int) -> list[InboundEvent]:
 
 
 def inbox_apply(*, event: InboundEvent, handlers: dict | None = None) -> str:
-    """Apply one claimed event through its source's handler; return its new state."""
+    """Apply one claimed event through its source's handler; return its new state.
+
+    The handler runs outside any transaction of ours: it opens its own around its effects and
+    its dedupe record (StripeEvent, EmailEvent), and may call the outside world first (Stripe's
+    API) without holding a lock. So an event applied twice (a replay, a claim taken over after
+    a crash between the effects and the `applied` mark) takes effect once.
+    """
     handlers = inbox_handlers() if handlers is None else handlers
     claimed = InboundEvent.objects.filter(
         pk=event.pk, state=State.PROCESSING, attempts=event.attempts
@@ -107,29 +113,16 @@ def inbox_apply(*, event: InboundEvent, handlers: dict | None = None) -> str:
     try:
         if handler is None:
             raise LookupError(f"no inbox handler is registered for source {event.source!r}")
-        with transaction.atomic():
-            # Still ours? A claim that expired (a slow or paused process) went to another
-            # process, which applies the event; the row lock keeps the two apart.
-            if not claimed.select_for_update().exists():
-                return "lost"
-            outcome = handler(event)
-            now = timezone.now()
-            claimed.update(
-                state=State.APPLIED,
-                outcome=(outcome or "")[:255],
-                last_error="",
-                applied_at=now,
-                next_attempt_at=None,
-                updated_at=now,
-            )
+        if not claimed.exists():
+            return "lost"  # our claim expired and another process took the event over
+        outcome = handler(event)
     except InboxRejected as exc:
         logger.warning("inbox event %s (%s) rejected: %s", event.pk, event.source, exc)
-        now = timezone.now()
         claimed.update(
             state=State.REJECTED,
             last_error=f"rejected: {exc}"[:10000],
             next_attempt_at=None,
-            updated_at=now,
+            updated_at=timezone.now(),
         )
         return State.REJECTED
     except Exception as exc:
@@ -150,6 +143,15 @@ def inbox_apply(*, event: InboundEvent, handlers: dict | None = None) -> str:
             updated_at=now,
         )
         return State.HELD if held else State.FAILED
+    now = timezone.now()
+    claimed.update(
+        state=State.APPLIED,
+        outcome=(outcome or "")[:255],
+        last_error="",
+        applied_at=now,
+        next_attempt_at=None,
+        updated_at=now,
+    )
     return State.APPLIED
 
 
