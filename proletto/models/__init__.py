@@ -2,7 +2,7 @@
 them from proletto.models.
 
 - users: User and the validators of its profile fields.
-- scheduling: SchedulerLease, SchedulerInstance, RunRequest (proletto/scheduling).
+- scheduling: SchedulerLease, SchedulerInstance, RunRequest, JobRun (proletto/scheduling).
 - inbox: InboundEvent (proletto/inbox).
 - monitoring: CheckStatus, HealthCheckState, HealthCheckResult, HealthAlert
   (proletto/monitoring).
@@ -10,7 +10,7 @@ them from proletto.models.
 
 from proletto.models.inbox import InboundEvent
 from proletto.models.monitoring import CheckStatus, HealthAlert, HealthCheckResult, HealthCheckState
-from proletto.models.scheduling import RunRequest, SchedulerInstance, SchedulerLease
+from proletto.models.scheduling import JobRun, RunRequest, SchedulerInstance, SchedulerLease
 from proletto.models.users import (
     User,
     validate_country_code,
@@ -25,6 +25,7 @@ __all__ = [
     "HealthCheckResult",
     "HealthCheckState",
     "InboundEvent",
+    "JobRun",
     "RunRequest",
     "SchedulerInstance",
     "SchedulerLease",
