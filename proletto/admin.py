@@ -44,4 +44,5 @@ class ArtistAdmin(UserAdmin):
     )
 
 
+from proletto.inbox import admin as inbox_admin  # noqa: E402,F401
 from proletto.scheduling import admin as scheduling_admin  # noqa: E402,F401

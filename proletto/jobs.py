@@ -1,10 +1,17 @@
 """Scheduled jobs of the core app."""
 
-from apscheduler.triggers.interval import IntervalTrigger
+import logging
+import time
 
+from apscheduler.triggers.interval import IntervalTrigger
+from django.conf import settings
+
+from proletto.inbox.services import inbox_process, inbox_prune
 from proletto.monitoring.services import health_run
 from proletto.scheduling.execution import run_requests_prune
 from proletto.scheduling.registry import MissedRunPolicy, ScheduledJob
+
+logger = logging.getLogger(__name__)
 
 
 def prune_run_requests() -> dict:
@@ -13,6 +20,17 @@ def prune_run_requests() -> dict:
 
 def maintenance_bot() -> dict:
     return health_run()
+
+
+def process_inbox() -> dict:
+    started = time.monotonic()
+    counts = inbox_process(max_seconds=settings.INBOX_JOB_MAX_SECONDS)
+    logger.info("process_inbox %s in %.1fs", counts, time.monotonic() - started)
+    return counts
+
+
+def prune_inbox() -> dict:
+    return {"deleted": inbox_prune()}
 
 
 JOBS = [
@@ -29,6 +47,20 @@ JOBS = [
         trigger=IntervalTrigger(minutes=5),
         description="Run the health checks, keep their history, email ADMINS when one changes.",
         # A missed check is not worth catching up: the next one is five minutes away.
+        missed_run_policy=MissedRunPolicy.SKIP,
+    ),
+    ScheduledJob(
+        id="process_inbox",
+        func=process_inbox,
+        trigger=IntervalTrigger(minutes=1),
+        description="Apply stored webhook events (Stripe, ESP), retrying failed ones with backoff.",
+        misfire_grace_time=60,
+    ),
+    ScheduledJob(
+        id="prune_inbox",
+        func=prune_inbox,
+        trigger=IntervalTrigger(hours=1),
+        description="Delete applied and rejected webhook events older than INBOX_RETENTION_DAYS.",
         missed_run_policy=MissedRunPolicy.SKIP,
     ),
 ]

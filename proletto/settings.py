@@ -249,6 +249,21 @@ STRIPE_SECRET_KEY = env.str("STRIPE_SECRET_KEY", default="")
 STRIPE_API_BASE = env.str("STRIPE_API_BASE", default="").rstrip("/")
 STRIPE_TIMEOUT_SECONDS = env.float("STRIPE_TIMEOUT_SECONDS", default=10)
 
+# --- webhook inbox (proletto/inbox) -----------------------------------------------------------
+# Applied, rejected events are deleted this long after they arrived (failed/held ones are kept).
+INBOX_RETENTION_DAYS = env.int("INBOX_RETENTION_DAYS", default=30)
+INBOX_BATCH_SIZE = env.int("INBOX_BATCH_SIZE", default=100)
+# After this many failed attempts an event is held until an operator replays it.
+INBOX_MAX_ATTEMPTS = env.int("INBOX_MAX_ATTEMPTS", default=8)
+INBOX_RETRY_BASE_SECONDS = env.float("INBOX_RETRY_BASE_SECONDS", default=60)
+INBOX_RETRY_CAP_SECONDS = env.float("INBOX_RETRY_CAP_SECONDS", default=6 * 60 * 60)
+# A claimed event not finished within this long (its process died) is picked up again.
+INBOX_CLAIM_SECONDS = env.int("INBOX_CLAIM_SECONDS", default=300)
+# One process_inbox run stops taking new batches after this long (the next run continues).
+INBOX_JOB_MAX_SECONDS = env.float("INBOX_JOB_MAX_SECONDS", default=50)
+HEALTH_INBOX_BACKLOG_WARNING_SECONDS = env.int("HEALTH_INBOX_BACKLOG_WARNING_SECONDS", default=300)
+HEALTH_INBOX_BACKLOG_FAILING_SECONDS = env.int("HEALTH_INBOX_BACKLOG_FAILING_SECONDS", default=1800)
+
 # --- maintenance bot and system status (proletto/monitoring) -------------------------------------
 HEALTH_RESULT_RETENTION_DAYS = env.int("HEALTH_RESULT_RETENTION_DAYS", default=14)
 # After an alert about a check, the next one waits this long (a flapping check stays quiet).

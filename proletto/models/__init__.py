@@ -3,10 +3,12 @@ them from proletto.models.
 
 - users: User and the validators of its profile fields.
 - scheduling: SchedulerLease, SchedulerInstance, RunRequest, JobRun (proletto/scheduling).
+- inbox: InboundEvent (proletto/inbox).
 - monitoring: CheckStatus, HealthCheckState, HealthCheckResult, HealthAlert
   (proletto/monitoring).
 """
 
+from proletto.models.inbox import InboundEvent
 from proletto.models.monitoring import CheckStatus, HealthAlert, HealthCheckResult, HealthCheckState
 from proletto.models.scheduling import JobRun, RunRequest, SchedulerInstance, SchedulerLease
 from proletto.models.users import (
@@ -22,6 +24,7 @@ __all__ = [
     "HealthAlert",
     "HealthCheckResult",
     "HealthCheckState",
+    "InboundEvent",
     "JobRun",
     "RunRequest",
     "SchedulerInstance",

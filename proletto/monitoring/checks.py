@@ -21,7 +21,7 @@ from billing.selectors import stripe_events_needing_attention
 from digests.models import DigestEmail, OpportunitySource
 from digests.weeks import week_of
 from outreach.models import EmailOutbox
-from proletto.models import CheckStatus
+from proletto.models import CheckStatus, InboundEvent
 from proletto.scheduling.jobstore import job_state_load
 from proletto.scheduling.selectors import scheduler_status
 from proletto.scheduling.statuses import INTERRUPTED
@@ -380,3 +380,49 @@ def run_checks(now=None) -> list[CheckResult]:
                 )
             )
     return results
+
+
+def check_inbox(now) -> list[CheckResult]:
+    """Webhook events waiting to be applied, and those that failed or wait for a replay."""
+    State = InboundEvent.State
+    waiting = InboundEvent.objects.filter(
+        state__in=[State.PENDING, State.PROCESSING], received_at__lte=now
+    ).aggregate(oldest=Min("received_at"), count=Count("id"))
+    age = (now - waiting["oldest"]).total_seconds() if waiting["oldest"] else 0.0
+    over = [
+        status
+        for status, limit in (
+            (FAILING, settings.HEALTH_INBOX_BACKLOG_FAILING_SECONDS),
+            (WARNING, settings.HEALTH_INBOX_BACKLOG_WARNING_SECONDS),
+        )
+        if age >= limit
+    ]
+    backlog_status = over[0] if over else OK
+    stuck = InboundEvent.objects.aggregate(
+        failed=Count("id", filter=Q(state=State.FAILED)),
+        held=Count("id", filter=Q(state=State.HELD)),
+    )
+    stuck_status = FAILING if stuck["held"] else (WARNING if stuck["failed"] else OK)
+    return [
+        CheckResult(
+            "inbox backlog",
+            backlog_status,
+            f"{age / 60:.0f} min",
+            f"{waiting['count']} webhook event(s) waiting; "
+            f"the oldest arrived {age / 60:.0f} min ago"
+            if waiting["count"]
+            else "no webhook event waiting",
+        ),
+        CheckResult(
+            "inbox failures",
+            stuck_status,
+            f"{stuck['failed']} failed, {stuck['held']} held",
+            f"{stuck['held']} webhook event(s) held for a replay, {stuck['failed']} failed "
+            "and retrying (admin: Inbound events)"
+            if stuck["held"] or stuck["failed"]
+            else "no webhook event failed",
+        ),
+    ]
+
+
+CHECKS.append(check_inbox)

@@ -19,7 +19,6 @@ or "interval: 15m" (see `parse_schedule`); `effective_trigger()` applies it.
 
 import datetime as dt
 import enum
-import importlib
 import re
 import zoneinfo
 from collections.abc import Callable
@@ -28,9 +27,9 @@ from dataclasses import dataclass
 from apscheduler.triggers.base import BaseTrigger
 from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
-from django.apps import apps
 from django.conf import settings
 
+from proletto.discovery import app_modules
 from proletto.scheduling.triggers import WallClockCronTrigger
 
 
@@ -64,25 +63,11 @@ class DuplicateJobId(SchedulingError):
     pass
 
 
-def _job_modules() -> list[str]:
-    # Tests (and special deployments) name the job modules explicitly; normally every
-    # installed app's jobs.py is used.
-    explicit = getattr(settings, "SCHEDULER_JOB_MODULES", None)
-    if explicit:
-        return list(explicit)
-    return [f"{app_config.name}.jobs" for app_config in apps.get_app_configs()]
-
-
 def declared_jobs() -> dict[str, ScheduledJob]:
     """Every declared job, by id (the installed apps' jobs.py, or SCHEDULER_JOB_MODULES)."""
     jobs: dict[str, ScheduledJob] = {}
-    for module_name in _job_modules():
-        try:
-            module = importlib.import_module(module_name)
-        except ModuleNotFoundError as exc:
-            if exc.name != module_name:
-                raise
-            continue
+    explicit = getattr(settings, "SCHEDULER_JOB_MODULES", None)
+    for module in app_modules("jobs", explicit=explicit):
         for job in getattr(module, "JOBS", []):
             if job.id in jobs:
                 raise DuplicateJobId(f"job id {job.id!r} is declared twice")

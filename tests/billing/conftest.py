@@ -8,7 +8,8 @@ import stripe
 
 from billing.models import Plan, Subscription
 from billing.testing.fake_stripe import FakeStripe
-from proletto.models import User
+from proletto.inbox.services import inbox_process, inbox_replay
+from proletto.models import InboundEvent, User
 
 WEBHOOK_URL = "/billing/stripe/webhook/"
 WEBHOOK_SECRET = "whsec_test_secret"  # proletto/settings_test.py
@@ -110,11 +111,35 @@ def post_event(client):
             headers["Stripe-Signature"] = signature
         elif sign:
             headers["Stripe-Signature"] = stripe_signature(payload)
-        return client.post(
+        response = client.post(
             WEBHOOK_URL, data=payload, content_type="application/json", headers=headers
         )
+        return with_inbox_applied(response)
 
     return post
+
+
+def inbox_retry_now(inbound_event):
+    """The inbox's next retry of a stored event, without waiting for its backoff."""
+    inbox_replay(ids=[inbound_event.pk])
+    inbox_process()
+    inbound_event.refresh_from_db()
+    return inbound_event
+
+
+def stored_event(stripe_event: dict):
+    """The inbox's row of a Stripe event (by its event id)."""
+    return InboundEvent.objects.get(source="stripe", external_id=stripe_event["id"])
+
+
+def with_inbox_applied(response):
+    """Run the inbox job after a webhook request, as the scheduler would within a minute;
+    `response.inbox_event` is the stored event as the job left it (None if nothing was)."""
+    response.inbox_event = None
+    if response.status_code == 200:
+        inbox_process()
+        response.inbox_event = InboundEvent.objects.get(pk=response.json()["id"])
+    return response
 
 
 def stripe_event(event_type: str, obj: dict, *, event_id=None, created: dt.datetime) -> dict:

@@ -10,7 +10,13 @@ import time_machine
 from billing.models import CreditLedgerEntry, StripeEvent, Subscription
 from billing.services.stripe_events import stripe_events_process_again
 from proletto.models import User
-from tests.billing.conftest import stripe_event, subscription_event, utc
+from tests.billing.conftest import (
+    inbox_retry_now,
+    stored_event,
+    stripe_event,
+    subscription_event,
+    utc,
+)
 from tests.billing.invoices import (
     invoice,
     one_off_line,
@@ -74,7 +80,7 @@ def test_two_cycles_of_item_first_invoices_grant_both_months_once(post_event, mo
             created=END + dt.timedelta(hours=1),
         )
         assert post_event(second).status_code == 200
-        assert post_event(second).json()["outcome"] == "replay: already processed"
+        assert post_event(second).json()["status"] == "already stored"
     resets = CreditLedgerEntry.objects.filter(subscription=monthly, kind="reset")
     assert sorted(resets.values_list("period_start", flat=True)) == [START, END]
     monthly.refresh_from_db()
@@ -130,7 +136,7 @@ def test_when_stripe_cannot_tell_the_period_the_event_needs_attention(
     assert not CreditLedgerEntry.objects.exists()
 
 
-def test_when_stripe_is_unreachable_it_answers_503_and_a_redelivery_applies_it_once(
+def test_when_stripe_is_unreachable_the_inbox_retries_it_and_applies_it_once(
     post_event, monthly, settings, fake_stripe
 ):
     fake_stripe.add_subscription(stripe_subscription("sub_1", start=START, end=END))
@@ -138,13 +144,13 @@ def test_when_stripe_is_unreachable_it_answers_503_and_a_redelivery_applies_it_o
     settings.STRIPE_API_BASE = "http://127.0.0.1:9"  # discard port: connection refused
     event = paid([one_off_line("sub_1", at=utc(2026, 11, 20, 9))])
     response = post_event(event)
-    assert response.status_code == 503
-    assert "Stripe did not answer" in response.json()["error"]
+    assert response.inbox_event.state == "failed"
+    assert "Stripe did not answer" in response.inbox_event.last_error
     assert stored(event).state == StripeEvent.State.NEEDS_ATTENTION
 
     settings.STRIPE_API_BASE = api_base
-    assert post_event(event).status_code == 200
-    assert post_event(event).json()["outcome"] == "replay: already processed"
+    assert inbox_retry_now(response.inbox_event).state == "applied"
+    assert inbox_retry_now(response.inbox_event).outcome == "replay: already processed"
     record = stored(event)
     assert (record.state, record.attempts, record.payload) == ("processed", 2, None)
     assert CreditLedgerEntry.objects.filter(kind="reset").count() == 1
@@ -157,7 +163,7 @@ def test_an_invoice_for_a_period_that_has_ended_does_not_move_the_reset_date_bac
     old = paid(item_first(ANCHOR, START, item_at=ANCHOR))
     response = post_event(old)
     assert response.status_code == 200
-    assert response.json()["outcome"].startswith("no reset: the period")
+    assert response.inbox_event.outcome.startswith("no reset: the period")
     monthly.refresh_from_db()
     assert monthly.next_credit_reset_at == NEXT_END
     assert not CreditLedgerEntry.objects.exists()
@@ -195,7 +201,8 @@ def test_an_invoice_for_a_subscription_of_no_user_is_ignored_with_200(
     record = stored(event)
     assert record.state == StripeEvent.State.IGNORED
     assert "belongs to no Proletto user" in record.outcome
-    assert post_event(event).json()["outcome"] == "replay: already processed"
+    assert post_event(event).json()["status"] == "already stored"
+    assert inbox_retry_now(stored_event(event)).outcome == "replay: already processed"
     assert len(fake_stripe.requests) == 1  # asked Stripe once, not on the redelivery
     assert not CreditLedgerEntry.objects.exists()
 
@@ -235,7 +242,7 @@ def test_a_subscription_event_of_no_user_is_ignored_with_200(post_event, monthly
     assert record.payload == event
 
 
-def test_a_subscription_sold_by_our_checkout_but_not_linked_yet_is_retried_by_stripe(
+def test_a_subscription_sold_by_our_checkout_but_not_linked_yet_is_retried_by_the_inbox(
     post_event, monthly
 ):
     event = subscription_event(
@@ -243,25 +250,27 @@ def test_a_subscription_sold_by_our_checkout_but_not_linked_yet_is_retried_by_st
     )
     event["data"]["object"]["metadata"] = {"plan": "pro"}
     response = post_event(event)
-    assert response.status_code == 503
-    assert "not linked to a user yet" in response.json()["error"]
+    assert response.inbox_event.state == "failed"
+    assert "not linked to a user yet" in response.inbox_event.last_error
     assert stored(event).state == StripeEvent.State.NEEDS_ATTENTION
-    # Checkout's own event links the customer; Stripe's retry then applies the event.
+    # Checkout's own event links the customer; the inbox's retry then applies the event.
     Subscription.objects.filter(pk=monthly.pk).update(
         stripe_customer_id="cus_new", stripe_subscription_id=""
     )
-    assert post_event(event).status_code == 200
+    assert inbox_retry_now(response.inbox_event).state == "applied"
     assert stored(event).state == StripeEvent.State.PROCESSED
     monthly.refresh_from_db()
     assert monthly.stripe_subscription_id == "sub_new"
 
 
-def test_a_subscription_for_a_user_without_a_subscription_row_is_retried_by_stripe(post_event, db):
+def test_a_subscription_for_a_user_without_a_subscription_row_is_retried_by_the_inbox(
+    post_event, db
+):
     user = User.objects.create_user(username="newcomer", email="new@proletto.test")
     event = subscription_event(
         "customer.subscription.created", "sub_new", customer="cus_new", created=NOW
     )
     event["data"]["object"]["metadata"] = {"proletto_user_id": str(user.pk)}
     response = post_event(event)
-    assert response.status_code == 503
-    assert "has no subscription row yet" in response.json()["error"]
+    assert response.inbox_event.state == "failed"
+    assert "has no subscription row yet" in response.inbox_event.last_error

@@ -17,6 +17,8 @@ from django.test import Client
 
 from digests.models import Opportunity, OpportunitySource
 from digests.services.scrape import opportunities_scrape
+from proletto.inbox.services import inbox_process
+from proletto.models import InboundEvent
 from tests.billing.conftest import stripe_signature
 from tests.digests.conftest import FeedServer
 
@@ -88,8 +90,6 @@ WEBHOOK_CASES = {
         {"HTTP_STRIPE_SIGNATURE": stripe_signature("{not json")},
     ),
     "esp, wrong secret": (ESP_URL, "[]", esp_auth("hook:wrong")),
-    "esp, malformed payload": (ESP_URL, "{not json", esp_auth("hook:test-secret")),
-    "esp, events that are not objects": (ESP_URL, '["x", 1]', esp_auth("hook:test-secret")),
 }
 
 
@@ -101,6 +101,27 @@ def test_a_bad_webhook_gets_a_4xx_with_a_reason_and_changes_nothing(demo, case):
     assert 400 <= response.status_code < 500, response.content
     assert response.content.strip()
     assert snapshot() == before
+
+
+# An authenticated request is kept whatever its payload (a parser bug of ours must not make
+# the ESP drop events); the payload is then rejected with its reason, replayable after a fix.
+PAYLOAD_CASES = {
+    "esp, malformed payload": (ESP_URL, "{not json", esp_auth("hook:test-secret")),
+    "esp, events that are not objects": (ESP_URL, '["x", 1]', esp_auth("hook:test-secret")),
+}
+
+
+@pytest.mark.parametrize("case", list(PAYLOAD_CASES))
+def test_a_bad_payload_is_kept_rejected_with_a_reason_and_changes_nothing(demo, case):
+    url, body, headers = PAYLOAD_CASES[case]
+    before = snapshot(exclude={InboundEvent._meta.db_table})
+    response = Client().post(url, data=body, content_type="application/json", **headers)
+    assert response.status_code == 200
+    inbox_process()
+    stored = InboundEvent.objects.get(pk=response.json()["id"])
+    assert stored.state == "rejected"
+    assert one_line(stored.last_error).startswith("rejected: SendGrid payload: ")
+    assert snapshot(exclude={InboundEvent._meta.db_table}) == before
 
 
 # --- commands ---------------------------------------------------------------------------------

@@ -6,6 +6,8 @@ import pytest
 
 from outreach.models import EmailEvent, EmailOutbox, Suppression
 from outreach.selectors import is_suppressed
+from proletto.inbox.services import inbox_process, inbox_replay
+from proletto.models import InboundEvent
 
 pytestmark = pytest.mark.django_db
 
@@ -32,8 +34,11 @@ def event(kind, when, *, message_id="msg-1", event_id=None, email="ada@example.c
 
 
 def post(client, events, **headers):
+    """POST to the webhook, then run the inbox job as the scheduler would."""
     body = events if isinstance(events, str | bytes) else json.dumps(events)
-    return client.post(URL, data=body, content_type="application/json", **(headers or auth()))
+    response = client.post(URL, data=body, content_type="application/json", **(headers or auth()))
+    inbox_process()
+    return response
 
 
 @pytest.fixture
@@ -113,6 +118,7 @@ def test_a_bad_secret_is_refused_and_changes_nothing(client, sent):
     response = post(client, [event("bounce", T1)], **auth("hook:wrong"))
     assert response.status_code == 403
     assert "authentication failed" in response.json()["error"]
+    assert not InboundEvent.objects.exists()
     assert not EmailEvent.objects.exists()
     assert not Suppression.objects.exists()
 
@@ -120,23 +126,73 @@ def test_a_bad_secret_is_refused_and_changes_nothing(client, sent):
 def test_no_credentials_at_all_are_refused(client, sent):
     response = client.post(URL, data="[]", content_type="application/json")
     assert response.status_code == 403
+    assert not InboundEvent.objects.exists()
 
 
-def test_malformed_json_is_a_400_and_changes_nothing(client, sent, caplog):
+def test_malformed_json_is_kept_rejected_with_the_reason_and_changes_nothing(client, sent):
     response = post(client, '[{"event": "delivered", ')
-    assert response.status_code == 400
-    assert response.json()["error"].startswith("malformed event payload")
-    assert "malformed payload" in caplog.text
+    assert response.status_code == 200
+    stored = InboundEvent.objects.get()
+    assert stored.state == "rejected"
+    assert stored.last_error.startswith("rejected: SendGrid payload: JSONDecodeError")
     assert not EmailEvent.objects.exists()
 
 
-def test_a_batch_with_one_bad_event_changes_nothing(client, sent):
+def test_a_batch_with_one_bad_event_is_rejected_whole_and_changes_nothing(client, sent):
     good = event("bounce", T1)
     bad = {"email": "ada@example.com", "timestamp": "soon"}  # no event type
     response = post(client, [good, bad])
-    assert response.status_code == 400
+    assert response.status_code == 200
+    assert InboundEvent.objects.get().state == "rejected"
     assert not EmailEvent.objects.exists()
     assert not Suppression.objects.exists()
+
+
+def test_a_receiver_bug_keeps_the_event_and_a_replay_after_the_fix_applies_it_once(
+    client, sent, monkeypatch
+):
+    def broken(**fields):
+        raise AttributeError("'NoneType' object has no attribute 'lower'")
+
+    monkeypatch.setattr("outreach.signals.outbox_record_event", broken)
+    response = post(client, [event("delivered", T1, event_id="e-1")])
+    assert response.status_code == 200
+    stored = InboundEvent.objects.get()
+    assert stored.state == "failed"
+    assert "has no attribute 'lower'" in stored.last_error
+
+    monkeypatch.undo()  # the fix is deployed
+    assert inbox_replay(ids=[stored.pk]) == 1
+    inbox_process()
+    assert inbox_replay(ids=[stored.pk]) == 1  # an operator replays it once more
+    inbox_process()
+    stored.refresh_from_db()
+    assert stored.state == "applied"
+    assert stored.outcome == "1 SendGrid event(s) applied"
+    assert EmailEvent.objects.filter(event_id="e-1").count() == 1
+    sent.refresh_from_db()
+    assert sent.delivered_at == T1
+
+
+def test_a_redelivered_request_is_stored_once(client, sent):
+    body = json.dumps([event("delivered", T1)])
+    assert post(client, body).json()["status"] == "stored"
+    assert post(client, body).json()["status"] == "already stored"
+    assert InboundEvent.objects.count() == 1
+
+
+def test_the_stored_request_keeps_no_credentials(client, sent):
+    post(client, [event("delivered", T1)])
+    headers = InboundEvent.objects.get().headers
+    assert headers["CONTENT_TYPE"] == "application/json"
+    assert "HTTP_AUTHORIZATION" not in headers
+
+
+def test_a_request_over_the_size_limit_is_a_413_that_stores_nothing(client, sent, settings):
+    settings.DATA_UPLOAD_MAX_MEMORY_SIZE = 1000
+    response = post(client, [event("delivered", T1, padding="x" * 2000)])
+    assert response.status_code == 413
+    assert not InboundEvent.objects.exists()
 
 
 def test_an_event_for_an_unknown_message_is_kept_without_an_email(client, sent):
@@ -188,6 +244,7 @@ def test_a_forged_signature_is_refused_and_changes_nothing(client, sent, signing
     headers = signed_headers(signing_key, b"[]")  # signed for another body
     response = post(client, body, **headers)
     assert response.status_code == 403
+    assert not InboundEvent.objects.exists()
     assert not EmailEvent.objects.exists()
     assert not Suppression.objects.exists()
 
