@@ -52,7 +52,10 @@ class SubscriptionAdmin(admin.ModelAdmin):
     inlines = [CreditLedgerInline]
     actions = ["reset_credits_now"]
 
-    @admin.action(description="Reset credits now (once per period)")
+    def has_reset_credits_permission(self, request):
+        return request.user.has_perm("billing.reset_credits")
+
+    @admin.action(description="Reset credits now (once per period)", permissions=["reset_credits"])
     def reset_credits_now(self, request, queryset):
         report = credits_reset(
             subscription_ids=queryset.values_list("pk", flat=True),

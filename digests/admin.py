@@ -2,6 +2,7 @@ from datetime import timedelta
 
 from django.conf import settings
 from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied
 from django.db import models
 from django.db.models import Q
 from django.http import HttpResponse
@@ -87,7 +88,12 @@ class OpportunitySourceAdmin(admin.ModelAdmin):
     def short_error(self, source):
         return source.last_error[:120]
 
-    @admin.action(description="Scrape now (selected sources, short timeout)")
+    def has_scrape_permission(self, request):
+        return request.user.has_perm("digests.scrape_opportunitysource")
+
+    @admin.action(
+        description="Scrape now (selected sources, short timeout)", permissions=["scrape"]
+    )
     def scrape_now(self, request, queryset):
         limit = settings.SCRAPE_ADMIN_MAX_SOURCES
         sources = list(queryset[: limit + 1])
@@ -257,11 +263,17 @@ class DigestEmailAdmin(admin.ModelAdmin):
 
     def changelist_view(self, request, extra_context=None):
         rates = selectors.digest_weekly_rates(weeks=12)
-        extra_context = {**(extra_context or {}), "weekly_rates": rates}
+        extra_context = {
+            **(extra_context or {}),
+            "weekly_rates": rates,
+            "can_preview": self.has_preview_permission(request),
+        }
         return super().changelist_view(request, extra_context=extra_context)
 
     def preview_view(self, request):
         """The digest a user would get now, rendered as the email's HTML; nothing is sent."""
+        if not self.has_preview_permission(request):
+            raise PermissionDenied
         reference = request.GET.get("user", "")
         try:
             user = selectors.user_by_reference(reference)
@@ -270,12 +282,20 @@ class DigestEmailAdmin(admin.ModelAdmin):
             return redirect("admin:digests_digestemail_changelist")
         return HttpResponse(digest_preview(user=user))
 
-    @admin.action(description="Resend as test (to the same user, status 'test')")
+    def has_send_test_permission(self, request):
+        return request.user.has_perm("digests.send_test_digest")
+
+    def has_preview_permission(self, request):
+        return request.user.has_perm("digests.preview_digest")
+
+    @admin.action(
+        description="Resend as test (to the same user, status 'test')", permissions=["send_test"]
+    )
     def resend_as_test(self, request, queryset):
         sent, failed = 0, []
         for digest in queryset.select_related("user")[:50]:
             try:
-                digest_send_test(user=digest.user)
+                digest_send_test(user=digest.user, requested_by=request.user)
                 sent += 1
             except DigestsError as exc:
                 failed.append(str(exc))

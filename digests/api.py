@@ -1,7 +1,8 @@
-"""The digest admin API (seed 002's endpoints), staff only, JSON in and out.
+"""The digest admin API (seed 002's endpoints), JSON in and out.
 
-Side-effecting endpoints are POST only and keep Django's CSRF check, so a browser session
-needs the CSRF token (the admin pages send it); errors are JSON with a one-line reason.
+Each endpoint needs staff status and one specific permission (403 JSON otherwise), not just
+is_staff. Side-effecting endpoints are POST only and keep Django's CSRF check, so a browser
+session needs the CSRF token (the admin pages send it); errors are JSON with a one-line reason.
 """
 
 import functools
@@ -14,7 +15,7 @@ from django.utils import timezone
 from django.views.decorators.http import require_GET, require_POST
 
 from digests import services
-from digests.errors import DigestsError
+from digests.errors import DigestsError, TestDigestRateLimited
 from digests.jobs import SEND_WEEKLY_DIGESTS
 from digests.models import DigestEmail
 from digests.weeks import week_of
@@ -22,17 +23,27 @@ from proletto.scheduling.registry import SchedulingError
 from proletto.scheduling.selectors import scheduler_status
 from proletto.scheduling.services import job_request_run
 
+VIEW_DIGESTS = "digests.view_digestemail"
+SEND_TEST_DIGEST = "digests.send_test_digest"
+RUN_JOB = "proletto.run_job"
 
-def staff_only(view):
-    @functools.wraps(view)
-    def wrapper(request, *args, **kwargs):
-        if not request.user.is_authenticated:
-            return JsonResponse({"error": "log in as staff first"}, status=403)
-        if not request.user.is_staff:
-            return JsonResponse({"error": "staff only"}, status=403)
-        return view(request, *args, **kwargs)
 
-    return wrapper
+def staff_permission_required(permission: str):
+    def decorator(view):
+        @functools.wraps(view)
+        def wrapper(request, *args, **kwargs):
+            user = request.user
+            if not user.is_authenticated:
+                return JsonResponse({"error": "log in as staff first"}, status=403)
+            if not (user.is_active and user.is_staff):
+                return JsonResponse({"error": "staff only"}, status=403)
+            if not user.has_perm(permission):
+                return JsonResponse({"error": f"you lack the permission {permission}"}, status=403)
+            return view(request, *args, **kwargs)
+
+        return wrapper
+
+    return decorator
 
 
 def _executions_url() -> str:
@@ -43,7 +54,7 @@ def _executions_url() -> str:
 
 
 @require_GET
-@staff_only
+@staff_permission_required(VIEW_DIGESTS)
 def digest_scheduler_status(request):
     status = scheduler_status()
     job = next((job for job in status["jobs"] if job["id"] == SEND_WEEKLY_DIGESTS), None)
@@ -69,7 +80,7 @@ def digest_scheduler_status(request):
 
 
 @require_POST
-@staff_only
+@staff_permission_required(RUN_JOB)
 def run_digest_now(request):
     try:
         run = job_request_run(job_id=SEND_WEEKLY_DIGESTS, requested_by=request.user.username)
@@ -87,22 +98,28 @@ def run_digest_now(request):
 
 
 @require_POST
-@staff_only
+@staff_permission_required(SEND_TEST_DIGEST)
 def test_digest_email(request, user_id):
     user = get_user_model().objects.filter(pk=user_id).first()
     if user is None:
         return JsonResponse({"error": f"no user with id {user_id}"}, status=404)
     try:
-        digest = services.digest_send_test(user=user)
+        digest = services.digest_send_test(user=user, requested_by=request.user)
+    except TestDigestRateLimited as exc:
+        response = JsonResponse({"error": str(exc)}, status=429)
+        response["Retry-After"] = str(exc.retry_after_seconds)
+        return response
     except DigestsError as exc:
         return JsonResponse({"error": str(exc)}, status=422)
+    # No address in the answer: the caller names a user id, and ids must not turn into a way
+    # to list everyone's email address.
     return JsonResponse(
         {
             "digest_id": digest.pk,
+            "user_id": user.pk,
             "status": digest.status,
             "opportunity_count": digest.opportunity_count,
             "outbox_id": digest.outbox_id,
-            "recipient": digest.outbox.recipient,
         },
         status=201,
     )

@@ -1,2 +1,10 @@
 class DigestsError(Exception):
     """Bad input to a digests service; the message is one line for a person to act on."""
+
+
+class TestDigestRateLimited(DigestsError):
+    """A staff user asked for more test digests than TEST_DIGEST_LIMIT_PER_HOUR allows."""
+
+    def __init__(self, message: str, *, retry_after_seconds: int):
+        super().__init__(message)
+        self.retry_after_seconds = retry_after_seconds

@@ -200,6 +200,21 @@ def user_by_reference(reference: str):
     return matches[0]
 
 
+def test_digests_requested_since(*, requested_by, since, limit: int):
+    """If `requested_by` asked for `limit` or more test digests since `since`: when the oldest
+    of the latest `limit` was created (the limit frees up an hour after it). None otherwise."""
+    if limit <= 0:
+        return since
+    created = list(
+        DigestEmail.objects.filter(
+            status=DigestEmail.Status.TEST, requested_by=requested_by, created_at__gte=since
+        )
+        .order_by("-created_at")
+        .values_list("created_at", flat=True)[:limit]
+    )
+    return created[-1] if len(created) >= limit else None
+
+
 def digest_weekly_rates(*, weeks: int = 12) -> list[dict]:
     """Per week: digests sent, opened and clicked, and the rates; one aggregate query."""
     sent_statuses = [DigestEmail.Status.SENT, DigestEmail.Status.QUEUED]

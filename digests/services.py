@@ -20,7 +20,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from digests import selectors, tokens, weeks
-from digests.errors import DigestsError
+from digests.errors import DigestsError, TestDigestRateLimited
 from digests.models import DigestEmail, DigestItem, Opportunity, OpportunitySource
 from digests.recommender import Catalogue
 from digests.rendering import DIGEST_TEMPLATE, DigestCards, DigestFrames
@@ -667,9 +667,14 @@ def digest_email_context(
     return context, headers
 
 
-def digest_send_test(*, user, now=None) -> DigestEmail:
-    """Send `user` the digest they would get now, whatever their subscription, as a test."""
+def digest_send_test(*, user, requested_by=None, now=None) -> DigestEmail:
+    """Send `user` the digest they would get now, whatever their subscription, as a test.
+
+    `requested_by` (a staff user) is recorded on the digest and limited to
+    TEST_DIGEST_LIMIT_PER_HOUR test digests an hour (TestDigestRateLimited)."""
     now = now or timezone.now()
+    if requested_by is not None:
+        _test_digest_limit_check(requested_by=requested_by, now=now)
     profile_fields = {field: getattr(user, field) for field in selectors.PROFILE_FIELDS}
     picks = digest_picks_for(user=user, now=now)
     if not picks:
@@ -679,12 +684,17 @@ def digest_send_test(*, user, now=None) -> DigestEmail:
         )
     week = weeks.week_of(now.astimezone(user.zone).date())
     with transaction.atomic():
+        if requested_by is not None:
+            # Two clicks at once from one staff user: the second waits here, then counts.
+            get_user_model().objects.select_for_update().filter(pk=requested_by.pk).exists()
+            _test_digest_limit_check(requested_by=requested_by, now=now)
         digest = DigestEmail.objects.create(
             user=user,
             week_start=week,
             status=DigestEmail.Status.TEST,
             opportunity_count=len(picks),
             created_at=now,
+            requested_by=requested_by,
         )
         _digest_store_items({user.id: digest.id}, {user.id: picks})
         _digest_enqueue(
@@ -696,6 +706,20 @@ def digest_send_test(*, user, now=None) -> DigestEmail:
         )
     digest.refresh_from_db()
     return digest
+
+
+def _test_digest_limit_check(*, requested_by, now) -> None:
+    limit = settings.TEST_DIGEST_LIMIT_PER_HOUR
+    oldest = selectors.test_digests_requested_since(
+        requested_by=requested_by, since=now - timedelta(hours=1), limit=limit
+    )
+    if oldest is not None:
+        retry_after = max(1, int((oldest + timedelta(hours=1) - now).total_seconds()) + 1)
+        raise TestDigestRateLimited(
+            f"{requested_by.get_username()} sent {limit} test digests in the last hour "
+            f"(TEST_DIGEST_LIMIT_PER_HOUR); try again in {retry_after} s",
+            retry_after_seconds=retry_after,
+        )
 
 
 def digest_picks_for(*, user, now=None) -> list:

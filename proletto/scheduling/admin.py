@@ -29,6 +29,9 @@ STATUS_COLOURS = {
     services.STARTED: "#1565c0",
 }
 ALL_STATUSES = list(STATUS_COLOURS)
+# Declared on RunRequest (DjangoJob is django-apscheduler's model, not ours).
+RUN_JOB = "proletto.run_job"
+PAUSE_JOB = "proletto.pause_job"
 
 
 def _trigger_of(job: DjangoJob):
@@ -147,7 +150,13 @@ class JobAdmin(admin.ModelAdmin):
             bars,
         )
 
-    @admin.action(description="Run selected jobs now (by the scheduler)")
+    def has_run_permission(self, request):
+        return request.user.has_perm(RUN_JOB)
+
+    def has_pause_permission(self, request):
+        return request.user.has_perm(PAUSE_JOB)
+
+    @admin.action(description="Run selected jobs now (by the scheduler)", permissions=["run"])
     def run_now(self, request, queryset):
         requested, failed = [], []
         for job in queryset:
@@ -166,13 +175,13 @@ class JobAdmin(admin.ModelAdmin):
         for message in failed:
             self.message_user(request, f"Not run: {message}", messages.ERROR)
 
-    @admin.action(description="Pause selected jobs")
+    @admin.action(description="Pause selected jobs", permissions=["pause"])
     def pause(self, request, queryset):
         for job in queryset:
             services.job_pause(job_id=job.id)
         self.message_user(request, f"Paused {queryset.count()} job(s).", messages.SUCCESS)
 
-    @admin.action(description="Resume selected jobs")
+    @admin.action(description="Resume selected jobs", permissions=["pause"])
     def resume(self, request, queryset):
         for job in queryset:
             services.job_resume(job_id=job.id)
