@@ -12,9 +12,10 @@ from django.utils import timezone
 from django.utils.html import format_html
 
 from digests import selectors
-from digests.errors import DigestsError
+from digests.errors import DigestsError, TestDigestRateLimited
 from digests.models import DigestEmail, DigestItem, Opportunity, OpportunitySource
 from digests.services import digest_preview, digest_send_test, opportunities_scrape
+from proletto.admin_confirmation import confirmation_page, is_confirmed
 from proletto.vocabulary import MEDIUM_CHOICES
 
 
@@ -233,6 +234,7 @@ class DigestEmailAdmin(admin.ModelAdmin):
     date_hierarchy = "week_start"
     inlines = [DigestItemInline]
     actions = ["resend_as_test"]
+    RESEND_MAX = 50
     readonly_fields = [
         "user",
         "week_start",
@@ -292,14 +294,47 @@ class DigestEmailAdmin(admin.ModelAdmin):
         description="Resend as test (to the same user, status 'test')", permissions=["send_test"]
     )
     def resend_as_test(self, request, queryset):
+        limit = self.RESEND_MAX
+        digests = list(queryset.select_related("user").order_by("pk")[: limit + 1])
+        if not is_confirmed(request):
+            return confirmation_page(
+                self,
+                request,
+                action="resend_as_test",
+                title="Resend as test",
+                question=(
+                    f"Email {min(len(digests), limit)} test digest(s) now, each with the "
+                    "picks its user would get today?"
+                ),
+                selected=[digest.pk for digest in digests[:limit]],
+                will_act=[
+                    f"{digest.user.get_username()} (digest #{digest.pk}, week of "
+                    f"{digest.week_start:%Y-%m-%d})"
+                    for digest in digests[:limit]
+                ],
+                skipped=(
+                    [f"more than {limit} selected: only the first {limit} are sent"]
+                    if len(digests) > limit
+                    else []
+                ),
+                confirm_label=f"Yes, send {min(len(digests), limit)} test digest(s)",
+                note=(
+                    f"Each staff user may send {settings.TEST_DIGEST_LIMIT_PER_HOUR} test "
+                    "digests an hour (TEST_DIGEST_LIMIT_PER_HOUR)."
+                ),
+            )
         sent, failed = 0, []
-        for digest in queryset.select_related("user")[:50]:
+        for digest in digests[:limit]:
             try:
                 digest_send_test(user=digest.user, requested_by=request.user)
                 sent += 1
+            except TestDigestRateLimited as exc:
+                failed.append(str(exc))
+                break
             except DigestsError as exc:
                 failed.append(str(exc))
         if sent:
             self.message_user(request, f"{sent} test digest(s) queued.", messages.SUCCESS)
         for message in failed:
             self.message_user(request, message, messages.ERROR)
+        return None
