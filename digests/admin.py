@@ -16,6 +16,7 @@ from digests.errors import DigestsError, TestDigestRateLimited
 from digests.models import DigestEmail, DigestItem, Opportunity, OpportunitySource
 from digests.services import digest_preview, digest_send_test, opportunities_scrape
 from proletto.admin_confirmation import confirmation_page, is_confirmed
+from proletto.admin_display import short_text
 from proletto.vocabulary import MEDIUM_CHOICES
 
 
@@ -87,7 +88,7 @@ class OpportunitySourceAdmin(admin.ModelAdmin):
 
     @admin.display(description="last error")
     def short_error(self, source):
-        return source.last_error[:120]
+        return short_text(source.last_error, 120)
 
     def has_scrape_permission(self, request):
         return request.user.has_perm("digests.scrape_opportunitysource")

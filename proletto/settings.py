@@ -33,6 +33,8 @@ ADMINS = [
 
 TIME_ZONE = config.time_zone_name(env.str("TIME_ZONE", default="UTC"), variable="TIME_ZONE")
 USE_TZ = True
+# One date format everywhere ("2026-03-02 10:05:00 UTC"): proletto/formats/en/formats.py.
+FORMAT_MODULE_PATH = ["proletto.formats"]
 USE_I18N = True
 LANGUAGE_CODE = "en-us"
 
