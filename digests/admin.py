@@ -5,8 +5,8 @@ from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
 from django.db import models
 from django.db.models import Q
-from django.http import HttpResponse
 from django.shortcuts import redirect
+from django.template.response import TemplateResponse
 from django.urls import path
 from django.utils import timezone
 from django.utils.html import format_html
@@ -15,6 +15,7 @@ from digests import selectors
 from digests.errors import DigestsError, TestDigestRateLimited
 from digests.models import DigestEmail, DigestItem, Opportunity, OpportunitySource
 from digests.services import digest_preview, digest_send_test, opportunities_scrape
+from digests.tokens import REDACTED, tokens_redact
 from proletto.admin_confirmation import confirmation_page, is_confirmed
 from proletto.admin_display import short_text
 from proletto.vocabulary import MEDIUM_CHOICES
@@ -274,7 +275,9 @@ class DigestEmailAdmin(admin.ModelAdmin):
         return super().changelist_view(request, extra_context=extra_context)
 
     def preview_view(self, request):
-        """The digest a user would get now, rendered as the email's HTML; nothing is sent."""
+        """What a user got this week (subject and body, as stored in the outbox) and, apart,
+        what the next picks would be; every tracking and unsubscribe token is replaced by a
+        placeholder, and nothing is written or sent."""
         if not self.has_preview_permission(request):
             raise PermissionDenied
         reference = request.GET.get("user", "")
@@ -283,7 +286,25 @@ class DigestEmailAdmin(admin.ModelAdmin):
         except DigestsError as exc:
             self.message_user(request, str(exc), messages.ERROR)
             return redirect("admin:digests_digestemail_changelist")
-        return HttpResponse(digest_preview(user=user))
+        sent = selectors.digest_of_this_week(user=user)
+        email = sent.outbox if sent is not None else None
+        next_subject, next_text, next_html = digest_preview(user=user)
+        context = {
+            **self.admin_site.each_context(request),
+            "title": f"Digest of {user.get_username()}",
+            "opts": self.opts,
+            "preview_user": user,
+            "sent": sent,
+            "sent_subject": tokens_redact(email.subject) if email else "",
+            "sent_html": tokens_redact(email.body_html) if email else "",
+            "sent_text": tokens_redact(email.body_text) if email else "",
+            "bodies_dropped": bool(email and email.bodies_dropped_at),
+            "next_subject": next_subject,
+            "next_html": next_html,
+            "next_text": next_text,
+            "placeholder": REDACTED,
+        }
+        return TemplateResponse(request, "admin/digests/digest_preview.html", context)
 
     def has_send_test_permission(self, request):
         return request.user.has_perm("digests.send_test_digest")

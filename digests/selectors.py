@@ -8,6 +8,7 @@ from django.db.models import Count, Exists, F, OuterRef, Q, QuerySet
 from django.utils import timezone
 
 from billing.selectors import pro_subscribers
+from digests import weeks
 from digests.errors import DigestsError
 from digests.models import DigestEmail, DigestItem, Opportunity, OpportunitySource
 from digests.recommender import Item, Profile
@@ -198,6 +199,18 @@ def user_by_reference(reference: str):
     if len(matches) > 1:
         raise DigestsError(f"{reference!r} names several users: {how}, e.g. the id")
     return matches[0]
+
+
+def digest_of_this_week(*, user, now=None) -> DigestEmail | None:
+    """The weekly digest (not a test) of `user`'s current week in their zone, with its email."""
+    now = now or timezone.now()
+    week = weeks.week_of(now.astimezone(user.zone).date())
+    return (
+        DigestEmail.objects.exclude(status=DigestEmail.Status.TEST)
+        .filter(user=user, week_start=week)
+        .select_related("outbox")
+        .first()
+    )
 
 
 def test_digests_requested_since(*, requested_by, since, limit: int):

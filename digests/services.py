@@ -15,7 +15,6 @@ from django.contrib.auth import get_user_model
 from django.db import transaction
 from django.db.models import CharField, F, OuterRef, Q, Subquery, Value
 from django.db.models.functions import Cast, Concat
-from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone
 
@@ -30,7 +29,7 @@ from digests.scraping.parsers import ParseError, parse
 from digests.selectors import sources_due
 from outreach.models import Category, EmailOutbox
 from outreach.selectors import suppressed_addresses
-from outreach.services import OutboxDraft, outbox_enqueue_many, suppression_add
+from outreach.services import OutboxDraft, email_render, outbox_enqueue_many, suppression_add
 from proletto.bulk import objs_insert_ignoring_conflicts, rows_insert
 from proletto.vocabulary import MEDIUMS
 
@@ -731,8 +730,9 @@ def digest_picks_for(*, user, now=None) -> list:
     return catalogue.recommend(profile, limit=settings.DIGEST_OPPORTUNITY_COUNT)
 
 
-def digest_preview(*, user, now=None) -> str:
-    """The digest's HTML as `user` would get it now, with untracked links; nothing is written."""
+def digest_preview(*, user, now=None) -> tuple[str, str, str]:
+    """(subject, body_text, body_html) of the digest `user` would get from the next picks,
+    with untracked links and no live unsubscribe token; nothing is written."""
     picks = digest_picks_for(user=user, now=now)
     opportunity_ids = [pick.item_id for pick in picks]
     cards = DigestCards(Opportunity.objects.filter(pk__in=opportunity_ids))
@@ -740,7 +740,8 @@ def digest_preview(*, user, now=None) -> str:
     context, _ = digest_email_context(
         user=profile_fields, digest_id=None, opportunity_ids=opportunity_ids, cards=cards
     )
-    return render_to_string(f"email/{DIGEST_TEMPLATE}/body.html", context)
+    rendered = email_render(template=DIGEST_TEMPLATE, context=context)
+    return tuple(tokens.tokens_redact(part) for part in rendered)
 
 
 def digests_sync_from_outbox() -> dict:
