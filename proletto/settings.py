@@ -162,6 +162,8 @@ LOGGING = {
         # APScheduler logs every wake-up at INFO; its own lines add nothing to ours.
         "apscheduler": {"level": env.str("APSCHEDULER_LOG_LEVEL", default="WARNING")},
         "django.db.backends": {"level": "INFO"},
+        # django-axes announces itself at INFO in every process; lockouts are WARNINGs.
+        "axes": {"level": "WARNING"},
     },
 }
 
