@@ -5,8 +5,6 @@ is_staff. Side-effecting endpoints are POST only and keep Django's CSRF check, s
 session needs the CSRF token (the admin pages send it); errors are JSON with a one-line reason.
 """
 
-import functools
-
 from django.contrib.auth import get_user_model
 from django.db.models import Count
 from django.http import JsonResponse
@@ -19,6 +17,7 @@ from digests.errors import DigestsError, TestDigestRateLimited
 from digests.jobs import SEND_WEEKLY_DIGESTS
 from digests.models import DigestEmail
 from digests.weeks import week_of
+from proletto.admin_api import staff_permission_required
 from proletto.scheduling.registry import SchedulingError
 from proletto.scheduling.selectors import scheduler_status
 from proletto.scheduling.services import job_request_run
@@ -26,24 +25,6 @@ from proletto.scheduling.services import job_request_run
 VIEW_DIGESTS = "digests.view_digestemail"
 SEND_TEST_DIGEST = "digests.send_test_digest"
 RUN_JOB = "proletto.run_job"
-
-
-def staff_permission_required(permission: str):
-    def decorator(view):
-        @functools.wraps(view)
-        def wrapper(request, *args, **kwargs):
-            user = request.user
-            if not user.is_authenticated:
-                return JsonResponse({"error": "log in as staff first"}, status=403)
-            if not (user.is_active and user.is_staff):
-                return JsonResponse({"error": "staff only"}, status=403)
-            if not user.has_perm(permission):
-                return JsonResponse({"error": f"you lack the permission {permission}"}, status=403)
-            return view(request, *args, **kwargs)
-
-        return wrapper
-
-    return decorator
 
 
 def _executions_url() -> str:
