@@ -1,7 +1,7 @@
 from django.contrib import admin, messages
 
 from billing.models import CreditLedgerEntry, Plan, StripeEvent, Subscription
-from billing.services import credits_reset_selected
+from billing.services.credits import credits_reset_selected
 from proletto.admin_confirmation import confirmation_page, is_confirmed
 
 

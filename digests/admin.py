@@ -14,7 +14,8 @@ from django.utils.html import format_html
 from digests import selectors
 from digests.errors import DigestsError, TestDigestRateLimited
 from digests.models import DigestEmail, DigestItem, Opportunity, OpportunitySource
-from digests.services import digest_preview, digest_send_test, opportunities_scrape
+from digests.services.digest import digest_preview, digest_send_test
+from digests.services.scrape import opportunities_scrape
 from digests.tokens import REDACTED, tokens_redact
 from proletto.admin_confirmation import confirmation_page, is_confirmed
 from proletto.admin_display import short_text

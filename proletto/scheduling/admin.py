@@ -20,8 +20,8 @@ from django_apscheduler.models import DjangoJob, DjangoJobExecution
 
 from proletto.admin_display import admin_datetime, short_text
 from proletto.models import RunRequest
-from proletto.scheduling import services
 from proletto.scheduling.charts import OUTCOME_COLOURS, outcome_legend, run_chart, run_sparkline
+from proletto.scheduling.jobstore import job_pause, job_request_run, job_resume, job_state_load
 from proletto.scheduling.registry import SchedulingError, declared_jobs, describe_trigger
 from proletto.scheduling.selectors import jobs_with_stats, scheduler_status
 
@@ -36,7 +36,7 @@ PAUSE_JOB = "proletto.pause_job"
 
 def _trigger_of(job: DjangoJob):
     try:
-        return services.job_state_load(job.job_state).trigger
+        return job_state_load(job.job_state).trigger
     except Exception:  # a state pickled by code that no longer exists
         return None
 
@@ -176,7 +176,7 @@ class JobAdmin(admin.ModelAdmin):
 
     def run_view(self, request, object_id):
         def act(job_id):
-            services.job_request_run(job_id=job_id, requested_by=request.user.get_username())
+            job_request_run(job_id=job_id, requested_by=request.user.get_username())
             return (
                 f"Asked the scheduler to run {job_id}; it starts within a few seconds and "
                 "shows in the runs below."
@@ -186,14 +186,14 @@ class JobAdmin(admin.ModelAdmin):
 
     def pause_view(self, request, object_id):
         def act(job_id):
-            services.job_pause(job_id=job_id)
+            job_pause(job_id=job_id)
             return f"Paused {job_id}: it will not run until resumed."
 
         return self._control(request, object_id, self.has_pause_permission(request), act)
 
     def resume_view(self, request, object_id):
         def act(job_id):
-            job = services.job_resume(job_id=job_id)
+            job = job_resume(job_id=job_id)
             return f"Resumed {job_id}; next run {admin_datetime(job.next_run_time)}."
 
         return self._control(request, object_id, self.has_pause_permission(request), act)
@@ -250,7 +250,7 @@ class JobAdmin(admin.ModelAdmin):
         requested, failed = [], []
         for job in queryset:
             try:
-                services.job_request_run(job_id=job.id, requested_by=request.user.get_username())
+                job_request_run(job_id=job.id, requested_by=request.user.get_username())
                 requested.append(job.id)
             except SchedulingError as exc:
                 failed.append(str(exc))
@@ -267,13 +267,13 @@ class JobAdmin(admin.ModelAdmin):
     @admin.action(description="Pause selected jobs", permissions=["pause"])
     def pause(self, request, queryset):
         for job in queryset:
-            services.job_pause(job_id=job.id)
+            job_pause(job_id=job.id)
         self.message_user(request, f"Paused {queryset.count()} job(s).", messages.SUCCESS)
 
     @admin.action(description="Resume selected jobs", permissions=["pause"])
     def resume(self, request, queryset):
         for job in queryset:
-            services.job_resume(job_id=job.id)
+            job_resume(job_id=job.id)
         self.message_user(request, f"Resumed {queryset.count()} job(s).", messages.SUCCESS)
 
 

@@ -7,15 +7,22 @@ one bar per run, oldest on the left, each bar's tooltip giving time, outcome and
 from django.utils.html import format_html, format_html_join
 
 from proletto.admin_display import admin_datetime
-from proletto.scheduling import services
+from proletto.scheduling.statuses import (
+    EXECUTED,
+    FAILED,
+    INTERRUPTED,
+    MAX_INSTANCES,
+    MISSED,
+    STARTED,
+)
 
 OUTCOME_COLOURS = {
-    services.EXECUTED: "#2e7d32",
-    services.FAILED: "#c62828",
-    services.MISSED: "#9e9e9e",
-    services.MAX_INSTANCES: "#9e9e9e",
-    services.INTERRUPTED: "#ef6c00",
-    services.STARTED: "#1565c0",
+    EXECUTED: "#2e7d32",
+    FAILED: "#c62828",
+    MISSED: "#9e9e9e",
+    MAX_INSTANCES: "#9e9e9e",
+    INTERRUPTED: "#ef6c00",
+    STARTED: "#1565c0",
 }
 
 

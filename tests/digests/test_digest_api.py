@@ -9,7 +9,8 @@ from django.test import Client, override_settings
 
 from digests.models import DigestEmail
 from proletto.models import RunRequest
-from proletto.scheduling import services as scheduling
+from proletto.scheduling.jobstore import job_pause, jobs_sync
+from proletto.scheduling.leadership import lease_acquire
 from tests.digests.digest_data import artist, opportunity
 
 pytestmark = pytest.mark.django_db
@@ -24,7 +25,7 @@ def digest_test_url(user_id):
 
 @pytest.fixture
 def jobs_in_store():
-    scheduling.jobs_sync()
+    jobs_sync()
 
 
 ALL_PERMISSIONS = ("digests.view_digestemail", "proletto.run_job", "digests.send_test_digest")
@@ -68,7 +69,7 @@ def test_status_reports_the_digest_job_and_this_weeks_counts(staff_client, jobs_
 
 
 def test_status_says_when_the_job_is_paused(staff_client, jobs_in_store):
-    scheduling.job_pause(job_id="send_weekly_digests")
+    job_pause(job_id="send_weekly_digests")
     assert staff_client.get(STATUS).json()["scheduled"] is False
 
 
@@ -92,7 +93,7 @@ def test_side_effecting_endpoints_refuse_get(staff_client, url):
 
 
 def test_run_now_hands_the_run_to_a_live_leader(staff_client, jobs_in_store):
-    scheduling.lease_acquire(holder="host-a", seconds=60)
+    lease_acquire(holder="host-a", seconds=60)
     response = staff_client.post(RUN_NOW)
     assert response.status_code == 202
     run = RunRequest.objects.get()
@@ -110,7 +111,7 @@ def test_run_now_without_a_scheduler_says_so_and_records_nothing(staff_client, j
 def test_run_now_checks_csrf_for_browser_sessions(staff_with_permissions, jobs_in_store):
     client = Client(enforce_csrf_checks=True)
     client.force_login(staff_with_permissions(*ALL_PERMISSIONS))
-    scheduling.lease_acquire(holder="host-a", seconds=60)
+    lease_acquire(holder="host-a", seconds=60)
     assert client.post(RUN_NOW).status_code == 403
     assert not RunRequest.objects.exists()
 
@@ -147,7 +148,7 @@ def test_test_digest_answer_carries_no_address(staff_client):
 def test_staff_without_the_endpoints_permission_get_a_json_403(
     bare_staff_client, jobs_in_store, method, url, permission
 ):
-    scheduling.lease_acquire(holder="host-a", seconds=60)
+    lease_acquire(holder="host-a", seconds=60)
     response = bare_staff_client(permission).generic(method, url)
     assert response.status_code == 403
     assert response.json() == {"error": f"you lack the permission {permission}"}

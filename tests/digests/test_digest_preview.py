@@ -8,7 +8,7 @@ from django.urls import reverse
 
 from digests import tokens
 from digests.models import DigestEmail
-from digests.services import digests_send_due
+from digests.services.digest import digests_send_due
 from tests.digests.digest_data import NOW, artist, opportunity
 
 pytestmark = pytest.mark.django_db

@@ -6,7 +6,9 @@ import pytest
 from django_apscheduler.models import DjangoJob, DjangoJobExecution
 
 from proletto.models import RunRequest
-from proletto.scheduling import services
+from proletto.scheduling.jobstore import jobs_sync
+from proletto.scheduling.leadership import lease_acquire
+from proletto.scheduling.statuses import EXECUTED, FAILED
 from tests.proletto import scheduler_jobs
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -20,15 +22,15 @@ def jobs(settings):
     settings.SCHEDULER_JOB_MODULES = ["tests.proletto.scheduler_jobs"]
     settings.SCHEDULE_OVERRIDES = {}
     scheduler_jobs.CALLS.clear()
-    services.jobs_sync()
-    assert services.lease_acquire(holder="test-leader", seconds=3600)
+    jobs_sync()
+    assert lease_acquire(holder="test-leader", seconds=3600)
     start = dt.datetime(2026, 11, 30, 9, 0, tzinfo=dt.UTC)
     for n in range(12):
         failed = n % 5 == 4
         DjangoJobExecution.objects.create(
             job_id="hourly",
             run_time=start + dt.timedelta(hours=n),
-            status=services.FAILED if failed else services.EXECUTED,
+            status=FAILED if failed else EXECUTED,
             duration=0.5 + n % 4,
             exception=LONG_ERROR if failed else None,
         )

@@ -73,7 +73,7 @@ def test_the_relay_loop_survives_a_database_error(monkeypatch, caplog):
     from django.db import OperationalError
 
     from outreach.management.commands import process_outbox
-    from outreach.services import OutboxRelay
+    from outreach.services.relay import OutboxRelay
 
     calls = []
 

@@ -8,7 +8,7 @@ from django_apscheduler.models import DjangoJob
 from billing.models import CreditLedgerEntry
 from digests.models import DigestEmail, OpportunitySource
 from proletto.models import RunRequest
-from proletto.scheduling import services
+from proletto.scheduling.jobstore import jobs_sync
 from tests.digests.digest_data import artist, opportunity
 
 pytestmark = pytest.mark.django_db
@@ -34,7 +34,7 @@ def viewer(staff_with_permissions):
 
 @pytest.fixture
 def synced(scheduler_jobs_declared, live_leader):
-    services.jobs_sync()
+    jobs_sync()
 
 
 @pytest.fixture
