@@ -120,3 +120,50 @@ def test_the_job_lists_fit_1280_pixels(page, live_server, admin_login, screensho
     overflow = results.evaluate("el => el.scrollWidth - el.clientWidth")
     screenshot()
     assert overflow <= 0, f"{overflow} px of the table are cut off at 1280 px"
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "/admin/digests/opportunitysource/",
+        "/admin/outreach/emailoutbox/",
+        "/admin/digests/digestemail/",
+    ],
+    ids=["sources", "outbox", "digests"],
+)
+def test_the_lists_with_errors_and_statuses_fit_1280_pixels(
+    page, live_server, admin_login, screenshot, url
+):
+    from digests.models import DigestEmail, OpportunitySource
+    from outreach.models import EmailOutbox
+    from tests.digests.digest_data import artist
+
+    user = artist("a-painter-with-a-rather-long-username")
+    OpportunitySource.objects.create(
+        name="Fondazione per le arti visive contemporanee, bandi e residenze",
+        kind="rss",
+        url="https://calls.example/feeds/very/long/path/to/the/feed.xml",
+        consecutive_failures=3,
+        last_error=LONG_ERROR,
+    )
+    outbox = EmailOutbox.objects.create(
+        recipient="a-painter-with-a-rather-long-username@artists.example",
+        user=user,
+        subject="A Painter With A Rather Long Username, 5 opportunities for you this week",
+        category="digest",
+        idempotency_key="k1",
+        last_error=LONG_ERROR,
+    )
+    DigestEmail.objects.create(
+        user=user,
+        week_start="2026-11-23",
+        outbox=outbox,
+        skip_reason="no open opportunity fits the profile (mediums, interests) this week",
+    )
+    admin_login()
+    page.goto(f"{live_server.url}{url}")
+    overflow = page.locator("#changelist .results").evaluate(
+        "el => el.scrollWidth - el.clientWidth"
+    )
+    screenshot()
+    assert overflow <= 0, f"{overflow} px of the table are cut off at 1280 px"
