@@ -6,7 +6,7 @@ from django.db import migrations
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('billing', '0002_ledger_and_stripe_events'),
+        ('billing', '0003_stripe_event_states'),
     ]
 
     operations = [
