@@ -12,7 +12,8 @@ DEMO_DATABASE_URL ?= sqlite:///var/demo.sqlite3
 # make demo PORT=8001 when 8000 is taken (a taken port fails before anything is loaded).
 PORT ?= 8000
 DEMO_ADDR := 127.0.0.1:$(PORT)
-DEMO_ENV := DEBUG=true EMAIL_ESP=file DATABASE_URL=$(DEMO_DATABASE_URL) SITE_URL=http://$(DEMO_ADDR)
+# The demo scrapes its own sources on this machine: the only place private networks are allowed.
+DEMO_ENV := DEBUG=true EMAIL_ESP=file SCRAPE_ALLOW_PRIVATE_NETWORKS=true DATABASE_URL=$(DEMO_DATABASE_URL) SITE_URL=http://$(DEMO_ADDR)
 
 .PHONY: install test demo bench drills lint
 

@@ -8,7 +8,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('digests', '0002_weekly_digest'),
+        ('digests', '0004_opportunity_deadline_date'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
