@@ -9,8 +9,11 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 DEMO_DATABASE_URL ?= sqlite:///var/demo.sqlite3
+# make demo PORT=8001 when 8000 is taken (a taken port fails before anything is loaded).
+PORT ?= 8000
+DEMO_ADDR := 127.0.0.1:$(PORT)
 # The demo scrapes its own sources on this machine: the only place private networks are allowed.
-DEMO_ENV := DEBUG=true EMAIL_ESP=file SCRAPE_ALLOW_PRIVATE_NETWORKS=true DATABASE_URL=$(DEMO_DATABASE_URL)
+DEMO_ENV := DEBUG=true EMAIL_ESP=file SCRAPE_ALLOW_PRIVATE_NETWORKS=true DATABASE_URL=$(DEMO_DATABASE_URL) SITE_URL=http://$(DEMO_ADDR)
 
 .PHONY: install test demo bench drills lint
 
@@ -28,9 +31,10 @@ test: install
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 demo: install
+	$(DEMO_ENV) $(BIN)/python manage.py rundemo --addr $(DEMO_ADDR) --check
 	$(DEMO_ENV) $(BIN)/python manage.py migrate --noinput
 	$(DEMO_ENV) $(BIN)/python manage.py load_demo
-	$(DEMO_ENV) $(BIN)/python manage.py rundemo
+	$(DEMO_ENV) $(BIN)/python manage.py rundemo --addr $(DEMO_ADDR)
 
 # The fault drills (also part of `make test`): DATABASE_URL=postgres://... make drills
 drills: install

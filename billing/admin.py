@@ -1,8 +1,9 @@
 from django.contrib import admin, messages
 
 from billing.models import CreditLedgerEntry, Plan, StripeEvent, Subscription
-from billing.services.credits import credits_reset
+from billing.services.credits import credits_reset_selected
 from billing.services.stripe_events import stripe_events_process_again
+from proletto.admin_confirmation import confirmation_page, is_confirmed
 
 
 @admin.register(Plan)
@@ -53,21 +54,37 @@ class SubscriptionAdmin(admin.ModelAdmin):
     inlines = [CreditLedgerInline]
     actions = ["reset_credits_now"]
 
-    @admin.action(description="Reset credits now (once per period)")
+    def has_reset_credits_permission(self, request):
+        return request.user.has_perm("billing.reset_credits")
+
+    @admin.action(description="Reset credits now (once per period)", permissions=["reset_credits"])
     def reset_credits_now(self, request, queryset):
-        report = credits_reset(
-            subscription_ids=queryset.values_list("pk", flat=True),
-            source=CreditLedgerEntry.Source.ADMIN,
-        )
+        selected = list(queryset.values_list("pk", flat=True))
+        source = CreditLedgerEntry.Source.ADMIN
+        if not is_confirmed(request):
+            plan = credits_reset_selected(subscription_ids=selected, source=source, dry_run=True)
+            return confirmation_page(
+                self,
+                request,
+                action="reset_credits_now",
+                title="Reset credits now",
+                question=f"Reset the credits of {len(plan.reset)} subscription(s) now?",
+                selected=selected,
+                will_act=[item.describe() for item in plan.reset],
+                skipped=[f"#{pk}: {reason}" for pk, reason in plan.skipped],
+                confirm_label=f"Yes, reset {len(plan.reset)} subscription(s)",
+                note="Each subscription is reset at most once per period, whoever clicks.",
+            )
+        report = credits_reset_selected(subscription_ids=selected, source=source)
         counts = report.counts()
         self.message_user(
             request,
-            f"Reset {counts['reset']} subscription(s); {counts['skipped']} skipped "
-            "(already reset for this period, or not active).",
+            f"Reset {counts['reset']} subscription(s); {counts['skipped']} skipped.",
             messages.SUCCESS if counts["reset"] else messages.WARNING,
         )
         for subscription_id, reason in report.skipped[:20]:
             self.message_user(request, f"#{subscription_id}: {reason}", messages.INFO)
+        return None
 
 
 @admin.register(CreditLedgerEntry)

@@ -74,6 +74,7 @@ class Subscription(models.Model):
                 name="subscription_unique_stripe_id",
             )
         ]
+        permissions = [("reset_credits", "Can reset a subscription's credits now")]
 
     def __str__(self):
         return f"{self.user} · {self.plan} ({self.interval}, {self.status})"

@@ -2,20 +2,24 @@ from datetime import timedelta
 
 from django.conf import settings
 from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied
 from django.db import models
 from django.db.models import Q
-from django.http import HttpResponse
 from django.shortcuts import redirect
+from django.template.response import TemplateResponse
 from django.urls import path
 from django.utils import timezone
 from django.utils.html import format_html
 
 from digests import selectors
 from digests.deadlines import opportunity_deadline_label
-from digests.errors import DigestsError
+from digests.errors import DigestsError, TestDigestRateLimited
 from digests.models import DigestEmail, DigestItem, Opportunity, OpportunitySource
 from digests.services.digest import digest_preview, digest_send_test
 from digests.services.scrape import opportunities_scrape
+from digests.tokens import REDACTED, tokens_redact
+from proletto.admin_confirmation import confirmation_page, is_confirmed
+from proletto.admin_display import short_text
 from proletto.vocabulary import MEDIUM_CHOICES
 
 
@@ -87,9 +91,14 @@ class OpportunitySourceAdmin(admin.ModelAdmin):
 
     @admin.display(description="last error")
     def short_error(self, source):
-        return source.last_error[:120]
+        return short_text(source.last_error, 120)
 
-    @admin.action(description="Scrape now (selected sources, short timeout)")
+    def has_scrape_permission(self, request):
+        return request.user.has_perm("digests.scrape_opportunitysource")
+
+    @admin.action(
+        description="Scrape now (selected sources, short timeout)", permissions=["scrape"]
+    )
     def scrape_now(self, request, queryset):
         limit = settings.SCRAPE_ADMIN_MAX_SOURCES
         sources = list(queryset[: limit + 1])
@@ -233,6 +242,7 @@ class DigestEmailAdmin(admin.ModelAdmin):
     date_hierarchy = "week_start"
     inlines = [DigestItemInline]
     actions = ["resend_as_test"]
+    RESEND_MAX = 50
     readonly_fields = [
         "user",
         "week_start",
@@ -263,29 +273,96 @@ class DigestEmailAdmin(admin.ModelAdmin):
 
     def changelist_view(self, request, extra_context=None):
         rates = selectors.digest_weekly_rates(weeks=12)
-        extra_context = {**(extra_context or {}), "weekly_rates": rates}
+        extra_context = {
+            **(extra_context or {}),
+            "weekly_rates": rates,
+            "can_preview": self.has_preview_permission(request),
+        }
         return super().changelist_view(request, extra_context=extra_context)
 
     def preview_view(self, request):
-        """The digest a user would get now, rendered as the email's HTML; nothing is sent."""
+        """What a user got this week (subject and body, as stored in the outbox) and, apart,
+        what the next picks would be; every tracking and unsubscribe token is replaced by a
+        placeholder, and nothing is written or sent."""
+        if not self.has_preview_permission(request):
+            raise PermissionDenied
         reference = request.GET.get("user", "")
         try:
             user = selectors.user_by_reference(reference)
         except DigestsError as exc:
             self.message_user(request, str(exc), messages.ERROR)
             return redirect("admin:digests_digestemail_changelist")
-        return HttpResponse(digest_preview(user=user))
+        sent = selectors.digest_of_this_week(user=user)
+        email = sent.outbox if sent is not None else None
+        next_subject, next_text, next_html = digest_preview(user=user)
+        context = {
+            **self.admin_site.each_context(request),
+            "title": f"Digest of {user.get_username()}",
+            "opts": self.opts,
+            "preview_user": user,
+            "sent": sent,
+            "sent_subject": tokens_redact(email.subject) if email else "",
+            "sent_html": tokens_redact(email.body_html) if email else "",
+            "sent_text": tokens_redact(email.body_text) if email else "",
+            "bodies_dropped": bool(email and email.bodies_dropped_at),
+            "next_subject": next_subject,
+            "next_html": next_html,
+            "next_text": next_text,
+            "placeholder": REDACTED,
+        }
+        return TemplateResponse(request, "admin/digests/digest_preview.html", context)
 
-    @admin.action(description="Resend as test (to the same user, status 'test')")
+    def has_send_test_permission(self, request):
+        return request.user.has_perm("digests.send_test_digest")
+
+    def has_preview_permission(self, request):
+        return request.user.has_perm("digests.preview_digest")
+
+    @admin.action(
+        description="Resend as test (to the same user, status 'test')", permissions=["send_test"]
+    )
     def resend_as_test(self, request, queryset):
+        limit = self.RESEND_MAX
+        digests = list(queryset.select_related("user").order_by("pk")[: limit + 1])
+        if not is_confirmed(request):
+            return confirmation_page(
+                self,
+                request,
+                action="resend_as_test",
+                title="Resend as test",
+                question=(
+                    f"Email {min(len(digests), limit)} test digest(s) now, each with the "
+                    "picks its user would get today?"
+                ),
+                selected=[digest.pk for digest in digests[:limit]],
+                will_act=[
+                    f"{digest.user.get_username()} (digest #{digest.pk}, week of "
+                    f"{digest.week_start:%Y-%m-%d})"
+                    for digest in digests[:limit]
+                ],
+                skipped=(
+                    [f"more than {limit} selected: only the first {limit} are sent"]
+                    if len(digests) > limit
+                    else []
+                ),
+                confirm_label=f"Yes, send {min(len(digests), limit)} test digest(s)",
+                note=(
+                    f"Each staff user may send {settings.TEST_DIGEST_LIMIT_PER_HOUR} test "
+                    "digests an hour (TEST_DIGEST_LIMIT_PER_HOUR)."
+                ),
+            )
         sent, failed = 0, []
-        for digest in queryset.select_related("user")[:50]:
+        for digest in digests[:limit]:
             try:
-                digest_send_test(user=digest.user)
+                digest_send_test(user=digest.user, requested_by=request.user)
                 sent += 1
+            except TestDigestRateLimited as exc:
+                failed.append(str(exc))
+                break
             except DigestsError as exc:
                 failed.append(str(exc))
         if sent:
             self.message_user(request, f"{sent} test digest(s) queued.", messages.SUCCESS)
         for message in failed:
             self.message_user(request, message, messages.ERROR)
+        return None

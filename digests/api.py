@@ -1,10 +1,9 @@
-"""The digest admin API (seed 002's endpoints), staff only, JSON in and out.
+"""The digest admin API (seed 002's endpoints), JSON in and out.
 
-Side-effecting endpoints are POST only and keep Django's CSRF check, so a browser session
-needs the CSRF token (the admin pages send it); errors are JSON with a one-line reason.
+Each endpoint needs staff status and one specific permission (403 JSON otherwise), not just
+is_staff. Side-effecting endpoints are POST only and keep Django's CSRF check, so a browser
+session needs the CSRF token (the admin pages send it); errors are JSON with a one-line reason.
 """
-
-import functools
 
 from django.contrib.auth import get_user_model
 from django.db.models import Count
@@ -13,26 +12,19 @@ from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_POST
 
-from digests.errors import ConsentRefused, DigestsError
+from digests.errors import ConsentRefused, DigestsError, TestDigestRateLimited
 from digests.jobs import SEND_WEEKLY_DIGESTS
 from digests.models import DigestEmail
 from digests.services.digest import digest_send_test
 from digests.weeks import week_of
+from proletto.admin_api import staff_permission_required
 from proletto.scheduling.jobstore import job_request_run
 from proletto.scheduling.registry import SchedulingError
 from proletto.scheduling.selectors import scheduler_status
 
-
-def staff_only(view):
-    @functools.wraps(view)
-    def wrapper(request, *args, **kwargs):
-        if not request.user.is_authenticated:
-            return JsonResponse({"error": "log in as staff first"}, status=403)
-        if not request.user.is_staff:
-            return JsonResponse({"error": "staff only"}, status=403)
-        return view(request, *args, **kwargs)
-
-    return wrapper
+VIEW_DIGESTS = "digests.view_digestemail"
+SEND_TEST_DIGEST = "digests.send_test_digest"
+RUN_JOB = "proletto.run_job"
 
 
 def _executions_url() -> str:
@@ -43,7 +35,7 @@ def _executions_url() -> str:
 
 
 @require_GET
-@staff_only
+@staff_permission_required(VIEW_DIGESTS)
 def digest_scheduler_status(request):
     status = scheduler_status()
     job = next((job for job in status["jobs"] if job["id"] == SEND_WEEKLY_DIGESTS), None)
@@ -69,7 +61,7 @@ def digest_scheduler_status(request):
 
 
 @require_POST
-@staff_only
+@staff_permission_required(RUN_JOB)
 def run_digest_now(request):
     try:
         run = job_request_run(job_id=SEND_WEEKLY_DIGESTS, requested_by=request.user.username)
@@ -87,25 +79,31 @@ def run_digest_now(request):
 
 
 @require_POST
-@staff_only
+@staff_permission_required(SEND_TEST_DIGEST)
 def test_digest_email(request, user_id):
     user = get_user_model().objects.filter(pk=user_id).first()
     if user is None:
         return JsonResponse({"error": f"no user with id {user_id}"}, status=404)
     try:
-        digest = digest_send_test(user=user)
+        digest = digest_send_test(user=user, requested_by=request.user)
     except ConsentRefused as exc:
         # The row would never be sent: say so rather than "queued".
         return JsonResponse({"error": str(exc)}, status=409)
+    except TestDigestRateLimited as exc:
+        response = JsonResponse({"error": str(exc)}, status=429)
+        response["Retry-After"] = str(exc.retry_after_seconds)
+        return response
     except DigestsError as exc:
         return JsonResponse({"error": str(exc)}, status=422)
+    # No address in the answer: the caller names a user id, and ids must not turn into a way
+    # to list everyone's email address.
     return JsonResponse(
         {
             "digest_id": digest.pk,
+            "user_id": user.pk,
             "status": digest.status,
             "opportunity_count": digest.opportunity_count,
             "outbox_id": digest.outbox_id,
-            "recipient": digest.outbox.recipient,
         },
         status=201,
     )

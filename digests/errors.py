@@ -4,3 +4,11 @@ class DigestsError(Exception):
 
 class ConsentRefused(DigestsError):
     """The recipient is suppressed or unsubscribed: the email would never be sent (409)."""
+
+
+class TestDigestRateLimited(DigestsError):
+    """A staff user asked for more test digests than TEST_DIGEST_LIMIT_PER_HOUR allows."""
+
+    def __init__(self, message: str, *, retry_after_seconds: int):
+        super().__init__(message)
+        self.retry_after_seconds = retry_after_seconds

@@ -100,6 +100,7 @@ class OpportunitySource(models.Model):
     class Meta:
         ordering = ["name"]
         indexes = [models.Index(fields=["enabled", "next_fetch_at"], name="source_due_idx")]
+        permissions = [("scrape_opportunitysource", "Can scrape a source now")]
 
     def __str__(self):
         return self.name
@@ -287,6 +288,14 @@ class DigestEmail(models.Model):
     )
     # Which run created the row: a run fills in only the rows it inserted itself.
     run_id = models.CharField(max_length=32, blank=True, editable=False)
+    # Test digests only: the staff user who asked for it (the per-user rate limit counts these).
+    requested_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
     created_at = models.DateTimeField(default=timezone.now)
     sent_at = models.DateTimeField(null=True, blank=True)
     opened_at = models.DateTimeField(null=True, blank=True)
@@ -305,6 +314,10 @@ class DigestEmail(models.Model):
         indexes = [
             models.Index(fields=["week_start", "status"], name="digest_week_status_idx"),
             models.Index(fields=["run_id"], name="digest_run_idx"),
+        ]
+        permissions = [
+            ("send_test_digest", "Can send a test digest to a user"),
+            ("preview_digest", "Can preview a user's digest"),
         ]
 
     def __str__(self):

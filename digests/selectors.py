@@ -8,6 +8,7 @@ from django.db.models import Count, Exists, F, OuterRef, Q, QuerySet
 from django.utils import timezone
 
 from billing.selectors import pro_subscribers
+from digests import weeks
 from digests.errors import DigestsError
 from digests.models import DigestEmail, DigestItem, Opportunity, OpportunitySource
 from digests.recommender import Item, Profile
@@ -218,6 +219,33 @@ def user_by_reference(reference: str):
     if len(matches) > 1:
         raise DigestsError(f"{reference!r} names several users: {how}, e.g. the id")
     return matches[0]
+
+
+def digest_of_this_week(*, user, now=None) -> DigestEmail | None:
+    """The weekly digest (not a test) of `user`'s current week in their zone, with its email."""
+    now = now or timezone.now()
+    week = weeks.week_of(now.astimezone(user.zone).date())
+    return (
+        DigestEmail.objects.exclude(status=DigestEmail.Status.TEST)
+        .filter(user=user, week_start=week)
+        .select_related("outbox")
+        .first()
+    )
+
+
+def test_digests_requested_since(*, requested_by, since, limit: int):
+    """If `requested_by` asked for `limit` or more test digests since `since`: when the oldest
+    of the latest `limit` was created (the limit frees up an hour after it). None otherwise."""
+    if limit <= 0:
+        return since
+    created = list(
+        DigestEmail.objects.filter(
+            status=DigestEmail.Status.TEST, requested_by=requested_by, created_at__gte=since
+        )
+        .order_by("-created_at")
+        .values_list("created_at", flat=True)[:limit]
+    )
+    return created[-1] if len(created) >= limit else None
 
 
 def digest_weekly_rates(*, weeks: int = 12) -> list[dict]:

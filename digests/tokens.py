@@ -9,8 +9,10 @@ strings under Django's HMAC signer, with no JSON or compression around them.
 
 import hashlib
 import hmac
+import re
 
 from django.core import signing
+from django.urls import reverse
 from django.utils.encoding import force_bytes
 
 from outreach.consent import UNSUBSCRIBE_SALT
@@ -91,3 +93,25 @@ def unsubscribe_token(user_id: int) -> str:
 
 def read_unsubscribe_token(token: str) -> int:
     return _ids(token, UNSUBSCRIBE_SALT, 1)[0]
+
+
+REDACTED = "TOKEN-REMOVED"
+# What a signed value may contain: the ids, ":" and the base64url signature.
+_TOKEN_CHARS = r"[A-Za-z0-9_\-:.%]+?"
+
+
+def _link_patterns() -> list[re.Pattern]:
+    patterns = []
+    for name in ("digests:open", "digests:click", "digests:unsubscribe"):
+        before, after = reverse(name, args=[REDACTED]).split(REDACTED)
+        patterns.append(re.compile(f"({re.escape(before)}){_TOKEN_CHARS}({re.escape(after)})"))
+    return patterns
+
+
+def tokens_redact(text: str) -> str:
+    """`text` (an email's HTML, text or headers) with the token of every open, click and
+    unsubscribe link replaced by an inert placeholder: what staff see in a preview cannot
+    unsubscribe the reader or count as their click."""
+    for pattern in _link_patterns():
+        text = pattern.sub(rf"\g<1>{REDACTED}\g<2>", text)
+    return text

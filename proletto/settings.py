@@ -33,6 +33,8 @@ ADMINS = [
 
 TIME_ZONE = config.time_zone_name(env.str("TIME_ZONE", default="UTC"), variable="TIME_ZONE")
 USE_TZ = True
+# One date format everywhere ("2026-03-02 10:05:00 UTC"): proletto/formats/en/formats.py.
+FORMAT_MODULE_PATH = ["proletto.formats"]
 USE_I18N = True
 LANGUAGE_CODE = "en-us"
 
@@ -47,6 +49,7 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "django_apscheduler",
     "anymail",
+    "axes",
     "proletto",
     "billing",
     "outreach",
@@ -62,6 +65,8 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # Last, as django-axes asks: it turns a locked-out login into its 429 answer.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "proletto.urls"
@@ -91,6 +96,24 @@ DATABASES = {
 }
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 AUTH_USER_MODEL = "proletto.User"
+
+# Login throttling by django-axes: after AXES_FAILURE_LIMIT failed logins in a row from one
+# address, that address is refused (429) for AXES_COOLOFF_MINUTES, right password or not.
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+AXES_ENABLED = env.bool("AXES_ENABLED", default=True)
+AXES_FAILURE_LIMIT = env.int("AXES_FAILURE_LIMIT", default=5)
+AXES_COOLOFF_TIME = dt.timedelta(minutes=env.float("AXES_COOLOFF_MINUTES", default=15))
+AXES_LOCKOUT_PARAMETERS = ["ip_address"]
+AXES_RESET_ON_SUCCESS = True
+# Behind N reverse proxies (AXES_PROXY_COUNT=N), the client's address is read from
+# X-Forwarded-For by django-ipware; with 0, REMOTE_ADDR (a forged header changes nothing).
+AXES_IPWARE_PROXY_COUNT = env.int("AXES_PROXY_COUNT", default=0) or None
+AXES_IPWARE_META_PRECEDENCE_ORDER = (
+    ["HTTP_X_FORWARDED_FOR", "REMOTE_ADDR"] if AXES_IPWARE_PROXY_COUNT else ["REMOTE_ADDR"]
+)
 
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
@@ -139,6 +162,8 @@ LOGGING = {
         # APScheduler logs every wake-up at INFO; its own lines add nothing to ours.
         "apscheduler": {"level": env.str("APSCHEDULER_LOG_LEVEL", default="WARNING")},
         "django.db.backends": {"level": "INFO"},
+        # django-axes announces itself at INFO in every process; lockouts are WARNINGs.
+        "axes": {"level": "WARNING"},
     },
 }
 
@@ -318,3 +343,5 @@ SCRAPE_ALLOWED_PRIVATE_NETWORKS = env.list("SCRAPE_ALLOWED_PRIVATE_NETWORKS", de
 # The admin's "scrape now" runs inside the request: a short timeout, a few sources at most.
 SCRAPE_ADMIN_TIMEOUT_SECONDS = env.float("SCRAPE_ADMIN_TIMEOUT_SECONDS", default=8)
 SCRAPE_ADMIN_MAX_SOURCES = env.int("SCRAPE_ADMIN_MAX_SOURCES", default=10)
+# Test digests one staff user may send in an hour (admin API and admin action alike).
+TEST_DIGEST_LIMIT_PER_HOUR = env.int("TEST_DIGEST_LIMIT_PER_HOUR", default=10)

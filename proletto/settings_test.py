@@ -13,3 +13,6 @@ PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 STORAGES["staticfiles"]["BACKEND"] = "django.contrib.staticfiles.storage.StaticFilesStorage"  # noqa: F405
 # Static files are served from the finders in tests; there is no collectstatic output.
 WHITENOISE_AUTOREFRESH = True
+# Login throttling is off in tests (client.login has no request for django-axes to key on);
+# tests/proletto/test_login_throttling.py turns it on to prove it.
+AXES_ENABLED = False

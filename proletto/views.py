@@ -1,5 +1,5 @@
 from django.contrib import admin as django_admin
-from django.contrib.admin.views.decorators import staff_member_required
+from django.core.exceptions import PermissionDenied
 from django.http import JsonResponse
 from django.template.response import TemplateResponse
 from django.utils import timezone
@@ -7,6 +7,7 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 from django_apscheduler.models import DjangoJob
 
+from proletto.admin_api import staff_permission_required
 from proletto.monitoring import selectors as monitoring
 from proletto.monitoring.probes import database_answers
 from proletto.monitoring.selectors import checks_summary
@@ -35,9 +36,13 @@ def healthz_scheduler(request):
     return JsonResponse(body, status=200 if body["ok"] else 503)
 
 
+# Who may see the system's state (admin JSON and the status page).
+VIEW_SYSTEM = "proletto.view_healthcheckstate"
+
+
 @never_cache
 @require_GET
-@staff_member_required
+@staff_permission_required(VIEW_SYSTEM)
 def admin_system(request):
     if not database_answers():
         return JsonResponse(
@@ -63,7 +68,10 @@ def admin_system(request):
 
 
 def system_status_page(request):
-    """The operator's dashboard (admin, staff only): checks, scheduler, jobs, outbox, alerts."""
+    """The operator's dashboard (admin staff with VIEW_SYSTEM): checks, scheduler, jobs,
+    outbox, alerts."""
+    if not request.user.has_perm(VIEW_SYSTEM):
+        raise PermissionDenied
     status = scheduler_status(with_jobs=False)
     job_admin = django_admin.site._registry[DjangoJob]
     jobs = [

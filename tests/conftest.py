@@ -100,3 +100,26 @@ def admin_login(page, live_server, django_user_model):
         return user
 
     return login
+
+
+@pytest.fixture
+def staff_with_permissions(django_user_model):
+    """A staff user (not superuser) holding exactly the given "app.codename" permissions."""
+
+    def make(*permissions, username="ops", password="ops-password-123"):
+        from django.contrib.auth.models import Permission
+
+        user = django_user_model.objects.create_user(
+            username=username,
+            email=f"{username}@proletto.test",
+            password=password,
+            is_staff=True,
+        )
+        for name in permissions:
+            app_label, codename = name.split(".")
+            user.user_permissions.add(
+                Permission.objects.get(content_type__app_label=app_label, codename=codename)
+            )
+        return user
+
+    return make

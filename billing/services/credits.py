@@ -117,6 +117,31 @@ def credits_reset(
     return report
 
 
+def credits_reset_selected(
+    *, subscription_ids, source: str, now=None, dry_run: bool = False
+) -> CreditResetReport:
+    """The admin's "Reset credits now": credits_reset for the selected subscriptions this path
+    applies to, yearly plans that grant credits, each other one skipped with the reason (a
+    monthly plan is reset by Stripe's invoice.paid; a plan of 0 credits has nothing to grant)."""
+    report = CreditResetReport()
+    applicable = []
+    rows = Subscription.objects.filter(pk__in=list(subscription_ids)).order_by("pk")
+    for row in rows.values("id", "interval", "plan__name", "plan__monthly_credits"):
+        if row["interval"] != Subscription.Interval.YEARLY:
+            report.skipped.append(
+                (row["id"], f"{row['interval']} plan: Stripe's invoice.paid resets its credits")
+            )
+        elif row["plan__monthly_credits"] <= 0:
+            report.skipped.append((row["id"], f"plan {row['plan__name']} grants no credits"))
+        else:
+            applicable.append(row["id"])
+    if applicable:
+        done = credits_reset(subscription_ids=applicable, source=source, now=now, dry_run=dry_run)
+        report.reset = done.reset
+        report.skipped = sorted(report.skipped + done.skipped)
+    return report
+
+
 def credits_reset_for_period(
     *,
     subscription_id: int,

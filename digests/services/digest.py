@@ -4,17 +4,18 @@ import functools
 import logging
 import time
 import uuid
+from datetime import timedelta
 
 from django.conf import settings
+from django.contrib.auth import get_user_model
 from django.db import transaction
 from django.db.models import CharField, OuterRef, Subquery, Value
 from django.db.models.functions import Cast, Concat
-from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone
 
 from digests import selectors, tokens, weeks
-from digests.errors import ConsentRefused, DigestsError
+from digests.errors import ConsentRefused, DigestsError, TestDigestRateLimited
 from digests.general_picks import GeneralPicks, are_general
 from digests.models import DigestEmail, DigestItem, Opportunity
 from digests.recommender import Catalogue
@@ -22,7 +23,7 @@ from digests.rendering import DIGEST_TEMPLATE, DigestCards, DigestFrames
 from outreach.consent import marketing_headers
 from outreach.models import Category, EmailOutbox
 from outreach.selectors import suppressed_addresses, suppression_for
-from outreach.services.outbox import OutboxDraft, outbox_enqueue_many
+from outreach.services.outbox import OutboxDraft, email_render, outbox_enqueue_many
 from proletto.bulk import objs_insert_ignoring_conflicts, rows_insert
 from proletto.vocabulary import MEDIUMS
 
@@ -271,10 +272,15 @@ def digest_email_context(
     return context, marketing_headers(unsubscribe_url)
 
 
-def digest_send_test(*, user, now=None) -> DigestEmail:
-    """Send `user` the digest they would get now, whatever their subscription, as a test."""
+def digest_send_test(*, user, requested_by=None, now=None) -> DigestEmail:
+    """Send `user` the digest they would get now, whatever their subscription, as a test.
+
+    `requested_by` (a staff user) is recorded on the digest and limited to
+    TEST_DIGEST_LIMIT_PER_HOUR test digests an hour (TestDigestRateLimited)."""
     now = now or timezone.now()
     _refuse_test_without_consent(user)
+    if requested_by is not None:
+        _test_digest_limit_check(requested_by=requested_by, now=now)
     profile_fields = {field: getattr(user, field) for field in selectors.PROFILE_FIELDS}
     picks = digest_picks_for(user=user, now=now)
     if not picks:
@@ -284,12 +290,17 @@ def digest_send_test(*, user, now=None) -> DigestEmail:
         )
     week = weeks.week_of(now.astimezone(user.zone).date())
     with transaction.atomic():
+        if requested_by is not None:
+            # Two clicks at once from one staff user: the second waits here, then counts.
+            get_user_model().objects.select_for_update().filter(pk=requested_by.pk).exists()
+            _test_digest_limit_check(requested_by=requested_by, now=now)
         digest = DigestEmail.objects.create(
             user=user,
             week_start=week,
             status=DigestEmail.Status.TEST,
             opportunity_count=len(picks),
             created_at=now,
+            requested_by=requested_by,
         )
         _digest_store_items({user.id: digest.id}, {user.id: picks})
         _digest_enqueue(
@@ -315,7 +326,23 @@ def _refuse_test_without_consent(user) -> None:
         until = (
             f" until {suppression.expires_at:%Y-%m-%d %H:%M} UTC" if suppression.expires_at else ""
         )
-        raise ConsentRefused(f"{suppression.address} is suppressed{until} ({suppression.reason})")
+        raise ConsentRefused(
+            f"{user.username}'s address is suppressed{until} ({suppression.reason})"
+        )
+
+
+def _test_digest_limit_check(*, requested_by, now) -> None:
+    limit = settings.TEST_DIGEST_LIMIT_PER_HOUR
+    oldest = selectors.test_digests_requested_since(
+        requested_by=requested_by, since=now - timedelta(hours=1), limit=limit
+    )
+    if oldest is not None:
+        retry_after = max(1, int((oldest + timedelta(hours=1) - now).total_seconds()) + 1)
+        raise TestDigestRateLimited(
+            f"{requested_by.get_username()} sent {limit} test digests in the last hour "
+            f"(TEST_DIGEST_LIMIT_PER_HOUR); try again in {retry_after} s",
+            retry_after_seconds=retry_after,
+        )
 
 
 def digest_picks_for(*, user, now=None) -> list:
@@ -332,8 +359,9 @@ def digest_picks_for(*, user, now=None) -> list:
     return picks
 
 
-def digest_preview(*, user, now=None) -> str:
-    """The digest's HTML as `user` would get it now, with untracked links; nothing is written."""
+def digest_preview(*, user, now=None) -> tuple[str, str, str]:
+    """(subject, body_text, body_html) of the digest `user` would get from the next picks,
+    with untracked links and no live unsubscribe token; nothing is written."""
     picks = digest_picks_for(user=user, now=now)
     opportunity_ids = [pick.item_id for pick in picks]
     cards = DigestCards(Opportunity.objects.filter(pk__in=opportunity_ids))
@@ -345,7 +373,8 @@ def digest_preview(*, user, now=None) -> str:
         cards=cards,
         general=are_general(picks),
     )
-    return render_to_string(f"email/{DIGEST_TEMPLATE}/body.html", context)
+    rendered = email_render(template=DIGEST_TEMPLATE, context=context)
+    return tuple(tokens.tokens_redact(part) for part in rendered)
 
 
 def digests_sync_from_outbox() -> dict:

@@ -71,6 +71,11 @@ class RunRequest(models.Model):
                 name="runrequest_pending",
             )
         ]
+        # The job controls' permissions live here: DjangoJob is django-apscheduler's model.
+        permissions = [
+            ("run_job", "Can run a scheduled job now"),
+            ("pause_job", "Can pause and resume scheduled jobs"),
+        ]
 
     def __str__(self):
         return f"run {self.job_id} ({self.status})"

@@ -6,37 +6,32 @@ scheduler spin).
 """
 
 import datetime as dt
+from urllib.parse import urlencode
 
 from django.contrib import admin, messages
-from django.utils import timezone
-from django.utils.html import format_html, format_html_join
+from django.contrib.admin.utils import quote, unquote
+from django.core.exceptions import PermissionDenied
+from django.shortcuts import redirect
+from django.template.response import TemplateResponse
+from django.urls import path, reverse
+from django.utils.html import format_html
+from django.views.decorators.http import require_POST
 from django_apscheduler.models import DjangoJob, DjangoJobExecution
 
+from proletto.admin_display import admin_datetime, short_text
 from proletto.models import RunRequest
+from proletto.scheduling.charts import OUTCOME_COLOURS, outcome_legend, run_chart, run_sparkline
 from proletto.scheduling.jobstore import job_pause, job_request_run, job_resume, job_state_load
 from proletto.scheduling.registry import SchedulingError, declared_jobs, describe_trigger
 from proletto.scheduling.selectors import jobs_with_stats, scheduler_status
-from proletto.scheduling.statuses import (
-    EXECUTED,
-    FAILED,
-    INTERRUPTED,
-    MAX_INSTANCES,
-    MISSED,
-    STARTED,
-)
 
 admin.site.unregister(DjangoJob)
 admin.site.unregister(DjangoJobExecution)
 
-STATUS_COLOURS = {
-    EXECUTED: "#2e7d32",
-    FAILED: "#c62828",
-    MISSED: "#9e9e9e",
-    MAX_INSTANCES: "#9e9e9e",
-    INTERRUPTED: "#ef6c00",
-    STARTED: "#1565c0",
-}
-ALL_STATUSES = list(STATUS_COLOURS)
+ALL_STATUSES = list(OUTCOME_COLOURS)
+# Declared on RunRequest (DjangoJob is django-apscheduler's model, not ours).
+RUN_JOB = "proletto.run_job"
+PAUSE_JOB = "proletto.pause_job"
 
 
 def _trigger_of(job: DjangoJob):
@@ -46,12 +41,24 @@ def _trigger_of(job: DjangoJob):
         return None
 
 
+def _runs_url(job_id: str) -> str:
+    return (
+        reverse("admin:django_apscheduler_djangojobexecution_changelist")
+        + "?"
+        + urlencode({"job__id__exact": job_id})
+    )
+
+
 @admin.register(DjangoJob)
 class JobAdmin(admin.ModelAdmin):
+    """The job list, and a job page in the manner of django-celery-beat / Oban Web: what the
+    job does, its state, run now / pause / resume buttons, a chart and table of recent runs."""
+
     list_display = (
         "id",
         "description",
         "schedule",
+        "state",
         "next_run",
         "last_run_status",
         "last_success",
@@ -60,16 +67,6 @@ class JobAdmin(admin.ModelAdmin):
     )
     search_fields = ("id",)
     ordering = ("id",)
-    fields = (
-        "id",
-        "description",
-        "schedule",
-        "next_run_time",
-        "paused",
-        "last_run_status",
-        "recent_runs",
-    )
-    readonly_fields = fields
     actions = ("run_now", "pause", "resume")
 
     def get_queryset(self, request):
@@ -83,17 +80,130 @@ class JobAdmin(admin.ModelAdmin):
         # and drop its history. Pause it instead.
         return False
 
+    def has_change_permission(self, request, obj=None):
+        # Nothing on a job is edited by hand; the buttons and actions call the services.
+        return False
+
+    def has_run_permission(self, request):
+        return request.user.has_perm(RUN_JOB)
+
+    def has_pause_permission(self, request):
+        return request.user.has_perm(PAUSE_JOB)
+
+    def get_urls(self):
+        def control(view, name):
+            return path(
+                f"<path:object_id>/{name}/",
+                self.admin_site.admin_view(require_POST(view)),
+                name=f"django_apscheduler_djangojob_{name}",
+            )
+
+        return [
+            control(self.run_view, "run"),
+            control(self.pause_view, "pause"),
+            control(self.resume_view, "resume"),
+            *super().get_urls(),
+        ]
+
     def changelist_view(self, request, extra_context=None):
         if request.method == "GET":
-            status = scheduler_status(with_jobs=False)
-            if not status["alive"]:
-                self.message_user(
-                    request,
-                    "No scheduler is running (no fresh leader heartbeat): jobs are not being "
-                    "run. Start `manage.py runapscheduler`.",
-                    messages.WARNING,
-                )
+            self._warn_without_scheduler(request)
         return super().changelist_view(request, extra_context)
+
+    def _warn_without_scheduler(self, request):
+        if not scheduler_status(with_jobs=False)["alive"]:
+            self.message_user(
+                request,
+                "No scheduler is running (no fresh leader heartbeat): jobs are not being "
+                "run. Start `manage.py runapscheduler`.",
+                messages.WARNING,
+            )
+
+    # --- the job page ---------------------------------------------------------------------
+
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        job = self.get_object(request, unquote(object_id))
+        if job is None:
+            return self._get_obj_does_not_exist_redirect(request, self.opts, object_id)
+        if not self.has_view_permission(request, job):
+            raise PermissionDenied
+        self._warn_without_scheduler(request)
+        runs = list(reversed(job.recent_runs))
+        context = {
+            **self.admin_site.each_context(request),
+            "title": f"Job {job.id}",
+            "subtitle": None,
+            "opts": self.opts,
+            "original": job,
+            "job": job,
+            "description": self.description(job),
+            "schedule": self.schedule(job),
+            "state": self.state(job),
+            "paused": job.next_run_time is None,
+            "next_run": admin_datetime(job.next_run_time),
+            "last_success": admin_datetime(job.last_success),
+            "average_duration": self.average_duration(job),
+            "chart": run_chart(runs),
+            "legend": outcome_legend(),
+            "runs": [self.run_row(run) for run in reversed(runs)],
+            "runs_url": _runs_url(job.id),
+            "can_run": self.has_run_permission(request),
+            "can_pause": self.has_pause_permission(request),
+            **(extra_context or {}),
+        }
+        return TemplateResponse(request, "admin/scheduling/job_page.html", context)
+
+    def run_row(self, run) -> dict:
+        """One row of the job page's run table, with what the run's JobRun says: why it ran
+        (scheduled, caught up, requested and by whom) and what the job returned."""
+        record = getattr(run, "run", None)  # None for runs recorded before JobRun existed
+        return {
+            "id": run.pk,
+            "run_time": admin_datetime(run.run_time),
+            "status": run.status,
+            "colour": OUTCOME_COLOURS.get(run.status, "#000"),
+            "duration": f"{float(run.duration):.2f} s" if run.duration is not None else "-",
+            "error": (run.exception or "")[:200],
+            "result": _result_summary(record.result) if record else "",
+            "trigger": _trigger_summary(record) if record else "",
+        }
+
+    def _control(self, request, object_id, allowed, act):
+        if not allowed:
+            raise PermissionDenied
+        job_id = unquote(object_id)
+        try:
+            message = act(job_id)
+            self.message_user(request, message, messages.SUCCESS)
+        except SchedulingError as exc:
+            self.message_user(request, f"Not done: {exc}", messages.ERROR)
+        return redirect("admin:django_apscheduler_djangojob_change", quote(job_id))
+
+    def run_view(self, request, object_id):
+        def act(job_id):
+            job_request_run(job_id=job_id, requested_by=request.user.get_username())
+            return (
+                f"Asked the scheduler to run {job_id}; it starts within a few seconds and "
+                "shows in the runs below."
+            )
+
+        return self._control(request, object_id, self.has_run_permission(request), act)
+
+    def pause_view(self, request, object_id):
+        def act(job_id):
+            job_pause(job_id=job_id)
+            return f"Paused {job_id}: it will not run until resumed."
+
+        return self._control(request, object_id, self.has_pause_permission(request), act)
+
+    def resume_view(self, request, object_id):
+        def act(job_id):
+            job = job_resume(job_id=job_id)
+            return f"Resumed {job_id}; next run {admin_datetime(job.next_run_time)}."
+
+        return self._control(request, object_id, self.has_pause_permission(request), act)
+
+    # --- columns --------------------------------------------------------------------------
 
     @admin.display(description="does")
     def description(self, job):
@@ -105,13 +215,15 @@ class JobAdmin(admin.ModelAdmin):
         trigger = _trigger_of(job)
         return describe_trigger(trigger) if trigger else "unreadable job state"
 
+    @admin.display(description="state")
+    def state(self, job):
+        if job.next_run_time is None:
+            return format_html('<strong class="job-state job-paused">{}</strong>', "Paused")
+        return format_html('<span class="job-state job-scheduled">{}</span>', "Scheduled")
+
     @admin.display(description="next run", ordering="next_run_time")
     def next_run(self, job):
-        return job.next_run_time or "paused"
-
-    @admin.display(boolean=True)
-    def paused(self, job):
-        return job.next_run_time is None
+        return admin_datetime(job.next_run_time) if job.next_run_time else "-"
 
     @admin.display(description="last run")
     def last_run_status(self, job):
@@ -119,14 +231,14 @@ class JobAdmin(admin.ModelAdmin):
             return "never ran"
         return format_html(
             '<span style="color:{}">{}</span> {}',
-            STATUS_COLOURS.get(job.last_status, "#000"),
+            OUTCOME_COLOURS.get(job.last_status, "#000"),
             job.last_status,
-            timezone.localtime(job.last_run_time).strftime("%Y-%m-%d %H:%M:%S"),
+            admin_datetime(job.last_run_time),
         )
 
     @admin.display(description="last success", ordering="last_success")
     def last_success(self, job):
-        return job.last_success or "never"
+        return admin_datetime(job.last_success) if job.last_success else "never"
 
     @admin.display(description="avg duration", ordering="avg_duration")
     def average_duration(self, job):
@@ -134,33 +246,11 @@ class JobAdmin(admin.ModelAdmin):
 
     @admin.display(description="recent runs")
     def recent_runs(self, job):
-        runs = list(reversed(getattr(job, "recent_runs", None) or []))
-        if not runs:
-            return "-"
-        longest = max(float(run.duration or 0) for run in runs) or 1.0
-        bars = format_html_join(
-            "",
-            '<rect x="{}" y="{}" width="5" height="{}" fill="{}"><title>{}</title></rect>',
-            (
-                (
-                    index * 7,
-                    20 - height,
-                    height,
-                    STATUS_COLOURS.get(run.status, "#000"),
-                    f"{run.run_time:%Y-%m-%d %H:%M:%S} {run.status} {run.duration or '-'} s",
-                )
-                for index, run in enumerate(runs)
-                for height in [max(3, round(18 * float(run.duration or 0) / longest))]
-            ),
-        )
-        return format_html(
-            '<svg class="run-chart" width="{}" height="20" role="img" '
-            'aria-label="recent runs">{}</svg>',
-            len(runs) * 7,
-            bars,
-        )
+        return run_sparkline(list(reversed(getattr(job, "recent_runs", None) or [])))
 
-    @admin.action(description="Run selected jobs now (by the scheduler)")
+    # --- bulk actions (the same services as the buttons) ------------------------------------
+
+    @admin.action(description="Run selected jobs now (by the scheduler)", permissions=["run"])
     def run_now(self, request, queryset):
         requested, failed = [], []
         for job in queryset:
@@ -179,13 +269,13 @@ class JobAdmin(admin.ModelAdmin):
         for message in failed:
             self.message_user(request, f"Not run: {message}", messages.ERROR)
 
-    @admin.action(description="Pause selected jobs")
+    @admin.action(description="Pause selected jobs", permissions=["pause"])
     def pause(self, request, queryset):
         for job in queryset:
             job_pause(job_id=job.id)
         self.message_user(request, f"Paused {queryset.count()} job(s).", messages.SUCCESS)
 
-    @admin.action(description="Resume selected jobs")
+    @admin.action(description="Resume selected jobs", permissions=["pause"])
     def resume(self, request, queryset):
         for job in queryset:
             job_resume(job_id=job.id)
@@ -257,21 +347,35 @@ class JobExecutionAdmin(admin.ModelAdmin):
 
     @admin.display(description="error")
     def short_error(self, execution):
-        return (execution.exception or "")[:80]
+        return short_text(execution.exception, 120)
 
 
 @admin.register(RunRequest)
 class RunRequestAdmin(admin.ModelAdmin):
+    @admin.display(description="execution", ordering="execution")
+    def execution_link(self, run_request):
+        # By id: an execution's own __str__ repeats the job, status and time in one long line.
+        if run_request.execution_id is None:
+            return "-"
+        return format_html(
+            '<a href="{}">#{}</a>',
+            reverse(
+                "admin:django_apscheduler_djangojobexecution_change",
+                args=[run_request.execution_id],
+            ),
+            run_request.execution_id,
+        )
+
     list_display = (
         "id",
-        "job",
+        "job_id",
         "requested_by",
         "requested_at",
         "status",
         "claimed_by",
-        "execution",
+        "execution_link",
     )
-    list_filter = ("status", "job")
+    list_filter = ("status", ("job__id", JobFilter))
     list_select_related = ("job", "execution")
     ordering = ("-requested_at",)
 
@@ -280,3 +384,14 @@ class RunRequestAdmin(admin.ModelAdmin):
 
     def has_change_permission(self, request, obj=None):
         return False
+
+
+def _trigger_summary(record) -> str:
+    label = record.get_trigger_display()
+    return f"{label} by {record.requested_by}" if record.requested_by else label
+
+
+def _result_summary(result) -> str:
+    if isinstance(result, dict):
+        return " ".join(f"{key}={value}" for key, value in result.items())
+    return "" if result is None else str(result)

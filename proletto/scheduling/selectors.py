@@ -86,7 +86,9 @@ def jobs_with_stats(queryset=None):
     ).prefetch_related(
         Prefetch(
             "djangojobexecution_set",
-            queryset=DjangoJobExecution.objects.order_by("-run_time")[:RECENT_RUNS],
+            queryset=DjangoJobExecution.objects.select_related("run").order_by("-run_time")[
+                :RECENT_RUNS
+            ],
             to_attr="recent_runs",
         )
     )

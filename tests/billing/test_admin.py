@@ -16,18 +16,49 @@ def in_march():
         yield
 
 
-def reset_now(admin_client, *subscriptions):
-    return admin_client.post(
-        CHANGELIST,
-        {"action": "reset_credits_now", "_selected_action": [s.pk for s in subscriptions]},
-        follow=True,
-    )
+def reset_now(admin_client, *subscriptions, confirmed=True):
+    data = {"action": "reset_credits_now", "_selected_action": [s.pk for s in subscriptions]}
+    if confirmed:
+        data["post"] = "yes"
+    return admin_client.post(CHANGELIST, data, follow=True)
+
+
+def test_reset_credits_now_first_asks_and_changes_nothing(admin_client, make_subscription):
+    subscription = make_subscription(billing_anchor=ANCHOR)
+    response = reset_now(admin_client, subscription, confirmed=False)
+    page = response.content.decode()
+    assert "Reset the credits of 1 subscription(s) now?" in page
+    assert f"#{subscription.pk} artist" in page and "7 -&gt; 50 credits" in page
+    assert 'value="Yes, reset 1 subscription(s)"' in page
+    assert not CreditLedgerEntry.objects.exists()
+
+
+def test_reset_credits_now_skips_monthly_and_creditless_plans_and_says_why(
+    admin_client, make_subscription, free_plan
+):
+    free_plan.monthly_credits = 0
+    free_plan.save()
+    yearly = make_subscription(billing_anchor=ANCHOR)
+    monthly = make_subscription(billing_anchor=ANCHOR, interval="monthly")
+    free = make_subscription(billing_anchor=ANCHOR, plan=free_plan)
+    page = reset_now(admin_client, yearly, monthly, free, confirmed=False).content.decode()
+    assert f"#{monthly.pk}: monthly plan: Stripe&#x27;s invoice.paid resets its credits" in page
+    assert f"#{free.pk}: plan Free grants no credits" in page
+    page = reset_now(admin_client, yearly, monthly, free).content.decode()
+    assert "Reset 1 subscription(s); 2 skipped." in page
+    assert list(CreditLedgerEntry.objects.values_list("subscription_id", flat=True)) == [yearly.pk]
+
+
+def test_with_nothing_to_reset_the_page_offers_no_confirm_button(admin_client, make_subscription):
+    monthly = make_subscription(interval="monthly")
+    page = reset_now(admin_client, monthly, confirmed=False).content.decode()
+    assert "Nothing to do" in page and "confirm-action" not in page
 
 
 def test_reset_credits_now_resets_the_selected_subscriptions(admin_client, make_subscription):
     chosen, other = make_subscription(), make_subscription()
     response = reset_now(admin_client, chosen)
-    assert "Reset 1 subscription(s); 0 skipped" in response.content.decode()
+    assert "Reset 1 subscription(s); 0 skipped." in response.content.decode()
     chosen.refresh_from_db()
     other.refresh_from_db()
     assert (chosen.credits_balance, other.credits_balance) == (50, 7)

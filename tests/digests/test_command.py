@@ -11,10 +11,10 @@ from .conftest import NOW
 pytestmark = pytest.mark.django_db
 
 
-def run(*args):
+def run(*args, stderr=None):
     out = StringIO()
     with time_machine.travel(NOW, tick=False):
-        call_command("scrape_opportunities", *args, stdout=out)
+        call_command("scrape_opportunities", *args, stdout=out, stderr=stderr or StringIO())
     return out.getvalue()
 
 
@@ -40,11 +40,13 @@ def test_it_scrapes_due_sources_and_prints_a_summary_table(demo_sources):
     assert any(line.split()[:4] == ["ArtCalls", "ok", "10", "10"] for line in lines)
 
 
-def test_it_prints_one_plain_progress_line_per_source_when_not_on_a_terminal(demo_sources):
-    output = run()
-    progress = [line for line in output.splitlines() if line.startswith("[")]
+def test_it_prints_one_plain_progress_line_per_source_on_stderr(demo_sources):
+    err = StringIO()
+    output = run(stderr=err)
+    progress = [line for line in err.getvalue().splitlines() if line.startswith("[")]
     assert len(progress) == 4
-    assert "\r" not in output
+    assert "\r" not in err.getvalue()
+    assert not any(line.startswith("[") for line in output.splitlines())  # stdout: table only
 
 
 def test_it_scrapes_only_the_named_source_even_if_not_due(demo_sources):
@@ -68,13 +70,29 @@ def test_a_dry_run_reports_what_it_would_do_and_writes_nothing(demo_sources):
     assert Opportunity.objects.count() == 0
 
 
-def test_a_failed_source_shows_in_the_table_with_its_error(feed_server, demo_sources):
+def test_a_failed_source_shows_in_the_table_and_fails_the_command(feed_server, demo_sources):
     feed_server.serve("/demo/grants.json", b"nope", status=500)
-    output = run()
-    row = next(line for line in output.splitlines() if line.startswith("Grants"))
+    out = StringIO()
+    with time_machine.travel(NOW, tick=False), pytest.raises(CommandError) as failure:
+        call_command("scrape_opportunities", stdout=out, stderr=StringIO())
+    assert failure.value.returncode == 1
+    assert str(failure.value) == "1 of 4 sources failed: Grants"
+    row = next(line for line in out.getvalue().splitlines() if line.startswith("Grants"))
     assert row.split()[1] == "failed"
     assert row.endswith("HTTP 500 Internal Server Error")
-    assert output.splitlines()[-1].endswith("4 sources, 1 failed.")
+    assert out.getvalue().splitlines()[-1].endswith("4 sources, 1 failed.")
+    assert Opportunity.objects.count() == 26  # the other three were scraped all the same
+
+
+def test_a_named_source_that_fails_exits_non_zero(feed_server, demo_sources):
+    feed_server.serve("/demo/grants.json", b"nope", status=500)
+    with pytest.raises(CommandError, match="1 of 1 sources failed: Grants") as failure:
+        run("--source", "Grants")
+    assert failure.value.returncode == 1
+
+
+def test_a_named_source_that_succeeds_exits_zero(demo_sources):
+    assert "1 sources, 0 failed" in run("--source", "Grants")
 
 
 def test_it_says_so_when_nothing_is_due(db):
@@ -92,9 +110,9 @@ class TerminalOutput(StringIO):
 
 
 def test_it_draws_a_progress_bar_on_a_terminal(demo_sources):
-    out = TerminalOutput()
+    err = TerminalOutput()
     with time_machine.travel(NOW, tick=False):
-        call_command("scrape_opportunities", stdout=out)
-    output = out.getvalue()
+        call_command("scrape_opportunities", stdout=StringIO(), stderr=err)
+    output = err.getvalue()
     assert "\r[" + "#" * 30 + "] 4/4 " in output
     assert not any(line.startswith("[1/4]") for line in output.splitlines())

@@ -11,6 +11,7 @@ pytestmark = pytest.mark.django_db
 
 def test_load_demo_creates_the_sources_and_fills_the_catalogue_once(settings):
     settings.SITE_URL = "http://127.0.0.1:8000"
+    settings.DEBUG = True
     call_command("load_demo", stdout=StringIO())
     call_command("load_demo", stdout=StringIO())
     assert OpportunitySource.objects.count() == 4

@@ -64,13 +64,28 @@ def test_preview_for_an_unknown_user_says_so(admin_client, digests):
     assert message.startswith("no user 'nobody'")
 
 
-def test_resend_as_test_queues_a_test_digest(admin_client, digests):
+def resend(client, *digests, confirmed=True):
+    data = {"action": "resend_as_test", "_selected_action": [d.pk for d in digests]}
+    if confirmed:
+        data["post"] = "yes"
+    return client.post("/admin/digests/digestemail/", data)
+
+
+def test_resend_as_test_first_asks_and_sends_nothing(admin_client, digests):
+    chosen = list(DigestEmail.objects.filter(user__username__in=["p3", "p4"]))
+    response = resend(admin_client, *chosen, confirmed=False)
+    page = response.content.decode()
+    assert "Email 2 test digest(s) now" in page
+    assert "p3 (digest #" in page and "p4 (digest #" in page
+    assert 'value="Yes, send 2 test digest(s)"' in page
+    assert not DigestEmail.objects.filter(status=DigestEmail.Status.TEST).exists()
+
+
+def test_resend_as_test_queues_a_test_digest_once_confirmed(admin_client, digests):
     digest = DigestEmail.objects.get(user__username="p3")
-    admin_client.post(
-        "/admin/digests/digestemail/",
-        {"action": "resend_as_test", "_selected_action": [digest.pk]},
-    )
-    assert DigestEmail.objects.filter(user=digest.user, status=DigestEmail.Status.TEST).count() == 1
+    resend(admin_client, digest)
+    test = DigestEmail.objects.get(user=digest.user, status=DigestEmail.Status.TEST)
+    assert test.requested_by.username == "admin"
 
 
 def test_the_admin_resend_says_why_it_did_not_queue_a_suppressed_address(admin_client, digests):
@@ -79,9 +94,18 @@ def test_the_admin_resend_says_why_it_did_not_queue_a_suppressed_address(admin_c
     digest = DigestEmail.objects.get(user=user)
     response = admin_client.post(
         "/admin/digests/digestemail/",
-        {"action": "resend_as_test", "_selected_action": [digest.pk]},
+        {"action": "resend_as_test", "_selected_action": [digest.pk], "post": "yes"},
         follow=True,
     )
     messages = [(m.level_tag, str(m)) for m in response.context["messages"]]
-    assert messages == [("error", f"{user.email} is suppressed (complained: spam report)")]
+    assert messages == [("error", "p1's address is suppressed (complained: spam report)")]
     assert not DigestEmail.objects.filter(status=DigestEmail.Status.TEST).exists()
+
+
+def test_resend_as_test_stops_at_the_staff_users_hourly_limit(admin_client, digests, settings):
+    settings.TEST_DIGEST_LIMIT_PER_HOUR = 2
+    response = resend(admin_client, *DigestEmail.objects.all())
+    messages = [str(m) for m in response.wsgi_request._messages]
+    assert DigestEmail.objects.filter(status=DigestEmail.Status.TEST).count() == 2
+    assert messages[0] == "2 test digest(s) queued."
+    assert "sent 2 test digests in the last hour" in messages[1]

@@ -1,7 +1,11 @@
-"""The digest admin API: staff only, JSON errors, POST for side effects, run-now via the leader."""
+"""The digest admin API: staff with a specific permission, JSON errors, POST for side effects,
+run-now via the leader, test digests rate-limited per staff user."""
+
+import datetime as dt
 
 import pytest
-from django.test import Client
+import time_machine
+from django.test import Client, override_settings
 
 from digests.models import DigestEmail
 from outreach.models import EmailOutbox, Suppression
@@ -25,12 +29,26 @@ def jobs_in_store():
     jobs_sync()
 
 
+ALL_PERMISSIONS = ("digests.view_digestemail", "proletto.run_job", "digests.send_test_digest")
+
+
 @pytest.fixture
-def staff_client(django_user_model):
-    django_user_model.objects.create_user("ops", password="pw-123456789", is_staff=True)
+def staff_client(staff_with_permissions):
     client = Client()
-    client.login(username="ops", password="pw-123456789")
+    client.force_login(staff_with_permissions(*ALL_PERMISSIONS))
     return client
+
+
+@pytest.fixture
+def bare_staff_client(staff_with_permissions):
+    """Staff with every permission but the one each endpoint needs."""
+
+    def make(missing):
+        client = Client()
+        client.force_login(staff_with_permissions(*(p for p in ALL_PERMISSIONS if p != missing)))
+        return client
+
+    return make
 
 
 @pytest.fixture
@@ -91,10 +109,9 @@ def test_run_now_without_a_scheduler_says_so_and_records_nothing(staff_client, j
     assert not RunRequest.objects.exists()
 
 
-def test_run_now_checks_csrf_for_browser_sessions(django_user_model, jobs_in_store):
-    django_user_model.objects.create_user("ops", password="pw-123456789", is_staff=True)
+def test_run_now_checks_csrf_for_browser_sessions(staff_with_permissions, jobs_in_store):
     client = Client(enforce_csrf_checks=True)
-    client.login(username="ops", password="pw-123456789")
+    client.force_login(staff_with_permissions(*ALL_PERMISSIONS))
     lease_acquire(holder="host-a", seconds=60)
     assert client.post(RUN_NOW).status_code == 403
     assert not RunRequest.objects.exists()
@@ -107,8 +124,67 @@ def test_test_digest_is_sent_to_a_free_user_with_status_test(staff_client):
     response = staff_client.post(digest_test_url(user.pk))
     assert response.status_code == 201
     body = response.json()
-    assert body["status"] == "test" and body["recipient"] == "free@artists.test"
-    assert DigestEmail.objects.get().status == DigestEmail.Status.TEST
+    assert body["status"] == "test" and body["user_id"] == user.pk
+    digest = DigestEmail.objects.get()
+    assert digest.status == DigestEmail.Status.TEST
+    assert digest.requested_by.username == "ops"
+
+
+def test_test_digest_answer_carries_no_address(staff_client):
+    opportunity("Call")
+    user = artist("free", pro=False)
+    response = staff_client.post(digest_test_url(user.pk))
+    assert response.status_code == 201
+    assert "@" not in response.content.decode()
+
+
+@pytest.mark.parametrize(
+    ("method", "url", "permission"),
+    [
+        ("GET", STATUS, "digests.view_digestemail"),
+        ("POST", RUN_NOW, "proletto.run_job"),
+        ("POST", digest_test_url(1), "digests.send_test_digest"),
+    ],
+)
+def test_staff_without_the_endpoints_permission_get_a_json_403(
+    bare_staff_client, jobs_in_store, method, url, permission
+):
+    lease_acquire(holder="host-a", seconds=60)
+    response = bare_staff_client(permission).generic(method, url)
+    assert response.status_code == 403
+    assert response.json() == {"error": f"you lack the permission {permission}"}
+    assert not RunRequest.objects.exists() and not DigestEmail.objects.exists()
+
+
+@override_settings(TEST_DIGEST_LIMIT_PER_HOUR=3)
+def test_test_digests_are_limited_per_staff_user_with_a_429(staff_client, staff_with_permissions):
+    opportunity("Call")
+    user = artist("free", pro=False)
+    start = dt.datetime(2026, 11, 30, 9, 0, tzinfo=dt.UTC)
+    with time_machine.travel(start, tick=False):
+        codes = [staff_client.post(digest_test_url(user.pk)).status_code for _ in range(4)]
+        limited = staff_client.post(digest_test_url(user.pk))
+        other = Client()
+        other.force_login(staff_with_permissions(*ALL_PERMISSIONS, username="ops2"))
+        assert other.post(digest_test_url(user.pk)).status_code == 201
+    assert codes == [201, 201, 201, 429]
+    assert limited.status_code == 429
+    assert limited["Retry-After"] == "3601"
+    assert "TEST_DIGEST_LIMIT_PER_HOUR" in limited.json()["error"]
+    assert DigestEmail.objects.filter(requested_by__username="ops").count() == 3
+
+
+@override_settings(TEST_DIGEST_LIMIT_PER_HOUR=1)
+def test_the_test_digest_limit_frees_up_an_hour_after_the_oldest(staff_client):
+    opportunity("Call")
+    user = artist("free", pro=False)
+    start = dt.datetime(2026, 11, 30, 9, 0, tzinfo=dt.UTC)
+    with time_machine.travel(start, tick=False):
+        assert staff_client.post(digest_test_url(user.pk)).status_code == 201
+    with time_machine.travel(start + dt.timedelta(minutes=59), tick=False):
+        assert staff_client.post(digest_test_url(user.pk)).status_code == 429
+    with time_machine.travel(start + dt.timedelta(minutes=60, seconds=1), tick=False):
+        assert staff_client.post(digest_test_url(user.pk)).status_code == 201
 
 
 def test_test_digest_for_an_unknown_user_is_a_json_404(staff_client):

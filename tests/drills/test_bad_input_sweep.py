@@ -42,9 +42,11 @@ def snapshot(exclude=()) -> dict[str, str]:
 
 
 @pytest.fixture
-def demo(settings):
+def demo(settings, monkeypatch):
     settings.ADMINS = [("Ops", "ops@proletto.test")]
-    call_command("load_demo", stdout=StringIO())
+    # The sweep runs with DEBUG off, as production does: the demo loads only when forced.
+    monkeypatch.setenv("DEMO_ADMIN_PASSWORD", "proletto-admin")
+    call_command("load_demo", "--force", stdout=StringIO())
 
 
 @pytest.fixture

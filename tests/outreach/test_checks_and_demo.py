@@ -19,7 +19,8 @@ def test_it_refuses_a_retry_factor_below_one(settings):
 
 
 @pytest.mark.django_db
-def test_the_demo_has_a_three_step_sequence_and_sessions_for_free_users():
+def test_the_demo_has_a_three_step_sequence_and_sessions_for_free_users(settings):
+    settings.DEBUG = True
     call_command("load_demo", stdout=StringIO())
     call_command("load_demo", stdout=StringIO())
     sequence = UpsellSequence.objects.get(code="free-to-pro")

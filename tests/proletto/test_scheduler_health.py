@@ -29,8 +29,17 @@ def test_healthz_does_not_name_the_leader(client, live_leader):
 
 def test_admin_system_needs_staff(client):
     response = client.get("/admin/system")
-    assert response.status_code == 302
-    assert "/admin/login/" in response["Location"]
+    assert response.status_code == 403
+    assert response.json() == {"error": "log in as staff first"}
+
+
+def test_admin_system_needs_the_view_system_permission(client, staff_with_permissions):
+    client.force_login(staff_with_permissions("django_apscheduler.view_djangojob"))
+    response = client.get("/admin/system")
+    assert response.status_code == 403
+    assert response.json() == {"error": "you lack the permission proletto.view_healthcheckstate"}
+    client.force_login(staff_with_permissions("proletto.view_healthcheckstate", username="v"))
+    assert client.get("/admin/system").status_code in (200, 503)
 
 
 def test_admin_system_reports_leader_and_jobs(admin_client, scheduler_jobs_declared, live_leader):

@@ -46,6 +46,11 @@ def test_non_staff_are_sent_to_the_login_page(client, django_user_model):
     assert response.status_code == 302 and "/admin/login/" in response["Location"]
 
 
+def test_staff_without_the_view_system_permission_get_a_403(client, staff_with_permissions):
+    client.force_login(staff_with_permissions("django_apscheduler.view_djangojob"))
+    assert client.get("/admin/system/status/").status_code == 403
+
+
 def test_anonymous_users_are_sent_to_the_login_page(client):
     response = client.get("/admin/system/status/")
     assert response.status_code == 302 and "/admin/login/" in response["Location"]

@@ -5,13 +5,20 @@ from digests.models import OpportunitySource
 from digests.selectors import sources_due
 from digests.services.scrape import opportunities_scrape
 
+
+def _plain(text: str) -> str:
+    # Progress is information, not an error: not in the stderr wrapper's red.
+    return text
+
+
 STATUS_STYLES = {"ok": "SUCCESS", "not_modified": "SUCCESS", "failed": "ERROR", "busy": "WARNING"}
 
 
 class Command(BaseCommand):
     help = (
         "Scrape opportunity sources: every due, enabled source, or the ones named with "
-        "--source (now, whatever their schedule). Upserts by canonical URL; expires past ones."
+        "--source (now, whatever their schedule). Upserts by canonical URL; expires past ones. "
+        "The table and summary go to stdout, progress to stderr; exits 1 if any source failed."
     )
 
     def add_arguments(self, parser):
@@ -57,6 +64,12 @@ class Command(BaseCommand):
         )
         style = self.style.WARNING if summary.failed else self.style.SUCCESS
         self.stdout.write(style(line))
+        failed = sorted(result.name for result in summary.results if result.status == "failed")
+        if failed:
+            # A script or cron wrapper must see it: a failed source is a failed run.
+            raise CommandError(
+                f"{len(failed)} of {counts['sources']} sources failed: {', '.join(failed)}"
+            )
 
     def write_table(self, summary):
         headers = [
@@ -94,26 +107,34 @@ class Command(BaseCommand):
 
 
 class Progress:
-    """A bar redrawn in place on a terminal; one plain line per source otherwise."""
+    """On stderr (stdout holds only the table and summary): a bar redrawn in place on a
+    terminal; one plain line per source otherwise."""
 
     WIDTH = 30
 
     def __init__(self, command, total: int):
         self.command, self.total, self.done = command, total, 0
-        self.tty = command.stdout.isatty()
+        self.tty = command.stderr.isatty()
 
     def step(self, result):
         self.done += 1
-        out = self.command.stdout
+        out = self.command.stderr
         if self.tty:
             filled = int(self.WIDTH * self.done / max(self.total, 1))
             bar = "#" * filled + "-" * (self.WIDTH - filled)
-            out.write(f"\r[{bar}] {self.done}/{self.total} {result.name[:40]:<40}", ending="")
+            out.write(
+                f"\r[{bar}] {self.done}/{self.total} {result.name[:40]:<40}",
+                ending="",
+                style_func=_plain,
+            )
             out.flush()
         else:
             detail = f": {result.error}" if result.error else ""
-            out.write(f"[{self.done}/{self.total}] {result.name} {result.status}{detail}")
+            out.write(
+                f"[{self.done}/{self.total}] {result.name} {result.status}{detail}",
+                style_func=_plain,
+            )
 
     def finish(self):
         if self.tty:
-            self.command.stdout.write("")
+            self.command.stderr.write("")

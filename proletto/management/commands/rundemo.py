@@ -1,16 +1,58 @@
 import signal
+import socket
 import subprocess
 import sys
 import time
 
-from django.core.management.base import BaseCommand
+from django.core.management.base import BaseCommand, CommandError
+
+# How long the web server may take to start listening before the demo gives up.
+WEB_START_SECONDS = 60
+
+
+def parse_addr(addr: str) -> tuple[str, int]:
+    host, _, port = addr.rpartition(":")
+    host = host.strip("[]") or "127.0.0.1"
+    if not port.isdigit() or not 0 < int(port) < 65536:
+        raise CommandError(f"--addr {addr!r}: give HOST:PORT with a port from 1 to 65535")
+    return host, int(port)
+
+
+def port_free_check(host: str, port: int) -> None:
+    """CommandError if something already listens on host:port (checked before any output)."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as probe:
+        # As runserver binds: a port left in TIME_WAIT is free, one someone listens on is not.
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind((host, port))
+        except OSError as exc:
+            raise CommandError(
+                f"cannot use {host}:{port}: {exc.strerror}. Choose another port: "
+                "make demo PORT=8001 (or rundemo --addr 127.0.0.1:8001)"
+            ) from None
+
+
+def _listening(host: str, port: int) -> bool:
+    try:
+        with socket.create_connection((host, port), timeout=1):
+            return True
+    except OSError:
+        return False
 
 
 class Command(BaseCommand):
-    help = "Run the web server and the scheduler together for the demo; one Ctrl-C stops both."
+    help = (
+        "Run the web server and the scheduler together for the demo; one Ctrl-C stops both. "
+        "Exits non-zero, before printing anything, if the port is taken, and non-zero if a "
+        "process dies."
+    )
 
     def add_arguments(self, parser):
         parser.add_argument("--addr", default="127.0.0.1:8000", help="runserver address")
+        parser.add_argument(
+            "--check", action="store_true", help="Only check that the port is free, then exit."
+        )
 
     def processes(self, addr: str) -> dict[str, list[str]]:
         manage = [sys.executable, "manage.py"]
@@ -19,14 +61,12 @@ class Command(BaseCommand):
             "scheduler": [*manage, "runapscheduler"],
         }
 
-    def handle(self, *args, addr, **options):
+    def handle(self, *args, addr, check=False, **options):
+        host, port = parse_addr(addr)
+        port_free_check(host, port)
+        if check:
+            return
         children = {name: subprocess.Popen(argv) for name, argv in self.processes(addr).items()}
-        self.stdout.write(
-            self.style.SUCCESS(
-                f"Proletto demo: http://{addr}/admin/ (processes: {', '.join(children)}). "
-                "Ctrl-C stops everything."
-            )
-        )
         stopping = False
 
         def stop(signum, frame):
@@ -35,13 +75,22 @@ class Command(BaseCommand):
 
         signal.signal(signal.SIGINT, stop)
         signal.signal(signal.SIGTERM, stop)
+        failure = None
         try:
-            while not stopping:
+            failure = self.wait_for_web(children, host, port)
+            if failure is None:
+                self.stdout.write(
+                    self.style.SUCCESS(
+                        f"Proletto demo: http://{addr}/admin/ (processes: "
+                        f"{', '.join(children)}). Ctrl-C stops everything."
+                    )
+                )
+            while failure is None and not stopping:
                 exited = {
                     name: p.returncode for name, p in children.items() if p.poll() is not None
                 }
                 if exited:
-                    self.stderr.write(f"stopped: {exited}; stopping the rest")
+                    failure = f"stopped: {exited}; stopped the rest"
                     break
                 time.sleep(0.5)
         finally:
@@ -53,4 +102,18 @@ class Command(BaseCommand):
                     process.wait(timeout=40)
                 except subprocess.TimeoutExpired:
                     process.kill()
+        if failure:
+            raise CommandError(failure)
         self.stdout.write("Demo stopped.")
+
+    def wait_for_web(self, children, host: str, port: int) -> str | None:
+        """None once the web server answers on its port; why not, if it exits or never does."""
+        deadline = time.monotonic() + WEB_START_SECONDS
+        while time.monotonic() < deadline:
+            code = children["web"].poll()
+            if code is not None:
+                return f"the web server exited with code {code} before listening on {port}"
+            if _listening(host, port):
+                return None
+            time.sleep(0.2)
+        return f"the web server did not listen on {host}:{port} within {WEB_START_SECONDS} s"
