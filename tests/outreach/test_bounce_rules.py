@@ -9,6 +9,7 @@ import time_machine
 
 from outreach.models import EmailOutbox, Suppression
 from outreach.selectors import is_suppressed
+from proletto.inbox.services import inbox_process
 
 pytestmark = pytest.mark.django_db
 
@@ -39,6 +40,7 @@ def sendgrid_event(kind, when, n, **extra):
 def post(client, events):
     response = client.post(URL, data=json.dumps(events), content_type="application/json", **AUTH)
     assert response.status_code == 200, response.content
+    inbox_process()  # the webhook only stores; the inbox job applies
 
 
 def blocked(n, when):

@@ -8,6 +8,8 @@ from django.core.management import call_command
 from django.core.management.base import SystemCheckError
 
 from outreach.models import EmailEvent, Suppression
+from proletto.inbox.services import inbox_process
+from proletto.models import InboundEvent
 
 pytestmark = pytest.mark.django_db
 
@@ -34,6 +36,8 @@ def test_without_a_secret_in_production_a_forged_bounce_is_refused_with_503(clie
     response = client.post(URL, data=json.dumps(FORGED_BOUNCE), content_type="application/json")
     assert response.status_code == 503
     assert "ANYMAIL_WEBHOOK_SECRET is not configured" in response.json()["error"]
+    inbox_process()
+    assert not InboundEvent.objects.exists()
     assert not Suppression.objects.exists()
     assert not EmailEvent.objects.exists()
 
@@ -44,6 +48,7 @@ def test_with_debug_on_and_no_secret_events_are_accepted_for_development(client,
     settings.ANYMAIL = {**settings.ANYMAIL, "WEBHOOK_SECRET": None}
     response = client.post(URL, data=json.dumps(FORGED_BOUNCE), content_type="application/json")
     assert response.status_code == 200
+    inbox_process()
     assert Suppression.objects.filter(address="victim@example.com").exists()
 
 
