@@ -153,8 +153,8 @@ class OutboxRelay:
             if self._held and self._database_usable():
                 self._database(lambda: counts.update(self._record_held()))
             self._extend_claims_when_due()
-            if self._held and not self._in_flight and not self._database_usable():
-                if stopping and self._given_up(stopping_since):
+            if not self._in_flight and not self._database_usable():
+                if stopping and (not self._held or self._given_up(stopping_since)):
                     break
                 time.sleep(max(0.0, min(0.2, self._database_retry_at - time.monotonic())))
         return _counts(counts)

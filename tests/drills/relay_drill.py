@@ -77,8 +77,9 @@ def stop_relays(relays: list[subprocess.Popen], timeout: float = 60) -> list[tup
 
 
 def pending() -> int:
-    return EmailOutbox.objects.exclude(
-        status__in=[EmailOutbox.Status.SENT, EmailOutbox.Status.DEAD]
+    """Rows still to be sent (queued, waiting for a retry, or being sent)."""
+    return EmailOutbox.objects.filter(
+        status__in=[*EmailOutbox.DUE_STATUSES, EmailOutbox.Status.SENDING]
     ).count()
 
 
