@@ -6,8 +6,8 @@
 Builds N yearly subscriptions (a fraction of them due) in a throwaway database (test_<name> of
 BENCH_DATABASE_URL, PostgreSQL by default), then times, on the same data in the same run:
 
-- set-based (median of --repeat runs): `billing.services.credits_reset_due`, the job's
-  service (batches of one locking SELECT, one INSERT of ledger rows, one UPDATE);
+- set-based (median of --repeat runs): `billing.services.credits.credits_reset_due`, the
+  job's service (batches of one locking SELECT, one INSERT of ledger rows, one UPDATE);
 - naive (the baseline): the seeds' loop, loading every active yearly subscription, checking
   whether its reset is due, and saving each due one plus its ledger row, one at a time.
 
@@ -42,7 +42,7 @@ from django.test.utils import setup_databases, teardown_databases  # noqa: E402
 
 from billing import periods  # noqa: E402
 from billing.models import CreditLedgerEntry, Plan, Subscription  # noqa: E402
-from billing.services import credits_reset_due  # noqa: E402
+from billing.services.credits import credits_reset_due  # noqa: E402
 from proletto.models import User  # noqa: E402
 
 NOW = dt.datetime(2026, 3, 16, 2, 0, tzinfo=dt.UTC)

@@ -6,8 +6,8 @@
 Builds N Pro artists and M open opportunities in a throwaway database (test_<name> of
 BENCH_DATABASE_URL, PostgreSQL by default), then measures in one run:
 
-- batched: `digests.services.digests_send_due`, the job's service, from start until every
-  digest is queued in the outbox: users/s and queries per 1,000 users;
+- batched: `digests.services.digest.digests_send_due`, the job's service, from start until
+  every digest is queued in the outbox: users/s and queries per 1,000 users;
 - naive (the baseline): one user at a time with ORM queries per user, every opportunity
   scored in Python, one digest, its items and one outbox row saved per user. It runs on
   --naive-sample users and its rate is per user (said so in the output);
@@ -45,9 +45,9 @@ from django.test.utils import CaptureQueriesContext, setup_databases, teardown_d
 
 from billing.models import Plan, Subscription  # noqa: E402
 from digests.models import DigestEmail, DigestItem, Opportunity  # noqa: E402
-from digests.services import digests_send_due  # noqa: E402
+from digests.services.digest import digests_send_due  # noqa: E402
 from outreach.models import Category, EmailOutbox  # noqa: E402
-from outreach.services import outbox_enqueue  # noqa: E402
+from outreach.services.outbox import outbox_enqueue  # noqa: E402
 from proletto.models import User  # noqa: E402
 from proletto.vocabulary import MEDIUMS  # noqa: E402
 

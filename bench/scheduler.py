@@ -126,7 +126,7 @@ def fire_delay(fires: int, fire_log: Path, tick_runs) -> dict:
 
 def run_now_pickup(requests: int, poll_seconds: float, fire_log: Path) -> dict:
     from proletto.models import RunRequest
-    from proletto.scheduling.services import job_request_run
+    from proletto.scheduling.jobstore import job_request_run
 
     leader = start(
         ["runapscheduler"], SCHEDULER_JOB_MODULES="bench.scheduler_jobs", BENCH_FIRE_LOG=fire_log
@@ -162,7 +162,7 @@ def run_now_pickup(requests: int, poll_seconds: float, fire_log: Path) -> dict:
 
 def failover(kills: int, lease_seconds: int, poll_seconds: float) -> dict:
     from proletto.models import SchedulerLease
-    from proletto.scheduling.services import LEASE_NAME
+    from proletto.scheduling.leadership import LEASE_NAME
 
     def holder():
         lease = SchedulerLease.objects.filter(name=LEASE_NAME).first()

@@ -162,7 +162,7 @@ def main():
     from django.test.utils import CaptureQueriesContext
 
     from digests.models import Opportunity, OpportunitySource
-    from digests.services import opportunities_scrape
+    from digests.services.scrape import opportunities_scrape
 
     settings.SCRAPE_MAX_BYTES = 50 * 1024 * 1024
     call_command("migrate", verbosity=0)

@@ -1,7 +1,7 @@
 from django.contrib import admin, messages
 
 from billing.models import CreditLedgerEntry, Plan, StripeEvent, Subscription
-from billing.services import credits_reset
+from billing.services.credits import credits_reset
 
 
 @admin.register(Plan)

@@ -3,7 +3,7 @@ from django.conf import settings
 from django.db import close_old_connections, connection
 
 from billing.models import CreditLedgerEntry
-from billing.services import credits_reset_due
+from billing.services.credits import credits_reset_due
 from proletto.scheduling.registry import ScheduledJob
 
 

@@ -5,7 +5,7 @@ from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 
 from billing.exceptions import BillingError
-from billing.services import stripe_event_process, stripe_event_verify
+from billing.services.stripe_events import stripe_event_process, stripe_event_verify
 
 logger = logging.getLogger(__name__)
 

@@ -13,7 +13,8 @@ from django.utils.html import format_html
 from digests import selectors
 from digests.errors import DigestsError
 from digests.models import DigestEmail, DigestItem, Opportunity, OpportunitySource
-from digests.services import digest_preview, digest_send_test, opportunities_scrape
+from digests.services.digest import digest_preview, digest_send_test
+from digests.services.scrape import opportunities_scrape
 from proletto.vocabulary import MEDIUM_CHOICES
 
 

@@ -13,14 +13,14 @@ from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_POST
 
-from digests import services
 from digests.errors import DigestsError
 from digests.jobs import SEND_WEEKLY_DIGESTS
 from digests.models import DigestEmail
+from digests.services.digest import digest_send_test
 from digests.weeks import week_of
+from proletto.scheduling.jobstore import job_request_run
 from proletto.scheduling.registry import SchedulingError
 from proletto.scheduling.selectors import scheduler_status
-from proletto.scheduling.services import job_request_run
 
 
 def staff_only(view):
@@ -93,7 +93,7 @@ def test_digest_email(request, user_id):
     if user is None:
         return JsonResponse({"error": f"no user with id {user_id}"}, status=404)
     try:
-        digest = services.digest_send_test(user=user)
+        digest = digest_send_test(user=user)
     except DigestsError as exc:
         return JsonResponse({"error": str(exc)}, status=422)
     return JsonResponse(

@@ -14,7 +14,8 @@ from django.conf import settings
 from django.utils import timezone
 
 from digests.models import OpportunitySource
-from digests.services import items_from_body, opportunities_upsert
+from digests.services.opportunities import opportunities_upsert
+from digests.services.scrape import items_from_body
 
 DEMO_DIR = Path(__file__).resolve().parent / "demo_sources"
 CONTENT_TYPES = {

@@ -4,7 +4,8 @@ from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 from django.conf import settings
 
-from digests.services import digests_send_due, opportunities_scrape
+from digests.services.digest import digests_send_due
+from digests.services.scrape import opportunities_scrape
 from proletto.scheduling.registry import ScheduledJob
 
 

@@ -1,7 +1,7 @@
 """Opportunities and the public sources they are scraped from.
 
 The digest models (issue 7) live further down this module; the scraping code is in
-digests/scraping/ and digests/services.py.
+digests/scraping/ and digests/services/.
 """
 
 import zoneinfo

@@ -26,7 +26,7 @@ from django.utils.safestring import SafeData, mark_safe
 from django.utils.text import Truncator
 
 from digests.models import Opportunity
-from outreach.services import email_render
+from outreach.services.outbox import email_render
 
 DIGEST_TEMPLATE = "weekly_digest"
 SUMMARY_CHARS = 220

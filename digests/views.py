@@ -6,10 +6,11 @@ from django.shortcuts import get_object_or_404, render
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_http_methods
 
-from digests import selectors, services, tokens
+from digests import selectors, tokens
 from digests.demo import render_demo_source
 from digests.errors import DigestsError
 from digests.forms import OpportunityFilterForm
+from digests.services import tracking
 
 
 def demo_source(request, name):
@@ -34,7 +35,7 @@ PIXEL_GIF = bytes.fromhex(
 @require_GET
 def digest_open(request, token):
     try:
-        services.digest_record_open(digest_id=tokens.read_open_token(token))
+        tracking.digest_record_open(digest_id=tokens.read_open_token(token))
     except tokens.BadToken:
         pass  # a pixel never shows an error: a mangled one is simply not counted
     response = HttpResponse(PIXEL_GIF, content_type="image/gif")
@@ -46,7 +47,7 @@ def digest_open(request, token):
 def digest_click(request, token):
     try:
         digest_id, opportunity_id = tokens.read_click_token(token)
-        url = services.digest_record_click(digest_id=digest_id, opportunity_id=opportunity_id)
+        url = tracking.digest_record_click(digest_id=digest_id, opportunity_id=opportunity_id)
     except (tokens.BadToken, DigestsError) as exc:
         return render(request, "digests/link_error.html", {"message": str(exc)}, status=400)
     return HttpResponseRedirect(url)
@@ -66,7 +67,7 @@ def digest_unsubscribe(request, token):
         return render(request, "digests/link_error.html", {"message": str(exc)}, status=400)
     if request.method == "GET":
         return render(request, "digests/unsubscribe_confirm.html", {"user": user})
-    services.digest_unsubscribe(user_id=user.pk)
+    tracking.digest_unsubscribe(user_id=user.pk)
     return render(request, "digests/unsubscribe_done.html", {"user": user})
 
 

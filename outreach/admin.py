@@ -1,7 +1,6 @@
 from django.contrib import admin, messages
 from django.utils.html import format_html
 
-from outreach import services
 from outreach.models import (
     EmailEvent,
     EmailOutbox,
@@ -10,6 +9,7 @@ from outreach.models import (
     UpsellSession,
     UpsellStep,
 )
+from outreach.services.relay import outbox_cancel, outbox_requeue_dead, outbox_retry_now
 
 
 class EmailEventInline(admin.TabularInline):
@@ -94,17 +94,17 @@ class EmailOutboxAdmin(admin.ModelAdmin):
 
     @admin.action(description="Retry now (queued or failed)", permissions=["change"])
     def retry_now(self, request, queryset):
-        count = services.outbox_retry_now(ids=list(queryset.values_list("id", flat=True)))
+        count = outbox_retry_now(ids=list(queryset.values_list("id", flat=True)))
         self._report(request, queryset, count, "queued to send now")
 
     @admin.action(description="Cancel (not yet sent)", permissions=["change"])
     def cancel(self, request, queryset):
-        count = services.outbox_cancel(ids=list(queryset.values_list("id", flat=True)))
+        count = outbox_cancel(ids=list(queryset.values_list("id", flat=True)))
         self._report(request, queryset, count, "cancelled")
 
     @admin.action(description="Requeue dead emails", permissions=["change"])
     def requeue_dead(self, request, queryset):
-        count = services.outbox_requeue_dead(ids=list(queryset.values_list("id", flat=True)))
+        count = outbox_requeue_dead(ids=list(queryset.values_list("id", flat=True)))
         self._report(request, queryset, count, "requeued")
 
     def _report(self, request, queryset, count, verb):

@@ -1,6 +1,5 @@
 """Start-up checks for email delivery settings."""
 
-
 from django.conf import settings
 from django.core.checks import Error, Warning, register
 

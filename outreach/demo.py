@@ -6,7 +6,7 @@ from django.utils import timezone
 
 from billing.selectors import pro_subscribers
 from outreach.models import UpsellSequence, UpsellStep
-from outreach.services import upsell_session_start
+from outreach.services.upsell import upsell_session_start
 
 STEPS = [
     (1, timedelta(0), "upsell_welcome"),

@@ -1,2 +1,5 @@
+"""The outreach app's domain error: bad input to a service, in one line."""
+
+
 class OutboxError(Exception):
     """Bad input to an outreach service; the message says what is wrong, in one line."""

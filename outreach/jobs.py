@@ -6,7 +6,9 @@ import time
 from apscheduler.triggers.interval import IntervalTrigger
 from django.conf import settings
 
-from outreach.services import outbox_drain, outreach_cleanup, upsell_process_due
+from outreach.services.cleanup import outreach_cleanup
+from outreach.services.relay import outbox_drain
+from outreach.services.upsell import upsell_process_due
 from proletto.scheduling.registry import ScheduledJob
 
 logger = logging.getLogger(__name__)

@@ -3,7 +3,7 @@
 from anymail.signals import tracking
 from django.dispatch import receiver
 
-from outreach.services import outbox_record_event
+from outreach.services.events import outbox_record_event
 
 
 @receiver(tracking, dispatch_uid="outreach.record_tracking_event")

@@ -12,7 +12,7 @@ from django.db import transaction
 from django.http import JsonResponse
 from django.views.decorators.csrf import csrf_exempt
 
-from outreach.services import OutboxError
+from outreach.errors import OutboxError
 
 logger = logging.getLogger(__name__)
 

@@ -3,8 +3,8 @@
 from apscheduler.triggers.interval import IntervalTrigger
 
 from proletto.monitoring.services import health_run
+from proletto.scheduling.execution import run_requests_prune
 from proletto.scheduling.registry import MissedRunPolicy, ScheduledJob
-from proletto.scheduling.services import run_requests_prune
 
 
 def prune_run_requests() -> dict:

@@ -21,8 +21,9 @@ from digests.models import DigestEmail, OpportunitySource
 from digests.weeks import week_of
 from outreach.models import EmailOutbox
 from proletto.models import CheckStatus
-from proletto.scheduling import services as scheduling
+from proletto.scheduling.jobstore import job_state_load
 from proletto.scheduling.selectors import scheduler_status
+from proletto.scheduling.statuses import INTERRUPTED
 
 OK, WARNING, FAILING = CheckStatus.OK, CheckStatus.WARNING, CheckStatus.FAILING
 
@@ -114,7 +115,7 @@ def _job_overdue(job, now, grace) -> CheckResult:
     if job.next_run_time is None:
         return CheckResult(name, OK, "paused", f"{job.id} is paused")
     try:
-        trigger = scheduling.job_state_load(job.job_state).trigger
+        trigger = job_state_load(job.job_state).trigger
     except Exception as exc:
         return CheckResult(name, FAILING, "-", f"{job.id}: stored job cannot be loaded ({exc})")
     reference = job.last_success
@@ -152,7 +153,7 @@ def _job_last_run(job, latest) -> CheckResult:
             f"{job.id} failed at {latest['run_time']:%Y-%m-%d %H:%M} UTC: "
             f"{error[0] if error else 'no message'}"[:300],
         )
-    if status_text in (DjangoJobExecution.MISSED, scheduling.INTERRUPTED):
+    if status_text in (DjangoJobExecution.MISSED, INTERRUPTED):
         return CheckResult(name, WARNING, status_text, f"{job.id}: last run {status_text.lower()}")
     return CheckResult(name, OK, status_text, f"{job.id}: last run {status_text.lower()}")
 

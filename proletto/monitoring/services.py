@@ -15,7 +15,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from outreach.models import Category
-from outreach.services import outbox_enqueue
+from outreach.services.outbox import outbox_enqueue
 from proletto.models import CheckStatus, HealthAlert, HealthCheckResult, HealthCheckState
 from proletto.monitoring.checks import CheckResult, run_checks
 

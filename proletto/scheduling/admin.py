@@ -13,27 +13,35 @@ from django.utils.html import format_html, format_html_join
 from django_apscheduler.models import DjangoJob, DjangoJobExecution
 
 from proletto.models import RunRequest
-from proletto.scheduling import services
+from proletto.scheduling.jobstore import job_pause, job_request_run, job_resume, job_state_load
 from proletto.scheduling.registry import SchedulingError, declared_jobs, describe_trigger
 from proletto.scheduling.selectors import jobs_with_stats, scheduler_status
+from proletto.scheduling.statuses import (
+    EXECUTED,
+    FAILED,
+    INTERRUPTED,
+    MAX_INSTANCES,
+    MISSED,
+    STARTED,
+)
 
 admin.site.unregister(DjangoJob)
 admin.site.unregister(DjangoJobExecution)
 
 STATUS_COLOURS = {
-    services.EXECUTED: "#2e7d32",
-    services.FAILED: "#c62828",
-    services.MISSED: "#9e9e9e",
-    services.MAX_INSTANCES: "#9e9e9e",
-    services.INTERRUPTED: "#ef6c00",
-    services.STARTED: "#1565c0",
+    EXECUTED: "#2e7d32",
+    FAILED: "#c62828",
+    MISSED: "#9e9e9e",
+    MAX_INSTANCES: "#9e9e9e",
+    INTERRUPTED: "#ef6c00",
+    STARTED: "#1565c0",
 }
 ALL_STATUSES = list(STATUS_COLOURS)
 
 
 def _trigger_of(job: DjangoJob):
     try:
-        return services.job_state_load(job.job_state).trigger
+        return job_state_load(job.job_state).trigger
     except Exception:  # a state pickled by code that no longer exists
         return None
 
@@ -152,7 +160,7 @@ class JobAdmin(admin.ModelAdmin):
         requested, failed = [], []
         for job in queryset:
             try:
-                services.job_request_run(job_id=job.id, requested_by=request.user.get_username())
+                job_request_run(job_id=job.id, requested_by=request.user.get_username())
                 requested.append(job.id)
             except SchedulingError as exc:
                 failed.append(str(exc))
@@ -169,13 +177,13 @@ class JobAdmin(admin.ModelAdmin):
     @admin.action(description="Pause selected jobs")
     def pause(self, request, queryset):
         for job in queryset:
-            services.job_pause(job_id=job.id)
+            job_pause(job_id=job.id)
         self.message_user(request, f"Paused {queryset.count()} job(s).", messages.SUCCESS)
 
     @admin.action(description="Resume selected jobs")
     def resume(self, request, queryset):
         for job in queryset:
-            services.job_resume(job_id=job.id)
+            job_resume(job_id=job.id)
         self.message_user(request, f"Resumed {queryset.count()} job(s).", messages.SUCCESS)
 
 

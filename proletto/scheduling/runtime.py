@@ -20,7 +20,17 @@ from django.db.models import Min
 from django.utils import timezone
 from django_apscheduler.models import DjangoJob
 
-from proletto.scheduling import services
+from proletto.scheduling.claims import Claim, due_runs_claim, run_requests_claim
+from proletto.scheduling.execution import job_execute, run_requests_orphaned_fail
+from proletto.scheduling.jobstore import jobs_sync
+from proletto.scheduling.leadership import (
+    executions_interrupt,
+    instance_beat,
+    instance_forget,
+    instances_prune,
+    lease_acquire,
+    lease_release,
+)
 
 logger = logging.getLogger("proletto.scheduling")
 
@@ -95,11 +105,11 @@ class SchedulerProcess:
         now = timezone.now()
         with self._lock:
             running = set(self._running)
-        for claim in services.due_runs_claim(now=now, running=running):
+        for claim in due_runs_claim(now=now, running=running):
             self._start(claim)
             running.add(claim.job.id)
         if self.is_leading():
-            for claim in services.run_requests_claim(holder=self.holder, now=now, running=running):
+            for claim in run_requests_claim(holder=self.holder, now=now, running=running):
                 self._start(claim)
         # A fire time this pass left due waits for its job's running instance (coalesce=False)
         # and is looked at again at the next poll: the wake-up is the next one still ahead.
@@ -113,9 +123,9 @@ class SchedulerProcess:
 
     def _renew(self, started: float) -> None:
         if started >= self._next_beat_at:
-            services.instance_beat(holder=self.holder)
+            instance_beat(holder=self.holder)
             self._next_beat_at = started + self.lease_seconds / 3
-        leading = services.lease_acquire(holder=self.holder, seconds=self.lease_seconds)
+        leading = lease_acquire(holder=self.holder, seconds=self.lease_seconds)
         if leading:
             # The lease runs from the DB's view of 'now' at the UPDATE; count from before the
             # call and keep a margin for clock drift between hosts.
@@ -131,16 +141,16 @@ class SchedulerProcess:
                 logger.error("scheduler %s lost the lease: no longer starting jobs", self.holder)
 
     def _on_leadership(self) -> None:
-        counts = services.jobs_sync()
+        counts = jobs_sync()
         with self._lock:
             mine = [execution_id for _, execution_id in self._running.values()]
         # Runs left "Started" by a leader that died (kill -9, power loss) will never finish.
-        cut = services.executions_interrupt(
+        cut = executions_interrupt(
             exclude_ids=mine,
             reason="interrupted: the scheduler running it died before it finished",
         )
-        services.run_requests_orphaned_fail(holder=self.holder)
-        services.instances_prune()
+        run_requests_orphaned_fail(holder=self.holder)
+        instances_prune()
         logger.info(
             "scheduler %s is the leader; jobs synced %s; %d orphaned run(s) marked interrupted",
             self.holder,
@@ -148,7 +158,7 @@ class SchedulerProcess:
             cut,
         )
 
-    def _start(self, claim: services.Claim) -> None:
+    def _start(self, claim: Claim) -> None:
         thread = threading.Thread(
             target=self._execute, args=(claim,), name=f"job-{claim.job.id}", daemon=True
         )
@@ -156,9 +166,9 @@ class SchedulerProcess:
             self._running[claim.job.id] = (thread, claim.execution_id)
         thread.start()
 
-    def _execute(self, claim: services.Claim) -> None:
+    def _execute(self, claim: Claim) -> None:
         try:
-            services.job_execute(claim=claim)
+            job_execute(claim=claim)
         except Exception:
             logger.exception("job %s: its run could not be recorded", claim.job.id)
         finally:
@@ -178,12 +188,12 @@ class SchedulerProcess:
         cut_off = self.join_running(self.grace_seconds)
         try:
             if cut_off:
-                services.executions_interrupt(
+                executions_interrupt(
                     execution_ids=cut_off,
                     reason=f"interrupted: scheduler shut down after {self.grace_seconds:.0f}s",
                 )
-            services.lease_release(holder=self.holder)
-            services.instance_forget(holder=self.holder)
+            lease_release(holder=self.holder)
+            instance_forget(holder=self.holder)
         except DatabaseError as exc:
             logger.error("could not record shutdown (lease expires by itself): %s", exc)
         finally:

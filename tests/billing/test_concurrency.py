@@ -8,7 +8,7 @@ from django.test import Client
 
 from billing.exceptions import BillingError
 from billing.models import CreditLedgerEntry, Subscription
-from billing.services import credits_consume, credits_reset, credits_reset_due
+from billing.services.credits import credits_consume, credits_reset, credits_reset_due
 from tests.billing.conftest import WEBHOOK_URL, invoice_paid, stripe_signature, utc
 
 Source = CreditLedgerEntry.Source

@@ -3,7 +3,7 @@ from django.db.models import Sum
 
 from billing.jobs import reset_monthly_credits
 from billing.models import CreditLedgerEntry, Subscription
-from billing.services import credits_consume, credits_reset, credits_reset_due
+from billing.services.credits import credits_consume, credits_reset, credits_reset_due
 from tests.billing.conftest import utc
 
 Source = CreditLedgerEntry.Source

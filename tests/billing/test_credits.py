@@ -1,7 +1,7 @@
 import pytest
 
 from billing.exceptions import BillingError
-from billing.services import credits_consume, credits_grant
+from billing.services.credits import credits_consume, credits_grant
 
 
 def test_consuming_credits_lowers_the_balance_and_records_it(make_subscription):

@@ -4,7 +4,7 @@ import time_machine
 from django.db.models import Sum
 
 from billing.jobs import reset_monthly_credits
-from billing.services import credits_consume
+from billing.services.credits import credits_consume
 from tests.billing.conftest import invoice_paid, subscription_event, utc
 
 

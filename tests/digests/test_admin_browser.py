@@ -3,7 +3,7 @@
 import pytest
 
 from digests.models import Opportunity, OpportunitySource
-from digests.services import opportunities_scrape
+from digests.services.scrape import opportunities_scrape
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 

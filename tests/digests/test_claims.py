@@ -9,7 +9,7 @@ from django.db import connection
 
 from digests.models import OpportunitySource
 from digests.selectors import sources_due, sources_failing
-from digests.services import opportunities_scrape, source_claim
+from digests.services.scrape import opportunities_scrape, source_claim
 
 from .conftest import NOW
 

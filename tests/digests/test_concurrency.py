@@ -8,7 +8,7 @@ from django.db import connection
 
 from digests.models import Opportunity
 from digests.scraping.normalise import RawItem, normalise_item
-from digests.services import opportunities_upsert
+from digests.services.opportunities import opportunities_upsert
 
 from .conftest import NOW
 

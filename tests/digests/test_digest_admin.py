@@ -1,7 +1,7 @@
 import pytest
 
 from digests.models import DigestEmail
-from digests.services import digests_send_due
+from digests.services.digest import digests_send_due
 from tests.digests.digest_data import NOW, artist, opportunity
 
 pytestmark = pytest.mark.django_db

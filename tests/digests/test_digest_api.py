@@ -5,7 +5,8 @@ from django.test import Client
 
 from digests.models import DigestEmail
 from proletto.models import RunRequest
-from proletto.scheduling import services as scheduling
+from proletto.scheduling.jobstore import job_pause, jobs_sync
+from proletto.scheduling.leadership import lease_acquire
 from tests.digests.digest_data import artist, opportunity
 
 pytestmark = pytest.mark.django_db
@@ -20,7 +21,7 @@ def digest_test_url(user_id):
 
 @pytest.fixture
 def jobs_in_store():
-    scheduling.jobs_sync()
+    jobs_sync()
 
 
 @pytest.fixture
@@ -50,7 +51,7 @@ def test_status_reports_the_digest_job_and_this_weeks_counts(staff_client, jobs_
 
 
 def test_status_says_when_the_job_is_paused(staff_client, jobs_in_store):
-    scheduling.job_pause(job_id="send_weekly_digests")
+    job_pause(job_id="send_weekly_digests")
     assert staff_client.get(STATUS).json()["scheduled"] is False
 
 
@@ -74,7 +75,7 @@ def test_side_effecting_endpoints_refuse_get(staff_client, url):
 
 
 def test_run_now_hands_the_run_to_a_live_leader(staff_client, jobs_in_store):
-    scheduling.lease_acquire(holder="host-a", seconds=60)
+    lease_acquire(holder="host-a", seconds=60)
     response = staff_client.post(RUN_NOW)
     assert response.status_code == 202
     run = RunRequest.objects.get()
@@ -93,7 +94,7 @@ def test_run_now_checks_csrf_for_browser_sessions(django_user_model, jobs_in_sto
     django_user_model.objects.create_user("ops", password="pw-123456789", is_staff=True)
     client = Client(enforce_csrf_checks=True)
     client.login(username="ops", password="pw-123456789")
-    scheduling.lease_acquire(holder="host-a", seconds=60)
+    lease_acquire(holder="host-a", seconds=60)
     assert client.post(RUN_NOW).status_code == 403
     assert not RunRequest.objects.exists()
 

@@ -4,7 +4,7 @@ import pytest
 from django.db import connection
 
 from digests.models import DigestEmail, DigestItem
-from digests.services import digests_send_due
+from digests.services.digest import digests_send_due
 from outreach.models import EmailOutbox
 from tests.digests.digest_data import NOW, artist, opportunity
 

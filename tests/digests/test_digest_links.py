@@ -7,9 +7,9 @@ import pytest
 from django.core import mail
 
 from digests.models import DigestEmail, DigestItem
-from digests.services import digests_send_due
+from digests.services.digest import digests_send_due
 from outreach.models import EmailOutbox, Suppression
-from outreach.services import outbox_drain
+from outreach.services.relay import outbox_drain
 from tests.digests.digest_data import NOW, artist, opportunity
 
 pytestmark = pytest.mark.django_db

@@ -18,7 +18,7 @@ from digests.rendering import (
     slot,
 )
 from outreach.models import Category, EmailOutbox
-from outreach.services import OutboxDraft, outbox_enqueue_many
+from outreach.services.outbox import OutboxDraft, outbox_enqueue_many
 from tests.digests.digest_data import opportunity
 
 pytestmark = pytest.mark.django_db

@@ -6,9 +6,9 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
 from digests.models import DigestEmail, DigestItem
-from digests.services import digests_send_due
+from digests.services.digest import digests_send_due
 from outreach.models import Category, EmailOutbox
-from outreach.services import suppression_add
+from outreach.services.events import suppression_add
 from tests.digests.digest_data import NOW, artist, opportunity
 
 pytestmark = pytest.mark.django_db
@@ -107,9 +107,9 @@ def test_a_new_week_brings_a_new_digest_without_repeating_opportunities():
 
 def test_a_batch_that_fails_midway_leaves_nothing_and_a_rerun_completes(catalogue, monkeypatch):
     users = [artist(f"a{i}") for i in range(6)]
-    from digests import services
+    from digests.services import digest
 
-    real_enqueue = services.outbox_enqueue_many
+    real_enqueue = digest.outbox_enqueue_many
     calls = {"n": 0}
 
     def crash_on_second_batch(drafts):
@@ -118,11 +118,11 @@ def test_a_batch_that_fails_midway_leaves_nothing_and_a_rerun_completes(catalogu
             raise RuntimeError("process killed")
         return real_enqueue(drafts)
 
-    monkeypatch.setattr(services, "outbox_enqueue_many", crash_on_second_batch)
+    monkeypatch.setattr(digest, "outbox_enqueue_many", crash_on_second_batch)
     with pytest.raises(RuntimeError):
         digests_send_due(now=NOW, batch_size=3)
     assert DigestEmail.objects.count() == 3
-    monkeypatch.setattr(services, "outbox_enqueue_many", real_enqueue)
+    monkeypatch.setattr(digest, "outbox_enqueue_many", real_enqueue)
     digests_send_due(now=NOW, batch_size=3)
     assert sorted(DigestEmail.objects.values_list("user_id", flat=True)) == [u.id for u in users]
     assert EmailOutbox.objects.count() == 6

@@ -5,7 +5,8 @@ import time_machine
 
 from digests.models import Opportunity
 from digests.selectors import open_opportunities
-from digests.services import opportunities_expire, opportunities_scrape
+from digests.services.opportunities import opportunities_expire
+from digests.services.scrape import opportunities_scrape
 
 from .conftest import NOW
 

@@ -7,7 +7,7 @@ import pytest
 import time_machine
 
 from digests.models import Opportunity, OpportunitySource
-from digests.services import opportunities_scrape
+from digests.services.scrape import opportunities_scrape
 
 from .conftest import NOW
 

@@ -8,7 +8,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
 from digests.models import Opportunity
-from digests.services import opportunities_scrape
+from digests.services.scrape import opportunities_scrape
 
 from .conftest import NOW, TODAY
 

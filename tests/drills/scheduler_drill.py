@@ -6,14 +6,15 @@ import json
 from django_apscheduler.models import DjangoJobExecution
 
 from proletto.models import SchedulerLease
-from proletto.scheduling import services
+from proletto.scheduling.leadership import LEASE_NAME
+from proletto.scheduling.statuses import EXECUTED, INTERRUPTED
 from tests.conftest import ARTIFACTS
 
 FIGURES = ARTIFACTS / "drills.json"
 
 
 def leader() -> str | None:
-    lease = SchedulerLease.objects.filter(name=services.LEASE_NAME).first()
+    lease = SchedulerLease.objects.filter(name=LEASE_NAME).first()
     return lease.holder if lease and lease.holder else None
 
 
@@ -23,7 +24,7 @@ def tick_rows() -> list[tuple[dt.datetime, str]]:
 
 
 def executed_ticks() -> int:
-    return DjangoJobExecution.objects.filter(job_id="tick", status=services.EXECUTED).count()
+    return DjangoJobExecution.objects.filter(job_id="tick", status=EXECUTED).count()
 
 
 def assert_every_fire_time_ran_once(rows, *, interval: dt.timedelta, invocations: int) -> None:
@@ -34,8 +35,8 @@ def assert_every_fire_time_ran_once(rows, *, interval: dt.timedelta, invocations
     assert gaps == {interval}, f"fire times skipped or doubled: {sorted(gaps)}"
     statuses = {status for _, status in rows}
     # A run cut off by kill -9 is marked interrupted by the next leader; nothing else.
-    assert statuses <= {services.EXECUTED, services.INTERRUPTED}, statuses
-    executed = sum(status == services.EXECUTED for _, status in rows)
+    assert statuses <= {EXECUTED, INTERRUPTED}, statuses
+    executed = sum(status == EXECUTED for _, status in rows)
     interrupted = len(rows) - executed
     assert executed <= invocations <= executed + interrupted
 

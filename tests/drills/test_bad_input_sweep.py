@@ -16,7 +16,7 @@ from django.core.management import CommandError, call_command
 from django.test import Client
 
 from digests.models import Opportunity, OpportunitySource
-from digests.services import opportunities_scrape
+from digests.services.scrape import opportunities_scrape
 from tests.billing.conftest import stripe_signature
 from tests.digests.conftest import FeedServer
 

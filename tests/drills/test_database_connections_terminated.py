@@ -11,7 +11,7 @@ from django.db import connection
 from django.utils import timezone
 from django_apscheduler.models import DjangoJobExecution
 
-from proletto.scheduling import services
+from proletto.scheduling.statuses import EXECUTED
 from tests.drills.scheduler_drill import (
     assert_every_fire_time_ran_once,
     executed_ticks,
@@ -48,7 +48,7 @@ def terminate_every_other_connection() -> int:
 
 def ran_after(moment: dt.datetime) -> bool:
     return DjangoJobExecution.objects.filter(
-        job_id="tick", status=services.EXECUTED, run_time__gt=moment
+        job_id="tick", status=EXECUTED, run_time__gt=moment
     ).exists()
 
 

@@ -13,7 +13,7 @@ from digests.models import DigestEmail, Opportunity
 from digests.weeks import due_week
 from outreach.models import EmailOutbox
 from proletto.models import SchedulerLease, User
-from proletto.scheduling import services
+from proletto.scheduling.leadership import LEASE_NAME
 from tests.proletto.scheduler_processes import Schedulers, wait_for
 
 pytestmark = [pytest.mark.postgres, pytest.mark.slow, pytest.mark.django_db(transaction=True)]
@@ -29,7 +29,7 @@ def due_zone(now) -> str:
 
 
 def leader() -> str | None:
-    lease = SchedulerLease.objects.filter(name=services.LEASE_NAME).first()
+    lease = SchedulerLease.objects.filter(name=LEASE_NAME).first()
     return lease.holder if lease and lease.holder else None
 
 

@@ -2,7 +2,7 @@ import pytest
 from playwright.sync_api import expect
 
 from outreach.models import EmailOutbox
-from outreach.services import outbox_enqueue
+from outreach.services.outbox import outbox_enqueue
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 

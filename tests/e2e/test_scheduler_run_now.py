@@ -2,7 +2,7 @@ import pytest
 from django_apscheduler.models import DjangoJobExecution
 
 from proletto.models import SchedulerLease
-from proletto.scheduling import services
+from proletto.scheduling.statuses import EXECUTED
 from tests.proletto.scheduler_processes import Schedulers, wait_for
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow, pytest.mark.django_db(transaction=True)]
@@ -33,7 +33,7 @@ def test_run_now_from_the_admin_runs_on_the_scheduler(
     page.wait_for_selector("text=Asked the scheduler to run tick")
 
     wait_for(
-        lambda: DjangoJobExecution.objects.filter(job_id="tick", status=services.EXECUTED).exists(),
+        lambda: DjangoJobExecution.objects.filter(job_id="tick", status=EXECUTED).exists(),
         timeout=10,
         what="the requested run",
     )

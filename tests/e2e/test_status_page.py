@@ -2,7 +2,8 @@ import pytest
 
 from proletto.models import HealthAlert
 from proletto.monitoring.services import health_run
-from proletto.scheduling import services as scheduling
+from proletto.scheduling.jobstore import jobs_sync
+from proletto.scheduling.leadership import lease_acquire
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -11,9 +12,9 @@ def test_an_operator_opens_the_status_page_from_the_admin_index(
     page, live_server, admin_login, screenshot, settings
 ):
     settings.ADMINS = [("Ops", "ops@proletto.test")]
-    scheduling.jobs_sync()
+    jobs_sync()
     health_run()  # the scheduler is down: a failing check and an alert
-    scheduling.lease_acquire(holder="host-a", seconds=60)
+    lease_acquire(holder="host-a", seconds=60)
     admin_login()
     page.click("text=open the dashboard")
     page.wait_for_selector("#checks")

@@ -39,7 +39,7 @@ def sendgrid(settings, fake_sendgrid):
 @pytest.fixture
 def enqueue():
     """Queue a transactional test email (templates/email/upsell_welcome) for `recipient`."""
-    from outreach.services import outbox_enqueue
+    from outreach.services.outbox import outbox_enqueue
 
     counter = iter(range(1, 1_000_000))
 

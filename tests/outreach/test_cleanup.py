@@ -5,7 +5,7 @@ from django.contrib.sessions.models import Session
 from django_apscheduler.models import DjangoJob, DjangoJobExecution
 
 from outreach.models import EmailEvent, EmailOutbox, UpsellSequence, UpsellSession
-from outreach.services import outreach_cleanup
+from outreach.services.cleanup import outreach_cleanup
 
 pytestmark = pytest.mark.django_db
 

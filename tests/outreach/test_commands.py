@@ -73,7 +73,7 @@ def test_the_relay_loop_survives_a_database_error(monkeypatch, caplog):
     from django.db import OperationalError
 
     from outreach.management.commands import process_outbox
-    from outreach.services import OutboxRelay
+    from outreach.services.relay import OutboxRelay
 
     calls = []
 
@@ -89,4 +89,4 @@ def test_the_relay_loop_survives_a_database_error(monkeypatch, caplog):
     monkeypatch.setattr(process_outbox.signal, "signal", lambda *args: None)
     call_command(command, "--loop", "--idle-seconds=0.01")
     assert len(calls) == 2
-    assert "database error, trying again shortly" in caplog.text
+    assert "database error (server closed the connection unexpectedly), trying again" in caplog.text

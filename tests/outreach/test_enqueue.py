@@ -1,8 +1,10 @@
 import pytest
 from django.db import transaction
 
+from outreach.errors import OutboxError
 from outreach.models import EmailOutbox
-from outreach.services import OutboxError, outbox_enqueue, suppression_add
+from outreach.services.events import suppression_add
+from outreach.services.outbox import outbox_enqueue
 
 pytestmark = pytest.mark.django_db
 

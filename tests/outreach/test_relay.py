@@ -8,13 +8,8 @@ import time_machine
 from django.core import mail
 
 from outreach.models import EmailOutbox
-from outreach.services import (
-    OutboxRelay,
-    backoff_delay,
-    outbox_drain,
-    outbox_reclaim_stuck,
-    suppression_add,
-)
+from outreach.services.events import suppression_add
+from outreach.services.relay import OutboxRelay, backoff_delay, outbox_drain, outbox_reclaim_stuck
 from outreach.testing.fake_sendgrid import (
     DRIP,
     DROP,

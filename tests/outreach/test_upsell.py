@@ -4,8 +4,9 @@ import pytest
 import time_machine
 
 from billing.models import Plan, Subscription
+from outreach.errors import OutboxError
 from outreach.models import EmailOutbox, UpsellSequence, UpsellSession, UpsellStep
-from outreach.services import OutboxError, upsell_process_due, upsell_session_start
+from outreach.services.upsell import upsell_process_due, upsell_session_start
 
 pytestmark = pytest.mark.django_db
 

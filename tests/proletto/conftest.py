@@ -1,6 +1,6 @@
 import pytest
 
-from proletto.scheduling import services
+from proletto.scheduling.leadership import lease_acquire
 from tests.proletto import scheduler_jobs
 
 
@@ -16,5 +16,5 @@ def scheduler_jobs_declared(settings):
 @pytest.fixture
 def live_leader(db):
     """A fresh lease and heartbeat, as a running leader writes them."""
-    assert services.lease_acquire(holder="test-leader", seconds=60)
+    assert lease_acquire(holder="test-leader", seconds=60)
     return "test-leader"

@@ -10,7 +10,8 @@ from digests.models import DigestEmail, OpportunitySource
 from outreach.models import Category, EmailOutbox
 from proletto.models import CheckStatus
 from proletto.monitoring import checks
-from proletto.scheduling import services as scheduling
+from proletto.scheduling.jobstore import job_pause, jobs_sync
+from proletto.scheduling.leadership import lease_acquire
 from tests.digests.digest_data import artist
 
 pytestmark = pytest.mark.django_db
@@ -54,13 +55,13 @@ def test_scheduler_is_failing_when_no_scheduler_ever_led():
 
 def test_scheduler_is_ok_with_a_fresh_heartbeat():
     with time_machine.travel(NOW, tick=False):
-        scheduling.lease_acquire(holder="host-a", seconds=30)
+        lease_acquire(holder="host-a", seconds=30)
         assert checks.check_scheduler(NOW)[0].status == OK
 
 
 def test_scheduler_is_failing_when_the_heartbeat_is_stale():
     with time_machine.travel(NOW, tick=False):
-        scheduling.lease_acquire(holder="host-a", seconds=30)
+        lease_acquire(holder="host-a", seconds=30)
     with time_machine.travel(NOW + dt.timedelta(minutes=5), tick=False):
         (result,) = checks.check_scheduler(NOW + dt.timedelta(minutes=5))
     assert result.status == FAILING
@@ -73,7 +74,7 @@ def test_scheduler_is_failing_when_the_heartbeat_is_stale():
 @pytest.fixture
 def hourly_job(scheduler_jobs_declared):
     with time_machine.travel(NOW, tick=False):
-        scheduling.jobs_sync()
+        jobs_sync()
     return "hourly"
 
 
@@ -110,7 +111,7 @@ def test_overdue_follows_the_jobs_own_schedule(hourly_job):
 
 
 def test_a_paused_job_is_never_overdue(hourly_job):
-    scheduling.job_pause(job_id="hourly")
+    job_pause(job_id="hourly")
     result = by_name(checks.check_jobs(NOW + dt.timedelta(days=3)))["job overdue: hourly"]
     assert (result.status, result.value) == (OK, "paused")
 

@@ -5,7 +5,8 @@ from django.urls import reverse
 from django_apscheduler.models import DjangoJob, DjangoJobExecution
 
 from proletto.models import RunRequest
-from proletto.scheduling import services
+from proletto.scheduling.jobstore import job_pause, jobs_sync
+from proletto.scheduling.statuses import EXECUTED, FAILED, INTERRUPTED
 
 pytestmark = pytest.mark.django_db
 CHANGELIST = "/admin/django_apscheduler/djangojob/"
@@ -13,7 +14,7 @@ CHANGELIST = "/admin/django_apscheduler/djangojob/"
 
 @pytest.fixture
 def synced(scheduler_jobs_declared):
-    services.jobs_sync()
+    jobs_sync()
     return scheduler_jobs_declared
 
 
@@ -36,7 +37,7 @@ def test_run_now_says_plainly_when_no_scheduler_runs(admin_client, synced):
 
 
 def test_run_now_on_a_paused_job_says_it_is_paused(admin_client, synced, live_leader):
-    services.job_pause(job_id="hourly")
+    job_pause(job_id="hourly")
     response = action(admin_client, "run_now", "hourly")
     assert "is paused" in response.content.decode()
 
@@ -56,7 +57,7 @@ def test_the_job_list_warns_when_no_scheduler_runs(admin_client, synced):
 
 
 def test_the_job_list_shows_schedule_status_and_a_run_chart(admin_client, synced, live_leader):
-    for minutes, status in [(3, services.EXECUTED), (2, services.FAILED), (1, services.EXECUTED)]:
+    for minutes, status in [(3, EXECUTED), (2, FAILED), (1, EXECUTED)]:
         DjangoJobExecution.objects.create(
             job_id="hourly",
             run_time=dt.datetime(2026, 3, 2, 10, minutes, tzinfo=dt.UTC),
@@ -79,7 +80,7 @@ def test_the_job_list_uses_a_fixed_number_of_queries(
             DjangoJobExecution.objects.create(
                 job_id=job_id,
                 run_time=dt.datetime(2026, 3, 2, 10, minute, tzinfo=dt.UTC),
-                status=services.EXECUTED,
+                status=EXECUTED,
                 duration=1,
             )
     with django_assert_max_num_queries(12):
@@ -97,13 +98,13 @@ def test_the_change_form_cannot_edit_next_run_time(admin_client, synced):
 
 def test_the_history_filters_by_job_and_status(admin_client, synced):
     DjangoJobExecution.objects.create(
-        job_id="hourly", run_time=dt.datetime(2026, 3, 2, tzinfo=dt.UTC), status=services.FAILED
+        job_id="hourly", run_time=dt.datetime(2026, 3, 2, tzinfo=dt.UTC), status=FAILED
     )
     DjangoJobExecution.objects.create(
-        job_id="slow", run_time=dt.datetime(2026, 3, 2, tzinfo=dt.UTC), status=services.INTERRUPTED
+        job_id="slow", run_time=dt.datetime(2026, 3, 2, tzinfo=dt.UTC), status=INTERRUPTED
     )
     url = "/admin/django_apscheduler/djangojobexecution/"
-    response = admin_client.get(url, {"status": services.INTERRUPTED})
+    response = admin_client.get(url, {"status": INTERRUPTED})
     assert [e.job_id for e in response.context["cl"].result_list] == ["slow"]
     response = admin_client.get(url, {"job__id__exact": "hourly"})
     assert [e.job_id for e in response.context["cl"].result_list] == ["hourly"]
@@ -113,7 +114,7 @@ def test_the_history_shows_the_real_start_and_duration(admin_client, synced):
     execution = DjangoJobExecution.objects.create(
         job_id="hourly",
         run_time=dt.datetime(2026, 3, 2, 10, 0, tzinfo=dt.UTC),
-        status=services.EXECUTED,
+        status=EXECUTED,
         duration=2,
         finished=dt.datetime(2026, 3, 2, 10, 5, 2, tzinfo=dt.UTC).timestamp(),
     )

@@ -5,7 +5,9 @@ import datetime as dt
 import pytest
 from django_apscheduler.models import DjangoJob, DjangoJobExecution
 
-from proletto.scheduling import services
+from proletto.scheduling.claims import due_runs_claim
+from proletto.scheduling.jobstore import jobs_sync
+from proletto.scheduling.statuses import MISSED, STARTED
 
 pytestmark = pytest.mark.django_db
 SYNCED_AT = dt.datetime(2026, 3, 2, 10, 59, 30, tzinfo=dt.UTC)
@@ -17,7 +19,7 @@ MINUTE = dt.timedelta(minutes=1)
 def synced(settings):
     settings.SCHEDULER_JOB_MODULES = ["tests.proletto.scheduler_jobs_catch_up"]
     settings.SCHEDULE_OVERRIDES = {}
-    services.jobs_sync(now=SYNCED_AT)
+    jobs_sync(now=SYNCED_AT)
 
 
 def run_times(status):
@@ -26,7 +28,7 @@ def run_times(status):
 
 
 def claim(now, running=()):
-    return [c.job.id for c in services.due_runs_claim(now=now, running=set(running))]
+    return [c.job.id for c in due_runs_claim(now=now, running=set(running))]
 
 
 def test_each_fire_time_within_the_grace_runs_oldest_first():
@@ -35,7 +37,7 @@ def test_each_fire_time_within_the_grace_runs_oldest_first():
     assert claim(now) == ["every_minute"]
     assert claim(now) == ["every_minute"]
     assert claim(now) == []
-    assert run_times(services.STARTED) == [ELEVEN, ELEVEN + MINUTE, ELEVEN + 2 * MINUTE]
+    assert run_times(STARTED) == [ELEVEN, ELEVEN + MINUTE, ELEVEN + 2 * MINUTE]
     assert DjangoJob.objects.get(id="every_minute").next_run_time == ELEVEN + 3 * MINUTE
 
 
@@ -44,21 +46,21 @@ def test_a_fire_time_waits_while_the_previous_one_still_runs():
     assert claim(now) == ["every_minute"]
     assert claim(now, running={"every_minute"}) == []
     assert DjangoJob.objects.get(id="every_minute").next_run_time == ELEVEN + MINUTE
-    assert not DjangoJobExecution.objects.exclude(status=services.STARTED).exists()
+    assert not DjangoJobExecution.objects.exclude(status=STARTED).exists()
     assert claim(now) == ["every_minute"]
 
 
 def test_fire_times_older_than_the_grace_are_recorded_as_missed():
     now = ELEVEN + 5 * MINUTE + dt.timedelta(seconds=30)
     assert claim(now) == ["every_minute"]
-    assert run_times(services.MISSED) == [ELEVEN, ELEVEN + MINUTE, ELEVEN + 2 * MINUTE]
-    assert run_times(services.STARTED) == [ELEVEN + 3 * MINUTE]
+    assert run_times(MISSED) == [ELEVEN, ELEVEN + MINUTE, ELEVEN + 2 * MINUTE]
+    assert run_times(STARTED) == [ELEVEN + 3 * MINUTE]
 
 
 def test_missed_fire_times_are_recorded_even_while_the_job_runs():
     now = ELEVEN + 5 * MINUTE + dt.timedelta(seconds=30)
     assert claim(now, running={"every_minute"}) == []
-    assert len(run_times(services.MISSED)) == 3
+    assert len(run_times(MISSED)) == 3
     assert DjangoJob.objects.get(id="every_minute").next_run_time == ELEVEN + 3 * MINUTE
 
 
@@ -68,4 +70,4 @@ def test_a_fire_time_already_run_is_not_run_again():
     # A hand edit back in time: the execution row stands against a second run.
     DjangoJob.objects.filter(id="every_minute").update(next_run_time=ELEVEN)
     assert claim(now) == []
-    assert run_times(services.STARTED) == [ELEVEN]
+    assert run_times(STARTED) == [ELEVEN]

@@ -4,7 +4,8 @@ import pytest
 from django.utils import timezone
 
 from proletto.models import SchedulerInstance
-from proletto.scheduling import services
+from proletto.scheduling.jobstore import jobs_sync
+from proletto.scheduling.leadership import instance_beat, instance_forget, instances_prune
 from proletto.scheduling.selectors import scheduler_status
 
 pytestmark = pytest.mark.django_db
@@ -39,7 +40,7 @@ def test_admin_system_needs_staff(client):
 
 
 def test_admin_system_reports_leader_and_jobs(admin_client, scheduler_jobs_declared, live_leader):
-    services.jobs_sync()
+    jobs_sync()
     body = admin_client.get("/admin/system").json()
     assert body["ok"] is True
     assert body["leader"] == live_leader
@@ -60,20 +61,20 @@ def test_admin_system_is_503_when_the_scheduler_is_down(admin_client):
 def test_the_status_counts_live_standbys_but_not_the_leader_or_dead_ones(live_leader):
     now = timezone.now()
     for holder in (live_leader, "standby-1", "standby-2"):
-        services.instance_beat(holder=holder, now=now)
-    services.instance_beat(holder="killed-long-ago", now=now - dt.timedelta(minutes=5))
+        instance_beat(holder=holder, now=now)
+    instance_beat(holder="killed-long-ago", now=now - dt.timedelta(minutes=5))
     assert scheduler_status(with_jobs=False)["standbys"] == 2
 
 
 def test_a_stopped_scheduler_is_no_longer_counted(live_leader):
-    services.instance_beat(holder="standby-1")
-    services.instance_forget(holder="standby-1")
+    instance_beat(holder="standby-1")
+    instance_forget(holder="standby-1")
     assert scheduler_status(with_jobs=False)["standbys"] == 0
 
 
 def test_processes_not_seen_for_a_day_are_pruned(live_leader):
     now = timezone.now()
-    services.instance_beat(holder="fresh", now=now)
-    services.instance_beat(holder="gone", now=now - dt.timedelta(days=2))
-    assert services.instances_prune(now=now) == 1
+    instance_beat(holder="fresh", now=now)
+    instance_beat(holder="gone", now=now - dt.timedelta(days=2))
+    assert instances_prune(now=now) == 1
     assert list(SchedulerInstance.objects.values_list("holder", flat=True)) == ["fresh"]

@@ -10,8 +10,10 @@ from django.utils import timezone
 from django_apscheduler.models import DjangoJob, DjangoJobExecution
 
 from proletto.models import RunRequest, SchedulerLease
-from proletto.scheduling import services
+from proletto.scheduling.jobstore import job_pause, job_request_run, job_resume
+from proletto.scheduling.leadership import LEASE_NAME
 from proletto.scheduling.selectors import scheduler_status
+from proletto.scheduling.statuses import EXECUTED, FAILED, INTERRUPTED, STARTED
 from tests.proletto.scheduler_processes import Schedulers, wait_for
 
 pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
@@ -34,7 +36,7 @@ def synced_leader(job_id: str):
 
 
 def leader() -> str | None:
-    lease = SchedulerLease.objects.filter(name=services.LEASE_NAME).first()
+    lease = SchedulerLease.objects.filter(name=LEASE_NAME).first()
     return lease.holder if lease and lease.holder else None
 
 
@@ -46,9 +48,9 @@ def tick_runs(status=None):
 
 
 def assert_no_fire_time_ran_twice(schedulers):
-    executed = len(tick_runs(services.EXECUTED))
+    executed = len(tick_runs(EXECUTED))
     # A run cut off by kill -9 may or may not have got as far as writing its line.
-    cut_off = len(tick_runs(services.INTERRUPTED))
+    cut_off = len(tick_runs(INTERRUPTED))
     # Each invocation of the job wrote a line: never more invocations than claimed fire times.
     invocations = len(schedulers.ticks())
     assert executed <= invocations <= executed + cut_off, schedulers.logs()
@@ -60,27 +62,25 @@ def test_two_schedulers_run_every_fire_time_exactly_once(schedulers):
     # leader for longer than that.
     schedulers.start(TICK_SECONDS=2)
     schedulers.start(TICK_SECONDS=2)
-    wait_for(lambda: len(tick_runs(services.EXECUTED)) >= 12, timeout=60, what="12 ticks")
+    wait_for(lambda: len(tick_runs(EXECUTED)) >= 12, timeout=60, what="12 ticks")
     assert schedulers.stop_all() == [0, 0]
-    executed = tick_runs(services.EXECUTED)
+    executed = tick_runs(EXECUTED)
     gaps = [b - a for a, b in zip(executed, executed[1:], strict=False)]
     assert set(gaps) == {dt.timedelta(seconds=2)}, f"a fire time was skipped: {gaps}"
     assert_no_fire_time_ran_twice(schedulers)
-    assert not DjangoJobExecution.objects.filter(status=services.STARTED).exists()
+    assert not DjangoJobExecution.objects.filter(status=STARTED).exists()
 
 
 @pytest.mark.postgres
 def test_a_standby_takes_over_when_the_leader_is_killed(schedulers):
     processes = {p.pid: p for p in (schedulers.start(), schedulers.start(), schedulers.start())}
     first = wait_for(leader, timeout=20, what="a leader")
-    wait_for(lambda: len(tick_runs(services.EXECUTED)) >= 5, timeout=30, what="5 ticks")
+    wait_for(lambda: len(tick_runs(EXECUTED)) >= 5, timeout=30, what="5 ticks")
     processes[int(first.split(":")[1])].send_signal(signal.SIGKILL)
     killed_at = time.monotonic()
     second = wait_for(lambda: leader() not in (None, first) and leader(), timeout=30, what="new")
-    runs_before = len(tick_runs(services.EXECUTED))
-    wait_for(
-        lambda: len(tick_runs(services.EXECUTED)) > runs_before + 3, timeout=30, what="new ticks"
-    )
+    runs_before = len(tick_runs(EXECUTED))
+    wait_for(lambda: len(tick_runs(EXECUTED)) > runs_before + 3, timeout=30, what="new ticks")
     assert time.monotonic() - killed_at < 30
     assert second != first
     assert sorted(schedulers.stop_all())[1:] == [0, 0]  # the killed one ends with -9
@@ -90,7 +90,7 @@ def test_a_standby_takes_over_when_the_leader_is_killed(schedulers):
 def test_sigterm_exits_0_and_leaves_no_started_run(schedulers):
     process = schedulers.start(LONG_RUNNING_SECONDS=60, SCHEDULER_SHUTDOWN_GRACE_SECONDS=1)
     synced_leader("long_running")
-    services.job_request_run(job_id="long_running", requested_by="test")
+    job_request_run(job_id="long_running", requested_by="test")
     wait_for(
         lambda: DjangoJobExecution.objects.filter(job_id="long_running").exists(),
         timeout=10,
@@ -99,8 +99,8 @@ def test_sigterm_exits_0_and_leaves_no_started_run(schedulers):
     process.send_signal(signal.SIGTERM)
     assert process.wait(timeout=20) == 0
     execution = DjangoJobExecution.objects.get(job_id="long_running")
-    assert execution.status == services.INTERRUPTED
-    assert not DjangoJobExecution.objects.filter(status=services.STARTED).exists()
+    assert execution.status == INTERRUPTED
+    assert not DjangoJobExecution.objects.filter(status=STARTED).exists()
     assert leader() is None  # released: a standby need not wait for the lease to expire
 
 
@@ -108,7 +108,7 @@ def test_run_now_reaches_the_leader_and_survives_a_dropped_connection(schedulers
     schedulers.start()
     synced_leader("drops_connection")
     requested = time.monotonic()
-    request = services.job_request_run(job_id="drops_connection", requested_by="test")
+    request = job_request_run(job_id="drops_connection", requested_by="test")
 
     def handled():
         request.refresh_from_db()
@@ -117,17 +117,17 @@ def test_run_now_reaches_the_leader_and_survives_a_dropped_connection(schedulers
     wait_for(handled, timeout=10, what="the run request")
     assert time.monotonic() - requested < 5
     execution = DjangoJobExecution.objects.get(pk=request.execution_id)
-    assert execution.status == services.FAILED
+    assert execution.status == FAILED
     # The scheduler kept going on a fresh connection.
-    runs = len(tick_runs(services.EXECUTED))
-    wait_for(lambda: len(tick_runs(services.EXECUTED)) > runs, timeout=10, what="another tick")
+    runs = len(tick_runs(EXECUTED))
+    wait_for(lambda: len(tick_runs(EXECUTED)) > runs, timeout=10, what="another tick")
     assert schedulers.stop_all() == [0]
 
 
 def test_the_leader_notices_a_pause_made_elsewhere(schedulers):
     schedulers.start()
-    wait_for(lambda: len(tick_runs(services.EXECUTED)) >= 2, timeout=20, what="2 ticks")
-    services.job_pause(job_id="tick")
+    wait_for(lambda: len(tick_runs(EXECUTED)) >= 2, timeout=20, what="2 ticks")
+    job_pause(job_id="tick")
     paused_at = timezone.now()
     # A window of real time in which the leader (polling every 0.5 s) must not start it.
     time.sleep(5)
@@ -136,7 +136,7 @@ def test_the_leader_notices_a_pause_made_elsewhere(schedulers):
     )
     assert not late.exists()
     count = len(tick_runs())
-    services.job_resume(job_id="tick")
+    job_resume(job_id="tick")
     wait_for(lambda: len(tick_runs()) > count, timeout=5, what="a tick after resume")
 
 
@@ -145,7 +145,7 @@ def test_the_scheduler_survives_a_database_outage_and_catches_up(schedulers):
     from django.db import connection
 
     process = schedulers.start()
-    wait_for(lambda: len(tick_runs(services.EXECUTED)) >= 2, timeout=20, what="2 ticks")
+    wait_for(lambda: len(tick_runs(EXECUTED)) >= 2, timeout=20, what="2 ticks")
     with connection.cursor() as cursor:
         cursor.execute("SELECT current_database(), pg_backend_pid()")
         name, own_pid = cursor.fetchone()
@@ -174,7 +174,7 @@ def test_the_scheduler_survives_a_database_outage_and_catches_up(schedulers):
     wait_for(
         lambda: (
             DjangoJobExecution.objects.filter(
-                job_id="tick", status=services.EXECUTED, run_time__gt=outage_started
+                job_id="tick", status=EXECUTED, run_time__gt=outage_started
             ).count()
             >= 3
         ),

@@ -2,7 +2,7 @@ from django.core.management.base import BaseCommand, CommandError
 
 from billing.exceptions import BillingError
 from billing.models import CreditLedgerEntry, Subscription
-from billing.services import credits_reset, credits_reset_due
+from billing.services.credits import credits_reset, credits_reset_due
 
 
 class Command(BaseCommand):

@@ -3,7 +3,7 @@ from django.core.management.base import BaseCommand, CommandError
 from digests.errors import DigestsError
 from digests.models import OpportunitySource
 from digests.selectors import sources_due
-from digests.services import opportunities_scrape
+from digests.services.scrape import opportunities_scrape
 
 STATUS_STYLES = {"ok": "SUCCESS", "not_modified": "SUCCESS", "failed": "ERROR", "busy": "WARNING"}
 

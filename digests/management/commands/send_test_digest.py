@@ -1,10 +1,11 @@
 from django.core.management.base import BaseCommand, CommandError
 from django.template.loader import render_to_string
 
-from digests import selectors, services
+from digests import selectors
 from digests.errors import DigestsError
 from digests.models import Opportunity
 from digests.rendering import DigestCards
+from digests.services.digest import digest_email_context, digest_picks_for, digest_send_test
 
 
 class Command(BaseCommand):
@@ -25,7 +26,7 @@ class Command(BaseCommand):
             if dry_run:
                 self.print_dry_run(target)
                 return
-            digest = services.digest_send_test(user=target)
+            digest = digest_send_test(user=target)
         except DigestsError as exc:
             raise CommandError(str(exc)) from None
         self.stdout.write(
@@ -36,7 +37,7 @@ class Command(BaseCommand):
         )
 
     def print_dry_run(self, user):
-        picks = services.digest_picks_for(user=user)
+        picks = digest_picks_for(user=user)
         if not picks:
             raise CommandError(
                 f"no open opportunity fits {user.username}'s profile: nothing would be sent"
@@ -48,7 +49,7 @@ class Command(BaseCommand):
                 f"  {position}. [{pick.score:.2f}] {opportunities[pick.item_id].title}"
                 f" — {'; '.join(pick.reasons)}"
             )
-        context, _ = services.digest_email_context(
+        context, _ = digest_email_context(
             user={field: getattr(user, field) for field in selectors.PROFILE_FIELDS},
             digest_id=None,
             opportunity_ids=[pick.item_id for pick in picks],

@@ -5,7 +5,8 @@ import threading
 from django.core.management.base import BaseCommand, CommandError
 from django.db import DatabaseError, close_old_connections
 
-from outreach.services import OutboxError, OutboxRelay
+from outreach.errors import OutboxError
+from outreach.services.relay import OutboxRelay
 
 logger = logging.getLogger("outreach.relay")
 

@@ -1,7 +1,8 @@
 from django.core.management.base import BaseCommand, CommandError
 
+from proletto.scheduling.execution import job_run_here
 from proletto.scheduling.registry import SchedulingError
-from proletto.scheduling.services import EXECUTED, job_run_here
+from proletto.scheduling.statuses import EXECUTED
 
 
 class Command(BaseCommand):

@@ -9,7 +9,7 @@
 - Every ESP request has one wall-clock deadline (outreach/esp_deadline.py). A request that
   timed out or was dropped after it left is *ambiguous*: the ESP may have the email. The row
   waits EMAIL_AMBIGUOUS_SETTLE_SECONDS for an ESP event carrying its outbox id (metadata),
-  which marks it sent (outreach.services.outbox_record_event); only then is it resent.
+  which marks it sent (outreach.services.events.outbox_record_event); only then is it resent.
 """
 
 import logging
@@ -41,8 +41,9 @@ from outreach.errors import OutboxError
 from outreach.esp_deadline import RequestDeadlines, install_deadline_adapter
 from outreach.models import EmailOutbox
 from outreach.selectors import outbox_due, suppressed_addresses
+from outreach.services.counts import _counts
 
-logger = logging.getLogger("outreach.relay")
+logger = logging.getLogger(__name__)
 
 Status = EmailOutbox.Status
 # Anymail's SendGrid backend sends every recipient a generated id; dev backends have none.
@@ -510,10 +511,6 @@ def _one_line(exc: Exception) -> str:
     return f"{type(exc).__name__}: {text}"[:2000]
 
 
-def _counts(counter: Counter) -> dict:
-    return {key: value for key, value in counter.items() if value}
-
-
 def outbox_reclaim_stuck(*, now: datetime) -> dict:
     """Rows left in `sending` by a relay that died go back to the queue (or die if spent)."""
     cutoff = now - timedelta(seconds=settings.EMAIL_CLAIM_TIMEOUT_SECONDS)
@@ -544,3 +541,27 @@ def outbox_drain(
     """Send everything due (the relay job, `process_outbox`); returns counts."""
     with OutboxRelay(batch_size=batch_size, concurrency=concurrency) as relay:
         return relay.drain(max_seconds=max_seconds, should_stop=should_stop)
+
+
+def outbox_retry_now(*, ids) -> int:
+    """Queued or failed rows go out on the relay's next pass."""
+    now = timezone.now()
+    return EmailOutbox.objects.filter(id__in=ids, status__in=EmailOutbox.DUE_STATUSES).update(
+        status=Status.QUEUED, next_attempt_at=now, updated_at=now
+    )
+
+
+def outbox_cancel(*, ids) -> int:
+    """Rows not yet sent (nor being sent) are never sent."""
+    now = timezone.now()
+    return EmailOutbox.objects.filter(id__in=ids, status__in=EmailOutbox.DUE_STATUSES).update(
+        status=Status.CANCELLED, next_attempt_at=None, updated_at=now
+    )
+
+
+def outbox_requeue_dead(*, ids) -> int:
+    """Dead rows get a fresh set of attempts (after the cause was fixed)."""
+    now = timezone.now()
+    return EmailOutbox.objects.filter(id__in=ids, status=Status.DEAD).update(
+        status=Status.QUEUED, attempts=0, next_attempt_at=now, updated_at=now
+    )

@@ -1,0 +1,9 @@
+"""Writes of the billing app, one module per sub-domain; import from the module.
+
+- credits: credit resets (credits_reset_due, credits_reset, credits_reset_for_period),
+  credits_consume and credits_grant, and the bulk SQL that writes a batch of resets.
+- stripe_events: Stripe webhooks (stripe_event_verify, stripe_event_process). Not named
+  stripe.py, so that no reader mistakes it for the `stripe` library.
+
+Bad input raises billing.exceptions.BillingError.
+"""

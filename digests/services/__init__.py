@@ -1,0 +1,13 @@
+"""Writes and rules of the digests app, one module per sub-domain; import from the module.
+
+- scrape: scraping sources (opportunities_scrape, source_claim, fetch_policy,
+  items_from_body).
+- opportunities: writes to the opportunity catalogue (opportunities_upsert,
+  opportunities_touch, opportunities_expire).
+- digest: the weekly digest (digests_send_due, digest_email_context, digest_send_test,
+  digest_picks_for, digest_preview, digests_sync_from_outbox).
+- tracking: opens, clicks and unsubscribes (digest_record_open, digest_record_click,
+  digest_unsubscribe).
+
+Bad input raises digests.errors.DigestsError.
+"""

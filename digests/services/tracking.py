@@ -1,0 +1,61 @@
+"""Tracking of sent digests: opens, clicks and unsubscribes."""
+
+from django.contrib.auth import get_user_model
+from django.db import transaction
+from django.utils import timezone
+
+from digests.errors import DigestsError
+from digests.models import DigestEmail, DigestItem
+from outreach.models import Category, EmailOutbox
+from outreach.services.events import suppression_add
+
+
+def digest_record_open(*, digest_id: int, at=None) -> None:
+    """The open pixel was loaded: the first open counts."""
+    DigestEmail.objects.filter(pk=digest_id, opened_at__isnull=True).update(
+        opened_at=at or timezone.now()
+    )
+
+
+def digest_record_click(*, digest_id: int, opportunity_id: int, at=None) -> str:
+    """A tracked link was followed: record it and return the opportunity's own URL.
+
+    Only an opportunity that this digest carried can be the target, so the redirect can never
+    point anywhere the digest did not.
+    """
+    at = at or timezone.now()
+    item = (
+        DigestItem.objects.select_related("opportunity")
+        .filter(digest_id=digest_id, opportunity_id=opportunity_id)
+        .first()
+    )
+    if item is None:
+        raise DigestsError("this link does not belong to a digest we sent")
+    DigestItem.objects.filter(pk=item.pk, clicked_at__isnull=True).update(clicked_at=at)
+    # A click implies the email was opened, even when images were blocked.
+    DigestEmail.objects.filter(pk=digest_id, clicked_at__isnull=True).update(clicked_at=at)
+    DigestEmail.objects.filter(pk=digest_id, opened_at__isnull=True).update(opened_at=at)
+    return item.opportunity.url
+
+
+def digest_unsubscribe(*, user_id: int, at=None) -> bool:
+    """Stop the weekly digest for this user at once; True if they were subscribed until now."""
+    user = get_user_model().objects.filter(pk=user_id).first()
+    if user is None:
+        raise DigestsError("this unsubscribe link names no account")
+    with transaction.atomic():
+        changed = (
+            get_user_model()
+            .objects.filter(pk=user_id, unsubscribed_at__isnull=True)
+            .update(unsubscribed_at=at or timezone.now())
+        )
+        suppression_add(
+            address=user.email, reason="unsubscribed from the digest", category=Category.DIGEST
+        )
+        # Digests queued but not sent yet are not sent after an unsubscribe.
+        EmailOutbox.objects.filter(
+            user_id=user_id,
+            category=Category.DIGEST,
+            status__in=EmailOutbox.DUE_STATUSES,
+        ).update(status=EmailOutbox.Status.CANCELLED, last_error="recipient unsubscribed")
+    return bool(changed)

@@ -1,0 +1,78 @@
+"""Clean-up of expired upsell and Django sessions, old job history and old outbox rows."""
+
+from datetime import datetime, timedelta
+
+from django.conf import settings
+from django.contrib.sessions.models import Session
+from django.db import transaction
+from django.db.models import Q, QuerySet
+from django.utils import timezone
+from django_apscheduler.models import DjangoJobExecution
+
+from outreach.models import EmailEvent, EmailOutbox
+from outreach.services.upsell import upsell_sessions_expire
+
+
+def outreach_cleanup(*, now: datetime | None = None, batch_size: int | None = None) -> dict:
+    """Expire and delete what has passed its time, in batches; returns counts per kind."""
+    now = now or timezone.now()
+    batch_size = batch_size or settings.CLEANUP_BATCH_SIZE
+    final = EmailOutbox.FINAL_STATUSES
+    body_cutoff = now - timedelta(days=settings.EMAIL_OUTBOX_BODY_RETENTION_DAYS)
+    row_cutoff = now - timedelta(days=settings.EMAIL_OUTBOX_RETENTION_DAYS)
+
+    def finished_before(cutoff):
+        return Q(sent_at__lt=cutoff) | Q(sent_at__isnull=True, created_at__lt=cutoff)
+
+    counts = {
+        "upsell_sessions_expired": upsell_sessions_expire(now=now),
+        "django_sessions_deleted": _delete_in_batches(
+            Session.objects.filter(expire_date__lt=now), batch_size
+        ),
+        "job_executions_deleted": _delete_in_batches(
+            DjangoJobExecution.objects.filter(
+                run_time__lt=now - timedelta(days=settings.JOB_EXECUTION_RETENTION_DAYS)
+            ),
+            batch_size,
+        ),
+        "outbox_rows_deleted": _delete_in_batches(
+            EmailOutbox.objects.filter(finished_before(row_cutoff), status__in=final), batch_size
+        ),
+        "outbox_bodies_dropped": _update_in_batches(
+            EmailOutbox.objects.filter(
+                finished_before(body_cutoff), status__in=final, bodies_dropped_at__isnull=True
+            ),
+            batch_size,
+            body_text="",
+            body_html="",
+            bodies_dropped_at=now,
+        ),
+        "email_events_deleted": _delete_in_batches(
+            EmailEvent.objects.filter(outbox__isnull=True, received_at__lt=row_cutoff),
+            batch_size,
+        ),
+    }
+    return counts
+
+
+def _delete_in_batches(queryset: QuerySet, batch_size: int) -> int:
+    # Deleting by a bounded list of primary keys keeps each statement (and its locks) short.
+    model = queryset.model
+    total = 0
+    while True:
+        pks = list(queryset.order_by("pk").values_list("pk", flat=True)[:batch_size])
+        if not pks:
+            return total
+        with transaction.atomic():
+            model.objects.filter(pk__in=pks).delete()
+        total += len(pks)
+
+
+def _update_in_batches(queryset: QuerySet, batch_size: int, **values) -> int:
+    model = queryset.model
+    total = 0
+    while True:
+        pks = list(queryset.order_by("pk").values_list("pk", flat=True)[:batch_size])
+        if not pks:
+            return total
+        total += model.objects.filter(pk__in=pks).update(**values)

@@ -1,0 +1,133 @@
+"""Suppressions and ESP delivery events (delivered, bounced, complained, opened, clicked)."""
+
+import hashlib
+import logging
+from datetime import datetime
+
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from outreach.errors import OutboxError
+from outreach.models import Category, EmailEvent, EmailOutbox, Suppression
+from outreach.services.outbox import _clean_address
+
+logger = logging.getLogger(__name__)
+
+
+def suppression_add(*, address: str, reason: str, category: str | None = None) -> Suppression:
+    """Never email `address` again (in `category`, or at all); adding it twice is a no-op."""
+    address = _clean_address(address).lower()
+    if category is not None and category not in Category.values:
+        raise OutboxError(
+            f"unknown email category {category!r}: use one of {', '.join(Category.values)}"
+        )
+    suppression, _ = Suppression.objects.get_or_create(
+        address=address,
+        category=category or Suppression.ALL_CATEGORIES,
+        defaults={"reason": reason[:255]},
+    )
+    return suppression
+
+
+# Event type -> the delivery state it reports (later events by time win).
+DELIVERY_STATES = {
+    "deferred": EmailOutbox.Delivery.DEFERRED,
+    "delivered": EmailOutbox.Delivery.DELIVERED,
+    "bounced": EmailOutbox.Delivery.BOUNCED,
+    "rejected": EmailOutbox.Delivery.REJECTED,
+    "failed": EmailOutbox.Delivery.REJECTED,
+    "complained": EmailOutbox.Delivery.COMPLAINED,
+}
+# Event type -> the first-time timestamp field it sets.
+FIRST_SEEN = {
+    "delivered": "delivered_at",
+    "bounced": "bounced_at",
+    "complained": "complained_at",
+    "opened": "opened_at",
+    "clicked": "clicked_at",
+}
+
+
+def outbox_record_event(
+    *,
+    esp_name: str,
+    event_type: str,
+    event_id: str | None,
+    occurred_at: datetime | None,
+    message_id: str | None,
+    recipient: str | None,
+    description: str = "",
+    outbox_id: str | None = None,
+) -> EmailEvent | None:
+    """Apply one ESP delivery event; a duplicate (same event id) returns None and does nothing."""
+    occurred_at = occurred_at or timezone.now()
+    if not event_id:
+        # Some ESPs send no event id: the event's own facts identify it.
+        fingerprint = f"{event_type}|{message_id}|{recipient}|{occurred_at.isoformat()}"
+        event_id = "sha256:" + hashlib.sha256(fingerprint.encode()).hexdigest()
+    with transaction.atomic():
+        # Lock the row first so two events for one email are applied one after the other.
+        locked = EmailOutbox.objects.select_for_update()
+        outbox = locked.filter(esp_message_id=message_id).first() if message_id else None
+        if outbox is None and outbox_id and str(outbox_id).isdigit():
+            outbox = locked.filter(pk=int(outbox_id)).first()
+        try:
+            with transaction.atomic():
+                event = EmailEvent.objects.create(
+                    esp_name=esp_name,
+                    event_id=event_id[:255],
+                    event_type=event_type,
+                    occurred_at=occurred_at,
+                    recipient=(recipient or "")[:254],
+                    esp_message_id=(message_id or "")[:255],
+                    outbox=outbox,
+                    description=description or "",
+                )
+        except IntegrityError:
+            return None
+        if outbox is not None:
+            _apply_event(outbox, event_type, occurred_at)
+        else:
+            logger.info("ESP event %s for unknown message id %r", event_type, message_id)
+
+        address = recipient or (outbox.recipient if outbox else "")
+        if event_type in ("bounced", "complained") and address:
+            suppression_add(address=address, reason=f"{event_type}: {description}".strip(": "))
+        if event_type == "unsubscribed" and address and outbox is not None:
+            suppression_add(
+                address=address, reason="unsubscribed at the ESP", category=outbox.category
+            )
+    return event
+
+
+# An email the ESP reports on in any way has reached it, whatever the relay last saw.
+UNSETTLED_STATUSES = (
+    EmailOutbox.Status.QUEUED,
+    EmailOutbox.Status.RETRY,
+    EmailOutbox.Status.SENDING,
+    EmailOutbox.Status.DEAD,
+)
+
+
+def _apply_event(outbox: EmailOutbox, event_type: str, occurred_at: datetime) -> None:
+    fields = []
+    if outbox.status in UNSETTLED_STATUSES:
+        # An ambiguous send (timed out, dropped) that the ESP did take: never resend it.
+        outbox.status = EmailOutbox.Status.SENT
+        outbox.sent_at = outbox.sent_at or occurred_at
+        outbox.claim_token = ""
+        outbox.next_attempt_at = None
+        outbox.last_error = ""
+        fields += ["status", "sent_at", "claim_token", "next_attempt_at", "last_error"]
+    field = FIRST_SEEN.get(event_type)
+    if field and (getattr(outbox, field) is None or occurred_at < getattr(outbox, field)):
+        setattr(outbox, field, occurred_at)
+        fields.append(field)
+    state = DELIVERY_STATES.get(event_type)
+    # An old "delivered" that arrives late must not overwrite a newer "bounced".
+    if state and (outbox.delivery_status_at is None or occurred_at >= outbox.delivery_status_at):
+        outbox.delivery_status = state
+        outbox.delivery_status_at = occurred_at
+        fields += ["delivery_status", "delivery_status_at"]
+    if fields:
+        outbox.save(update_fields=[*fields, "updated_at"])

@@ -1,0 +1,222 @@
+"""Queueing emails in the outbox: rendering, address and header checks, suppressed at queue time."""
+
+import re
+from dataclasses import dataclass
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.core.validators import validate_email
+from django.db import IntegrityError, transaction
+from django.template import TemplateDoesNotExist
+from django.template.loader import render_to_string
+from django.utils import timezone
+
+from outreach.errors import OutboxError
+from outreach.models import Category, EmailOutbox
+from outreach.selectors import is_suppressed, suppressed_addresses
+from proletto.bulk import objs_insert_ignoring_conflicts
+
+Status = EmailOutbox.Status
+
+# RFC 5322 field names: printable ASCII except the colon.
+HEADER_NAME = re.compile(r"^[!-9;-~]+$")
+TEMPLATE_NAME = re.compile(r"^[a-z0-9_\-]+(/[a-z0-9_\-]+)*$")
+
+
+def outbox_enqueue(
+    *,
+    recipient: str,
+    template: str,
+    context: dict,
+    category: str,
+    idempotency_key: str,
+    headers: dict | None = None,
+    priority: int = 0,
+    user=None,
+) -> EmailOutbox:
+    """Queue an email rendered from templates/email/<template>/ now.
+
+    Call it inside the transaction of the change that causes the email, so the email exists
+    if and only if that change commits. The same idempotency key twice returns the first row.
+    """
+    if not idempotency_key or len(idempotency_key) > 255:
+        raise OutboxError("idempotency_key must be 1 to 255 characters")
+    existing = EmailOutbox.objects.filter(idempotency_key=idempotency_key).first()
+    if existing is not None:
+        return existing
+
+    address = _clean_address(recipient)
+    if category not in Category.values:
+        raise OutboxError(
+            f"unknown email category {category!r}: use one of {', '.join(Category.values)}"
+        )
+    if not isinstance(priority, int) or not -1000 <= priority <= 1000:
+        raise OutboxError(f"priority must be a whole number from -1000 to 1000, not {priority!r}")
+    clean_headers = _clean_headers(headers or {})
+    subject, body_text, body_html = email_render(template=template, context=context)
+
+    row = EmailOutbox(
+        recipient=address,
+        user=user,
+        subject=subject,
+        body_text=body_text,
+        body_html=body_html,
+        headers=clean_headers,
+        template=template,
+        category=category,
+        priority=priority,
+        idempotency_key=idempotency_key,
+        next_attempt_at=timezone.now(),
+    )
+    if is_suppressed(address, category):
+        row.status = Status.SUPPRESSED
+        row.next_attempt_at = None
+        row.last_error = "address is on the suppression list"
+    try:
+        with transaction.atomic():
+            row.save()
+    except IntegrityError:
+        # Another transaction enqueued the same key between our lookup and our insert.
+        return EmailOutbox.objects.get(idempotency_key=idempotency_key)
+    return row
+
+
+@dataclass(frozen=True)
+class OutboxDraft:
+    """One email for outbox_enqueue_many: the same fields outbox_enqueue takes."""
+
+    recipient: str
+    template: str
+    context: dict
+    category: str
+    idempotency_key: str
+    headers: dict | None = None
+    priority: int = 0
+    user_id: int | None = None
+    # (subject, body_text, body_html) already rendered from `template` by the caller, for
+    # batch senders that render many emails of one template faster than one by one (the
+    # weekly digest); `context` is then not rendered again.
+    rendered: tuple[str, str, str] | None = None
+
+
+def outbox_enqueue_many(drafts: list[OutboxDraft]) -> dict[str, int]:
+    """Queue many emails in a few queries (for batch senders such as the weekly digest).
+
+    Same rules as outbox_enqueue: every draft is validated and rendered before anything is
+    written, so one bad draft raises OutboxError and writes nothing; keys already queued are
+    left as they are. Returns the outbox id of every draft's key.
+    """
+    now = timezone.now()
+    rows = []
+    for draft in drafts:
+        if not draft.idempotency_key or len(draft.idempotency_key) > 255:
+            raise OutboxError("idempotency_key must be 1 to 255 characters")
+        if draft.category not in Category.values:
+            raise OutboxError(
+                f"unknown email category {draft.category!r}: "
+                f"use one of {', '.join(Category.values)}"
+            )
+        if draft.rendered is None:
+            subject, body_text, body_html = email_render(
+                template=draft.template, context=draft.context
+            )
+        else:
+            subject, body_text, body_html = draft.rendered
+            subject = _clean_subject(draft.template, subject)
+        rows.append(
+            EmailOutbox(
+                recipient=_clean_address(draft.recipient),
+                user_id=draft.user_id,
+                subject=subject,
+                body_text=body_text,
+                body_html=body_html,
+                headers=_clean_headers(draft.headers or {}),
+                template=draft.template,
+                category=draft.category,
+                priority=draft.priority,
+                idempotency_key=draft.idempotency_key,
+                next_attempt_at=now,
+            )
+        )
+    for category in {row.category for row in rows}:
+        suppressed = suppressed_addresses(
+            [row.recipient for row in rows if row.category == category], category
+        )
+        for row in rows:
+            if row.category == category and row.recipient.lower() in suppressed:
+                row.status = Status.SUPPRESSED
+                row.next_attempt_at = None
+                row.last_error = "address is on the suppression list"
+    # Keys queued before are looked up (all keys, where the insert cannot say what it did).
+    ids = objs_insert_ignoring_conflicts(rows, key="idempotency_key") or {}
+    keys = [row.idempotency_key for row in rows if row.idempotency_key not in ids]
+    for start in range(0, len(keys), 500):
+        ids.update(
+            EmailOutbox.objects.filter(idempotency_key__in=keys[start : start + 500]).values_list(
+                "idempotency_key", "id"
+            )
+        )
+    return ids
+
+
+def _clean_address(recipient) -> str:
+    if not isinstance(recipient, str):
+        raise OutboxError(f"invalid email address {recipient!r}")
+    address = recipient.strip()
+    try:
+        validate_email(address)
+    except ValidationError:
+        raise OutboxError(f"invalid email address {recipient!r}") from None
+    if len(address) > 254:
+        raise OutboxError(f"email address longer than 254 characters: {address[:40]!r}...")
+    return address
+
+
+def _clean_headers(headers: dict) -> dict:
+    clean = {}
+    for name, value in headers.items():
+        if not isinstance(name, str) or not HEADER_NAME.match(name):
+            raise OutboxError(f"invalid email header name {name!r}")
+        if not isinstance(value, str):
+            raise OutboxError(f"email header {name} must be a string, not {type(value).__name__}")
+        if "\r" in value or "\n" in value:
+            # A newline in a header value lets the caller inject headers (or a body).
+            raise OutboxError(f"email header {name} contains a newline")
+        clean[name] = value
+    return clean
+
+
+def email_render(*, template: str, context: dict) -> tuple[str, str, str]:
+    """(subject, body_text, body_html) of templates/email/<template>/, as the outbox stores
+    them; OutboxError if the template is missing, fails or renders a bad subject."""
+    if not isinstance(template, str) or len(template) > 200 or not TEMPLATE_NAME.match(template):
+        raise OutboxError(f"invalid email template name {template!r}")
+    full_context = {
+        "site_url": settings.SITE_URL,
+        "footer_address": settings.EMAIL_FOOTER_ADDRESS,
+        **context,
+    }
+    try:
+        subject = render_to_string(f"email/{template}/subject.txt", full_context)
+        body_text = render_to_string(f"email/{template}/body.txt", full_context)
+        try:
+            body_html = render_to_string(f"email/{template}/body.html", full_context)
+        except TemplateDoesNotExist:
+            body_html = ""
+    except TemplateDoesNotExist as exc:
+        raise OutboxError(f"email template {template!r} not found: {exc}") from None
+    except Exception as exc:
+        first_line = (str(exc).splitlines() or [""])[0]
+        raise OutboxError(
+            f"email template {template!r} failed to render: {type(exc).__name__}: {first_line}"
+        ) from None
+    return _clean_subject(template, subject), body_text, body_html
+
+
+def _clean_subject(template: str, subject: str) -> str:
+    subject = " ".join(subject.split())
+    if not subject:
+        raise OutboxError(f"email template {template!r} rendered an empty subject")
+    if len(subject) > 998:  # the longest line RFC 5322 allows
+        raise OutboxError(f"email template {template!r} rendered a subject over 998 characters")
+    return subject

@@ -1,0 +1,64 @@
+"""Leadership among schedulers: the lease, live instances, runs cut off by a new leader."""
+
+import datetime as dt
+import time
+
+from django.db.models import Q
+from django.utils import timezone
+from django_apscheduler.models import DjangoJobExecution
+
+from proletto.models import SchedulerInstance, SchedulerLease
+from proletto.scheduling.statuses import INTERRUPTED, STARTED
+
+LEASE_NAME = "scheduler"
+
+
+def lease_acquire(*, holder: str, seconds: float, now: dt.datetime | None = None) -> bool:
+    """Take or renew the lease; True if `holder` leads until now + seconds."""
+    now = now or timezone.now()
+    SchedulerLease.objects.get_or_create(name=LEASE_NAME)
+    expires_at = now + dt.timedelta(seconds=seconds)
+    renewed = SchedulerLease.objects.filter(name=LEASE_NAME, holder=holder).update(
+        expires_at=expires_at, heartbeat_at=now
+    )
+    if renewed:
+        return True
+    taken = (
+        SchedulerLease.objects.filter(name=LEASE_NAME)
+        .filter(Q(expires_at__isnull=True) | Q(expires_at__lt=now))
+        .update(holder=holder, acquired_at=now, expires_at=expires_at, heartbeat_at=now)
+    )
+    return bool(taken)
+
+
+def lease_release(*, holder: str) -> None:
+    SchedulerLease.objects.filter(name=LEASE_NAME, holder=holder).update(holder="", expires_at=None)
+
+
+def instance_beat(*, holder: str, now: dt.datetime | None = None) -> None:
+    """Say this process (leader or standby) is alive; the status page counts the standbys."""
+    now = now or timezone.now()
+    if not SchedulerInstance.objects.filter(holder=holder).update(seen_at=now):
+        SchedulerInstance.objects.bulk_create(
+            [SchedulerInstance(holder=holder, started_at=now, seen_at=now)],
+            ignore_conflicts=True,
+        )
+
+
+def instance_forget(*, holder: str) -> None:
+    SchedulerInstance.objects.filter(holder=holder).delete()
+
+
+def instances_prune(*, now: dt.datetime | None = None) -> int:
+    """Forget processes that died without saying so (kill -9) a day ago or more."""
+    now = now or timezone.now()
+    deleted, _ = SchedulerInstance.objects.filter(seen_at__lt=now - dt.timedelta(days=1)).delete()
+    return deleted
+
+
+def executions_interrupt(*, reason: str, execution_ids=None, exclude_ids=()) -> int:
+    """Mark runs that will never finish (cut off at shutdown, or their process died)."""
+    rows = DjangoJobExecution.objects.filter(status=STARTED).exclude(pk__in=list(exclude_ids))
+    if execution_ids is not None:
+        rows = rows.filter(pk__in=list(execution_ids))
+    return rows.update(status=INTERRUPTED, exception=reason[:1000], finished=time.time())
