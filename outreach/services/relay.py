@@ -142,17 +142,15 @@ class OutboxRelay:
             )
             if stopping and stopping_since is None:
                 stopping_since = time.monotonic()
-            if not stopping and not nothing_due and self._database_usable():
-                free = self.concurrency - len(self._in_flight) - len(self._held)
-                if free > 0:
-                    claimed = self._database(lambda n=free: self._claim_and_send(n, counts))
+            wants_rows = not stopping and not nothing_due and self._free_slots() > 0
+            if (self._held or wants_rows) and self._database_usable():
+                claimed = self._database(lambda c=wants_rows: self._exchange(counts, claim=c))
+                if wants_rows and claimed is not None:
                     nothing_due = claimed == 0
             if not self._in_flight and not self._held:
                 if stopping or nothing_due:
                     break
-            self._collect(wait=bool(self._in_flight) and not self._ready_to_record())
-            if self._held and self._database_usable():
-                self._database(lambda: counts.update(self._record_held()))
+            self._collect(wait=bool(self._in_flight))
             self._extend_claims_when_due()
             if not self._in_flight and not self._database_usable():
                 if stopping and (not self._held or self._given_up(stopping_since)):
@@ -163,14 +161,40 @@ class OutboxRelay:
     def process_batch(self) -> dict:
         """Claim up to batch_size rows, send them and record the results (tests, admin)."""
         counts: Counter = Counter()
-        self._claim_and_send(min(self.batch_size, self.concurrency), counts)
+        self._exchange(counts, claim=True, limit=self.batch_size)
         while self._in_flight:
             self._collect(wait=True)
-        counts.update(self._record_held())
+        self._exchange(counts, claim=False)
         return _counts(counts)
 
-    def _ready_to_record(self) -> bool:
-        return bool(self._held) and self._database_usable()
+    def _free_slots(self) -> int:
+        return self.concurrency - len(self._in_flight) - len(self._held)
+
+    def _exchange(self, counts: Counter, *, claim: bool, limit: int | None = None) -> int:
+        """One transaction: record the results held, then claim rows for the free slots.
+        Results leave memory, and claimed rows go to the senders, only once it committed."""
+        held = dict(self._held)
+        rows: list[EmailOutbox] = []
+        suppressed: set[EmailOutbox] = set()
+        with transaction.atomic():
+            rows_held = [row for row, _ in held.values()]
+            recorded = self._record(rows_held, [result for _, result in held.values()])
+            if claim:
+                free = self.concurrency - len(self._in_flight)
+                rows, suppressed, reclaimed = self._claim_rows(min(free, limit or self.batch_size))
+        for pk in held:
+            self._held.pop(pk, None)
+        counts.update(recorded)
+        if not claim:
+            return 0
+        counts.update(reclaimed)
+        counts["claimed"] += len(rows)
+        counts["suppressed"] += len(suppressed)
+        for row in rows:
+            if row not in suppressed:
+                self._in_flight[row.id] = row
+                self._pool.submit(self._send_and_report, row)
+        return len(rows)
 
     def _collect(self, *, wait: bool) -> None:
         """Move finished sends to the held results (waiting a little for one if asked)."""
@@ -254,17 +278,19 @@ class OutboxRelay:
 
     # --- claim ---------------------------------------------------------------------------
 
-    def _claim_and_send(self, free: int, counts: Counter) -> int:
+    def _claim_rows(self, limit: int) -> tuple[list[EmailOutbox], set[EmailOutbox], dict]:
+        """Claim up to `limit` due rows (inside the caller's transaction); suppressed ones are
+        settled at once. Returns (rows, the suppressed among them, reclaim counts)."""
+        reclaimed = {}
         if time.monotonic() - self._reclaimed_at >= RECLAIM_EVERY_SECONDS:
-            counts.update(outbox_reclaim_stuck(now=timezone.now()))
+            reclaimed = outbox_reclaim_stuck(now=timezone.now())
             self._reclaimed_at = time.monotonic()
-        rows = self._claim(min(free, self.batch_size))
-        counts["claimed"] += len(rows)
+        rows = self._claim(limit)
         if not rows:
-            return 0
+            return [], set(), reclaimed
         suppressed = self._suppressed(rows)
         if suppressed:
-            counts["suppressed"] += EmailOutbox.objects.filter(
+            EmailOutbox.objects.filter(
                 id__in=[row.id for row in suppressed], status=Status.SENDING
             ).update(
                 status=Status.SUPPRESSED,
@@ -273,27 +299,23 @@ class OutboxRelay:
                 last_error="address is on the suppression list",
                 updated_at=timezone.now(),
             )
-        for row in rows:
-            if row not in suppressed:
-                self._in_flight[row.id] = row
-                self._pool.submit(self._send_and_report, row)
-        return len(rows)
+        return rows, suppressed, reclaimed
 
     def _claim(self, limit: int | None = None) -> list[EmailOutbox]:
         now = timezone.now()
-        with transaction.atomic():
+        with transaction.atomic(savepoint=False):
             # SKIP LOCKED on PostgreSQL lets several relays take different rows at once;
             # SQLite ignores it (its write lock serialises relays) and the conditional
             # UPDATE below is the claim on both.
-            ids = list(
-                outbox_due(now=now)
-                .select_for_update(skip_locked=True)
-                .values_list("id", flat=True)[: limit or self.batch_size]
+            rows = list(
+                outbox_due(now=now).select_for_update(skip_locked=True)[: limit or self.batch_size]
             )
-            if not ids:
+            if not rows:
                 return []
-            EmailOutbox.objects.filter(
-                id__in=ids, status__in=EmailOutbox.DUE_STATUSES, next_attempt_at__lte=now
+            claimed = EmailOutbox.objects.filter(
+                id__in=[row.id for row in rows],
+                status__in=EmailOutbox.DUE_STATUSES,
+                next_attempt_at__lte=now,
             ).update(
                 status=Status.SENDING,
                 claim_token=self.claim_token,
@@ -301,11 +323,20 @@ class OutboxRelay:
                 attempts=F("attempts") + 1,
                 updated_at=now,
             )
-            return list(
-                EmailOutbox.objects.filter(
-                    id__in=ids, claim_token=self.claim_token, status=Status.SENDING
-                ).order_by("id")
-            )
+            if claimed != len(rows):
+                # SQLite without row locks: another relay got some first; ask which are ours.
+                ours = set(
+                    EmailOutbox.objects.filter(
+                        id__in=[row.id for row in rows],
+                        claim_token=self.claim_token,
+                        status=Status.SENDING,
+                    ).values_list("id", flat=True)
+                )
+                rows = [row for row in rows if row.id in ours]
+        for row in rows:
+            row.status, row.claim_token, row.claimed_at = Status.SENDING, self.claim_token, now
+            row.attempts += 1
+        return sorted(rows, key=lambda row: row.id)
 
     def _suppressed(self, rows: list[EmailOutbox]) -> set[EmailOutbox]:
         by_category: dict[str, list[EmailOutbox]] = {}
@@ -389,14 +420,6 @@ class OutboxRelay:
 
     # --- record --------------------------------------------------------------------------
 
-    def _record_held(self) -> Counter:
-        held, self._held = self._held, {}
-        try:
-            return self._record([row for row, _ in held.values()], [r for _, r in held.values()])
-        except BaseException:
-            self._held = {**held, **self._held}  # nothing is forgotten: tried again later
-            raise
-
     def _record(self, rows: list[EmailOutbox], results: list[SendResult]) -> Counter:
         """Record results with a few set-based UPDATEs; only on rows still claimed by this
         relay (a row taken over, or settled by an ESP event, is not ours to change)."""
@@ -426,7 +449,7 @@ class OutboxRelay:
                 retry.append((result.id, now + delay, error[:2000], result.ambiguous))
         ours = EmailOutbox.objects.filter(claim_token=self.claim_token, status=Status.SENDING)
         recorded = 0
-        with transaction.atomic():
+        with transaction.atomic(savepoint=False):
             if sent:
                 done = ours.filter(id__in=[r.id for r in sent]).update(
                     status=Status.SENT,

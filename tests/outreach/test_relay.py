@@ -253,7 +253,7 @@ def test_a_result_is_recorded_when_the_database_answers_again(monkeypatch, sendg
 def test_the_relay_claims_no_more_rows_than_it_can_send_at_once(sendgrid, enqueue):
     rows = [enqueue(recipient=f"artist{i}@example.com") for i in range(5)]
     with OutboxRelay(batch_size=100, concurrency=2) as relay:
-        relay._claim_and_send(relay.concurrency, counts=Counter())
+        relay._exchange(Counter(), claim=True)
         assert EmailOutbox.objects.filter(status=Status.SENDING).count() == 2
         relay.drain()
     assert {refreshed(row).status for row in rows} == {Status.SENT}
