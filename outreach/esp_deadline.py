@@ -4,7 +4,7 @@
 its answer every few seconds keeps a request alive for ever. Here every socket the ESP session
 opens is remembered by the thread that opened it, and a watchdog shuts those sockets down
 when the thread's request outlives its deadline: the blocked read returns at once and the
-request fails like a dropped connection (an ambiguous send, see outreach/services/relay.py).
+request fails like a dropped connection (an ambiguous send, see outreach/services/sending.py).
 """
 
 import contextlib

@@ -17,37 +17,29 @@ import os
 import queue
 import random
 import socket
-import threading
 import time
 import uuid
 from collections import Counter
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-import requests
-from anymail.exceptions import AnymailAPIError, AnymailInvalidAddress, AnymailRecipientsRefused
 from django.conf import settings
-from django.core.mail import EmailMultiAlternatives, get_connection
 from django.db import Error as DatabaseFault
 from django.db import connection as database
 from django.db import transaction
 from django.db.models import Case, CharField, DateTimeField, F, Value, When
 from django.utils import timezone
-from urllib3.exceptions import NewConnectionError
 
 from outreach.errors import OutboxError
-from outreach.esp_deadline import RequestDeadlines, install_deadline_adapter
 from outreach.models import EmailOutbox
 from outreach.selectors import outbox_due, suppressed_addresses
 from outreach.services.counts import _counts
+from outreach.services.sending import EspSender, SendResult, _one_line
 
 logger = logging.getLogger(__name__)
 
 Status = EmailOutbox.Status
-# Anymail's SendGrid backend sends every recipient a generated id; dev backends have none.
-OUTBOX_ID_HEADER = "X-Proletto-Outbox-Id"
 AMBIGUOUS = "ambiguous"
 # Waits between attempts to reach the database while holding results (capped).
 DATABASE_RETRY_SECONDS = (0.25, 0.5, 1.0, 2.0)
@@ -69,21 +61,6 @@ def backoff_delay(attempts: int, *, rng: random.Random | None = None) -> timedel
     return timedelta(seconds=capped * (rng or random).uniform(0.5, 1.0))
 
 
-def esp_deadline_seconds() -> float:
-    return float(settings.ANYMAIL.get("REQUESTS_TIMEOUT") or settings.EMAIL_TIMEOUT)
-
-
-@dataclass
-class SendResult:
-    id: int
-    ok: bool
-    message_id: str = ""
-    error: str = ""
-    permanent: bool = False
-    # The request may have reached the ESP (timed out, dropped): reconcile before resending.
-    ambiguous: bool = False
-
-
 class OutboxRelay:
     """Keeps up to `concurrency` sends in flight; the database is touched only by the thread
     that calls drain(), a few set-based statements per wake-up."""
@@ -98,10 +75,7 @@ class OutboxRelay:
         # One claim token for the relay's life: a row still carrying it is still ours.
         self.claim_token = f"{uuid.uuid4().hex}"
         self._pool = ThreadPoolExecutor(self.concurrency, thread_name_prefix="outbox-relay")
-        self._deadlines = RequestDeadlines()
-        self._local = threading.local()
-        self._connections = []
-        self._connections_lock = threading.Lock()
+        self._sender = EspSender()
         self._done: queue.SimpleQueue[SendResult] = queue.SimpleQueue()
         self._in_flight: dict[int, EmailOutbox] = {}
         self._held: dict[int, tuple[EmailOutbox, SendResult]] = {}
@@ -119,13 +93,11 @@ class OutboxRelay:
 
     def close(self):
         self._pool.shutdown(wait=True)
-        self._deadlines.close()
-        for connection in self._connections:
+        for connection in self._sender.close():
             try:
                 connection.close()
             except Exception:  # a broken connection at shutdown is not worth a crash
                 logger.warning("closing an ESP connection failed", exc_info=True)
-        self._connections = []
 
     # --- the loop ------------------------------------------------------------------------
 
@@ -362,17 +334,8 @@ class OutboxRelay:
 
     # --- send ----------------------------------------------------------------------------
 
-    def _connection(self):
-        connection = getattr(self._local, "connection", None)
-        if connection is None:
-            connection = get_connection(fail_silently=False)
-            connection.open()
-            if getattr(connection, "session", None) is not None:
-                install_deadline_adapter(connection.session)
-            self._local.connection = connection
-            with self._connections_lock:
-                self._connections.append(connection)
-        return connection
+    def _send_one(self, row: EmailOutbox) -> SendResult:
+        return self._sender.send(row)
 
     def _send_and_report(self, row: EmailOutbox) -> None:
         try:
@@ -380,55 +343,6 @@ class OutboxRelay:
         except Exception as exc:  # noqa: BLE001 - a send must always report back
             result = SendResult(row.id, ok=False, error=_one_line(exc))
         self._done.put(result)
-
-    def _send_one(self, row: EmailOutbox) -> SendResult:
-        message = EmailMultiAlternatives(
-            subject=row.subject,
-            body=row.body_text,
-            from_email=settings.DEFAULT_FROM_EMAIL,
-            to=[row.recipient],
-            headers={**row.headers, OUTBOX_ID_HEADER: str(row.id)},
-            connection=self._connection(),
-        )
-        if row.body_html:
-            message.attach_alternative(row.body_html, "text/html")
-        # Anymail passes metadata to the ESP, which returns it with every event: an event
-        # for a send whose answer never came (a timeout) still finds its row.
-        message.metadata = {"outbox_id": str(row.id)}
-        deadline = esp_deadline_seconds()
-        with self._deadlines.watch(deadline) as watch:
-            try:
-                message.send()
-            except (AnymailRecipientsRefused, AnymailInvalidAddress) as exc:
-                return SendResult(row.id, ok=False, error=_one_line(exc), permanent=True)
-            except AnymailAPIError as exc:
-                if watch.expired:
-                    return SendResult(
-                        row.id,
-                        ok=False,
-                        ambiguous=True,
-                        error=f"no complete answer from the ESP within {deadline:g} s",
-                    )
-                if _maybe_reached_the_esp(exc):
-                    return SendResult(row.id, ok=False, ambiguous=True, error=_one_line(exc))
-                # 4xx means the ESP will never take this message as it is (bad request, bad
-                # key); 408/429 and 5xx and network errors are worth another try.
-                status = exc.status_code
-                permanent = status is not None and 400 <= status < 500 and status not in (408, 429)
-                return SendResult(row.id, ok=False, error=_one_line(exc), permanent=permanent)
-            except Exception as exc:  # SMTP or dev backends: unknown failures are retried
-                return SendResult(row.id, ok=False, error=_one_line(exc))
-        anymail_status = getattr(message, "anymail_status", None)
-        if anymail_status is not None and anymail_status.status:
-            if anymail_status.status <= {"rejected", "invalid"}:
-                return SendResult(
-                    row.id,
-                    ok=False,
-                    permanent=True,
-                    error=f"ESP refused the recipient: {', '.join(anymail_status.status)}",
-                )
-        message_id = (anymail_status.message_id if anymail_status else None) or ""
-        return SendResult(row.id, ok=True, message_id=message_id or f"local-{uuid.uuid4()}")
 
     # --- record --------------------------------------------------------------------------
 
@@ -516,22 +430,6 @@ def _by_id(pairs, output_field):
     )
 
 
-def _maybe_reached_the_esp(exc: Exception) -> bool:
-    """A request that failed after it was sent (read timeout, dropped connection) may have
-    been taken by the ESP; one that never connected, or got an HTTP answer, was not."""
-    if getattr(exc, "status_code", None) is not None:
-        return False
-    # Anymail raises its own error from the requests exception that says what happened.
-    original = exc.__cause__ if isinstance(exc.__cause__, requests.RequestException) else exc
-    if not isinstance(original, requests.RequestException):
-        return False
-    if isinstance(original, requests.ConnectTimeout):
-        return False
-    cause = original.args[0] if original.args else None
-    reason = getattr(cause, "reason", None)
-    return not isinstance(reason, NewConnectionError | ConnectionRefusedError)
-
-
 def _close_quietly() -> None:
     if database.in_atomic_block:
         return  # a caller's transaction (a test's) owns the connection; it cannot be renewed
@@ -539,11 +437,6 @@ def _close_quietly() -> None:
         database.close()
     except DatabaseFault:
         pass  # the connection is already gone; the next query opens a fresh one
-
-
-def _one_line(exc: Exception) -> str:
-    text = " ".join(str(exc).split())
-    return f"{type(exc).__name__}: {text}"[:2000]
 
 
 def outbox_reclaim_stuck(*, now: datetime) -> dict:
