@@ -17,6 +17,7 @@ from django.db.models import Count, Max, Min, Q
 from django.utils import timezone
 from django_apscheduler.models import DjangoJob, DjangoJobExecution
 
+from billing.selectors import stripe_events_needing_attention
 from digests.models import DigestEmail, OpportunitySource
 from digests.weeks import week_of
 from outreach.models import EmailOutbox
@@ -68,8 +69,13 @@ def check_scheduler(now) -> list[CheckResult]:
                 f"leader {status['leader']} alive, heartbeat {age:.0f} s ago",
             )
         ]
-    if status["leader"] is None or age is None:
+    if status["state"] == "never started":
         summary = "no scheduler has ever led: start `manage.py runapscheduler`"
+    elif status["state"] == "stopped":
+        summary = (
+            f"no scheduler is running: the last leader stopped (released its lease) "
+            f"{age:.0f} s ago; start `manage.py runapscheduler`"
+        )
     else:
         summary = f"no live leader: last heartbeat {age:.0f} s ago from {status['leader']}"
     return [CheckResult("scheduler", FAILING, "-" if age is None else f"{age:.0f} s", summary)]
@@ -126,6 +132,13 @@ def _job_overdue(job, now, grace) -> CheckResult:
         reference = job.first_run or job.next_run_time - grace
     missed = expected_runs_since(trigger, reference, now - grace)
     since_text = f"since {job.last_success:%Y-%m-%d %H:%M} UTC" if job.last_success else "ever"
+    if not missed and job.last_success is None and job.first_run is None:
+        return CheckResult(
+            name,
+            OK,
+            "never ran",
+            f"{job.id} has never run; its first run is due {job.next_run_time:%Y-%m-%d %H:%M} UTC",
+        )
     if not missed:
         return CheckResult(name, OK, "on time", f"{job.id} ran on schedule")
     status = WARNING if len(missed) == 1 else FAILING
@@ -143,7 +156,7 @@ def _job_overdue(job, now, grace) -> CheckResult:
 def _job_last_run(job, latest) -> CheckResult:
     name = f"job last run: {job.id}"
     if latest is None:
-        return CheckResult(name, OK, "-", f"{job.id} has not run yet")
+        return CheckResult(name, OK, "never ran", f"{job.id} has never run")
     status_text = latest["status"]
     if status_text == DjangoJobExecution.ERROR:
         error = (latest["exception"] or "").splitlines()[0:1]
@@ -349,6 +362,25 @@ def check_sources(now) -> list[CheckResult]:
     return results
 
 
+def check_stripe_events(now) -> list[CheckResult]:
+    """Stripe events that could not be applied (credits maybe not granted) wait for a person:
+    the admin's "Process again" once the cause is fixed."""
+    waiting = stripe_events_needing_attention()
+    if not waiting["count"]:
+        return [CheckResult("stripe events", OK, "0", "no Stripe event needs attention")]
+    oldest = waiting["oldest_event"]
+    return [
+        CheckResult(
+            "stripe events",
+            FAILING,
+            str(waiting["count"]),
+            f"{waiting['count']} Stripe event(s) need attention since "
+            f"{waiting['oldest']:%Y-%m-%d %H:%M} UTC; {oldest['event_id']}: "
+            f"{oldest['outcome'].removeprefix('needs attention: ')}"[:300],
+        )
+    ]
+
+
 def data_directory() -> Path:
     """Where the SQLite file lives, or var/ otherwise: the disk the bot watches."""
     database = settings.DATABASES["default"]
@@ -388,6 +420,7 @@ CHECKS = [
     check_outbox_relay,
     check_digests,
     check_sources,
+    check_stripe_events,
     check_disk,
 ]
 
