@@ -36,9 +36,9 @@ demo: install
 	$(DEMO_ENV) $(BIN)/python manage.py load_demo
 	$(DEMO_ENV) $(BIN)/python manage.py rundemo --addr $(DEMO_ADDR)
 
-# The fault drills (also part of `make test`): DATABASE_URL=postgres://... make drills
+# The fault drills (also part of `make test`, at smaller sizes): DATABASE_URL=postgres://... make drills
 drills: install
-	$(BIN)/python -m pytest tests/drills $(PYTEST_ARGS)
+	RELAY_DRILL_FULL=1 $(BIN)/python -m pytest tests/drills $(PYTEST_ARGS)
 
 # Every benchmark against PostgreSQL (BENCH_PG, default the local server); not part of `make test`.
 bench: install

@@ -1,7 +1,5 @@
 """Start-up checks for email delivery settings."""
 
-import math
-
 from django.conf import settings
 from django.core.checks import Error, register
 
@@ -58,20 +56,18 @@ def check_outreach_settings(app_configs, **kwargs):
 
 
 def _claim_timeout_problems():
-    # A relay works on two batches at once (one being recorded, one in flight); if every
-    # send times out, the last row of the second batch is recorded after this long. A
-    # shorter claim timeout would let another relay take the row over and send it twice.
+    # A relay renews its claims every quarter of the claim timeout; a send takes at most one
+    # ESP deadline. A claim shorter than four deadlines could lapse while a send is still in
+    # flight and let another relay send the row twice.
     send_timeout = max(settings.EMAIL_TIMEOUT, settings.ANYMAIL.get("REQUESTS_TIMEOUT") or 0)
-    rounds = math.ceil(settings.EMAIL_RELAY_BATCH_SIZE / settings.EMAIL_RELAY_CONCURRENCY)
-    needed = 2 * rounds * send_timeout
+    needed = 4 * send_timeout
     if settings.EMAIL_CLAIM_TIMEOUT_SECONDS < needed:
         return [
             Error(
                 f"EMAIL_CLAIM_TIMEOUT_SECONDS={settings.EMAIL_CLAIM_TIMEOUT_SECONDS} is shorter "
-                f"than two batches of timed-out sends ({needed:.0f} s): a slow relay's rows "
-                "could be sent twice.",
-                hint="Raise EMAIL_CLAIM_TIMEOUT_SECONDS, or lower EMAIL_RELAY_BATCH_SIZE or "
-                "EMAIL_TIMEOUT, or raise EMAIL_RELAY_CONCURRENCY.",
+                f"than four ESP deadlines ({needed:.0f} s): a slow relay's rows could be sent "
+                "twice.",
+                hint="Raise EMAIL_CLAIM_TIMEOUT_SECONDS or lower EMAIL_TIMEOUT.",
                 id="outreach.E003",
             )
         ]

@@ -1,4 +1,5 @@
 from collections.abc import Iterable, Sequence
+from datetime import timedelta
 
 from django.contrib.auth import get_user_model
 from django.db.models import Q, QuerySet
@@ -122,3 +123,26 @@ def outbox_due(*, now) -> QuerySet:
     return EmailOutbox.objects.filter(
         status__in=EmailOutbox.DUE_STATUSES, next_attempt_at__lte=now
     ).order_by("-priority", "next_attempt_at", "id")
+
+
+def outbox_relay_health(*, now, claim_timeout_seconds: float, window_start, due_before) -> dict:
+    """What the relay health checks judge, each from a partial or status index: rows in
+    `sending` past their claim, retry rows due before `due_before` and not taken, and the
+    ESP's outcomes since `window_start` (sent, failed, ambiguous)."""
+    Status = EmailOutbox.Status
+    since = Q(updated_at__gte=window_start)
+    failures = EmailOutbox.objects.filter(since, status__in=[Status.RETRY, Status.DEAD]).exclude(
+        last_error=""
+    )
+    return {
+        "stuck_sending": EmailOutbox.objects.filter(
+            status=Status.SENDING,
+            claimed_at__lt=now - timedelta(seconds=claim_timeout_seconds),
+        ).count(),
+        "due_retry": EmailOutbox.objects.filter(
+            status=Status.RETRY, next_attempt_at__lte=due_before
+        ).count(),
+        "sent": EmailOutbox.objects.filter(status=Status.SENT, sent_at__gte=window_start).count(),
+        "failed": failures.count(),
+        "ambiguous": failures.filter(last_error__contains="ambiguous").count(),
+    }

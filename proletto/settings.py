@@ -225,12 +225,20 @@ EMAIL_RETRY_BASE_SECONDS = env.float("EMAIL_RETRY_BASE_SECONDS", default=60)
 EMAIL_RETRY_FACTOR = env.float("EMAIL_RETRY_FACTOR", default=2.0)
 EMAIL_RETRY_CAP_SECONDS = env.float("EMAIL_RETRY_CAP_SECONDS", default=6 * 60 * 60)
 EMAIL_MAX_ATTEMPTS = env.int("EMAIL_MAX_ATTEMPTS", default=8)
-# A row left in "sending" this long belongs to a relay that died; it is retried. It must
-# outlast two batches of timed-out sends (system check outreach.E003 says so).
+# A row left in "sending" this long belongs to a relay that died; it is retried. A live relay
+# renews its claims every quarter of it, so it must outlast four ESP deadlines (EMAIL_TIMEOUT;
+# system check outreach.E003 says so).
 EMAIL_CLAIM_TIMEOUT_SECONDS = env.int("EMAIL_CLAIM_TIMEOUT_SECONDS", default=900)
+# The most rows one claim statement takes (a relay never holds more than its concurrency).
 EMAIL_RELAY_BATCH_SIZE = env.int("EMAIL_RELAY_BATCH_SIZE", default=100)
-# Sends in flight per relay (threads, each with its own ESP connection).
+# Sends in flight per relay (threads, each with its own ESP connection); also the most rows a
+# relay holds in "sending", so the most a kill -9 of a relay can send twice.
 EMAIL_RELAY_CONCURRENCY = env.int("EMAIL_RELAY_CONCURRENCY", default=8)
+# A send that timed out or was dropped may have reached the ESP: its row is resent only after
+# this long without an ESP event for it (the outbox id travels in the message's metadata).
+EMAIL_AMBIGUOUS_SETTLE_SECONDS = env.float("EMAIL_AMBIGUOUS_SETTLE_SECONDS", default=900)
+# A relay told to stop while the database is away keeps trying to record its results this long.
+EMAIL_RELAY_SHUTDOWN_GRACE_SECONDS = env.float("EMAIL_RELAY_SHUTDOWN_GRACE_SECONDS", default=20)
 # process_email_retries runs every minute: it stops taking new batches after this long.
 EMAIL_RELAY_JOB_MAX_SECONDS = env.int("EMAIL_RELAY_JOB_MAX_SECONDS", default=50)
 # Sent/dead/cancelled outbox rows: bodies are dropped after the first, rows after the second.
@@ -303,6 +311,16 @@ HEALTH_OUTBOX_BACKLOG_FAILING_SECONDS = env.int(
     "HEALTH_OUTBOX_BACKLOG_FAILING_SECONDS", default=3600
 )
 HEALTH_DEAD_EMAILS_FAILING = env.int("HEALTH_DEAD_EMAILS_FAILING", default=10)
+# Outbox relay health: rows in "sending" past their claim (a relay died or hangs), retry rows
+# due but not taken (no relay running), and the ESP's share of ambiguous (timed out, dropped)
+# and failed sends over the last HEALTH_ESP_WINDOW_MINUTES, judged from HEALTH_ESP_MIN_SENDS.
+HEALTH_OUTBOX_STUCK_SENDING_FAILING = env.int("HEALTH_OUTBOX_STUCK_SENDING_FAILING", default=1)
+HEALTH_OUTBOX_DUE_RETRY_WARNING = env.int("HEALTH_OUTBOX_DUE_RETRY_WARNING", default=100)
+HEALTH_OUTBOX_DUE_RETRY_FAILING = env.int("HEALTH_OUTBOX_DUE_RETRY_FAILING", default=1000)
+HEALTH_ESP_WINDOW_MINUTES = env.int("HEALTH_ESP_WINDOW_MINUTES", default=15)
+HEALTH_ESP_MIN_SENDS = env.int("HEALTH_ESP_MIN_SENDS", default=20)
+HEALTH_ESP_ERROR_RATE_WARNING = env.float("HEALTH_ESP_ERROR_RATE_WARNING", default=0.05)
+HEALTH_ESP_ERROR_RATE_FAILING = env.float("HEALTH_ESP_ERROR_RATE_FAILING", default=0.25)
 # Bounce + complaint rate of the last day; judged only once this many emails went out.
 HEALTH_BOUNCE_MIN_SENT = env.int("HEALTH_BOUNCE_MIN_SENT", default=50)
 HEALTH_BOUNCE_RATE_WARNING = env.float("HEALTH_BOUNCE_RATE_WARNING", default=0.02)

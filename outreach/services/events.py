@@ -148,8 +148,25 @@ def outbox_record_event(
     return event
 
 
+# An email the ESP reports on in any way has reached it, whatever the relay last saw.
+UNSETTLED_STATUSES = (
+    EmailOutbox.Status.QUEUED,
+    EmailOutbox.Status.RETRY,
+    EmailOutbox.Status.SENDING,
+    EmailOutbox.Status.DEAD,
+)
+
+
 def _apply_event(outbox: EmailOutbox, event_type: str, occurred_at: datetime) -> None:
     fields = []
+    if outbox.status in UNSETTLED_STATUSES:
+        # An ambiguous send (timed out, dropped) that the ESP did take: never resend it.
+        outbox.status = EmailOutbox.Status.SENT
+        outbox.sent_at = outbox.sent_at or occurred_at
+        outbox.claim_token = ""
+        outbox.next_attempt_at = None
+        outbox.last_error = ""
+        fields += ["status", "sent_at", "claim_token", "next_attempt_at", "last_error"]
     field = FIRST_SEEN.get(event_type)
     if field and (getattr(outbox, field) is None or occurred_at < getattr(outbox, field)):
         setattr(outbox, field, occurred_at)

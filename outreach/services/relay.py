@@ -1,41 +1,51 @@
-"""The outbox relay: claim due rows, send them through the ESP, record results with backoff.
+"""The outbox relay: sends due rows through the ESP, each email once through faults.
 
-Delivery is at least once towards the ESP and exactly once per row on our side: a row is sent
-only by the relay that claimed it, and a claim is only taken over after
-EMAIL_CLAIM_TIMEOUT_SECONDS (a relay that died mid-send).
+- Sends stay in flight continuously (no batch barrier): a slot that frees is refilled at once,
+  and a relay never holds more than EMAIL_RELAY_CONCURRENCY rows in `sending` (in flight or
+  with a result not yet recorded), so a kill -9 resends at most that many.
+- A result the ESP gave is never forgotten: it waits in memory until the database takes it
+  (retried with backoff on a fresh connection), and the relay's claims are extended while
+  it holds them, so a database outage or restart resends nothing.
+- Every ESP request has one wall-clock deadline (outreach/esp_deadline.py). A request that
+  timed out or was dropped after it left is *ambiguous*: the ESP may have the email. The row
+  waits EMAIL_AMBIGUOUS_SETTLE_SECONDS for an ESP event carrying its outbox id (metadata),
+  which marks it sent (outreach.services.events.outbox_record_event); only then is it resent.
 """
 
 import logging
 import os
+import queue
 import random
 import socket
-import threading
 import time
 import uuid
 from collections import Counter
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from anymail.exceptions import AnymailAPIError, AnymailInvalidAddress, AnymailRecipientsRefused
 from django.conf import settings
-from django.core.mail import EmailMultiAlternatives, get_connection
+from django.db import Error as DatabaseFault
+from django.db import connection as database
 from django.db import transaction
-from django.db.models import F
+from django.db.models import Case, CharField, DateTimeField, F, Value, When
 from django.utils import timezone
 
 from outreach.errors import OutboxError
 from outreach.models import EmailOutbox
-from outreach.selectors import outbox_due, outbox_rows_refused, suppressed_addresses
+from outreach.selectors import outbox_due, outbox_rows_refused
 from outreach.services.counts import _counts
+from outreach.services.sending import EspSender, SendResult, _one_line
 
 logger = logging.getLogger(__name__)
 
 Status = EmailOutbox.Status
-
-# Anymail's SendGrid backend sends every recipient a generated id; dev backends have none.
-OUTBOX_ID_HEADER = "X-Proletto-Outbox-Id"
+AMBIGUOUS = "ambiguous"
+# Waits between attempts to reach the database while holding results (capped).
+DATABASE_RETRY_SECONDS = (0.25, 0.5, 1.0, 2.0)
+RECLAIM_EVERY_SECONDS = 2.0
+# How long a finished send waits for others to be recorded with it (a few ms of a slot's time).
+GROUP_LINGER_SECONDS = 0.003
 
 
 def backoff_delay(attempts: int, *, rng: random.Random | None = None) -> timedelta:
@@ -51,39 +61,29 @@ def backoff_delay(attempts: int, *, rng: random.Random | None = None) -> timedel
     return timedelta(seconds=capped * (rng or random).uniform(0.5, 1.0))
 
 
-@dataclass
-class SendResult:
-    id: int
-    ok: bool
-    message_id: str = ""
-    error: str = ""
-    permanent: bool = False
-
-
-@dataclass
-class _Batch:
-    counts: Counter
-    rows: list
-    futures: list
-
-
 class OutboxRelay:
-    """Claims due rows in batches and sends them with several requests in flight.
-
-    Each sending thread keeps its own ESP connection; the database is only touched by the
-    thread that calls process_batch(), a few queries per batch.
-    """
+    """Keeps up to `concurrency` sends in flight; the database is touched only by the thread
+    that calls drain(), a few set-based statements per wake-up."""
 
     def __init__(self, *, batch_size: int | None = None, concurrency: int | None = None):
-        self.batch_size = batch_size or settings.EMAIL_RELAY_BATCH_SIZE
         self.concurrency = concurrency or settings.EMAIL_RELAY_CONCURRENCY
+        # The most rows one claim statement takes (never more than the free send slots).
+        self.batch_size = batch_size or settings.EMAIL_RELAY_BATCH_SIZE
         if self.batch_size < 1 or self.concurrency < 1:
             raise OutboxError("batch size and concurrency must be at least 1")
         self.relay_id = f"{socket.gethostname()}:{os.getpid()}"
+        # One claim token for the relay's life: a row still carrying it is still ours.
+        self.claim_token = f"{uuid.uuid4().hex}"
         self._pool = ThreadPoolExecutor(self.concurrency, thread_name_prefix="outbox-relay")
-        self._local = threading.local()
-        self._connections = []
-        self._connections_lock = threading.Lock()
+        self._sender = EspSender()
+        self._done: queue.SimpleQueue[SendResult] = queue.SimpleQueue()
+        self._in_flight: dict[int, EmailOutbox] = {}
+        self._held: dict[int, tuple[EmailOutbox, SendResult]] = {}
+        self._database_down_since: float | None = None
+        self._database_retry_at = 0.0
+        self._database_failures = 0
+        self._claims_extended_at = time.monotonic()
+        self._reclaimed_at = 0.0
 
     def __enter__(self):
         return self
@@ -93,58 +93,188 @@ class OutboxRelay:
 
     def close(self):
         self._pool.shutdown(wait=True)
-        for connection in self._connections:
+        for connection in self._sender.close():
             try:
                 connection.close()
             except Exception:  # a broken connection at shutdown is not worth a crash
                 logger.warning("closing an ESP connection failed", exc_info=True)
-        self._connections = []
+
+    # --- the loop ------------------------------------------------------------------------
 
     def drain(
         self, *, max_seconds: float | None = None, should_stop: Callable[[], bool] | None = None
     ) -> dict:
-        """Process batches until nothing is due, time is up, or should_stop() says so.
-
-        Batches are pipelined: the next batch is claimed and handed to the senders before the
-        previous one's results are written, so the senders never wait for the database.
-        """
-        totals: Counter = Counter()
+        """Send until nothing is due, time is up or should_stop() says so; then finish the
+        sends in flight (each bounded by its deadline) and record every result."""
+        counts: Counter = Counter()
         started = time.monotonic()
-        in_flight: _Batch | None = None
-        while not (should_stop and should_stop()):
-            if max_seconds is not None and time.monotonic() - started >= max_seconds:
-                break
-            try:
-                batch = self._start_batch()
-            except Exception:
-                # Record what was already sent before giving up, or those rows would be sent
-                # again after the claim timeout.
-                if in_flight is not None:
-                    self._finish_batch(in_flight)
-                raise
-            if in_flight is not None:
-                totals.update(self._finish_batch(in_flight))
-            in_flight = batch
-            if not batch.counts.get("claimed") and not batch.counts.get("reclaimed"):
-                break
-        if in_flight is not None:
-            totals.update(self._finish_batch(in_flight))
-        return _counts(totals)
+        stopping_since = None
+        nothing_due = False
+        while True:
+            stopping = bool(should_stop and should_stop()) or (
+                max_seconds is not None and time.monotonic() - started >= max_seconds
+            )
+            if stopping and stopping_since is None:
+                stopping_since = time.monotonic()
+            wants_rows = not stopping and not nothing_due and self._free_slots() > 0
+            if (self._held or wants_rows) and self._database_usable():
+                claimed = self._database(lambda c=wants_rows: self._exchange(counts, claim=c))
+                if wants_rows and claimed is not None:
+                    nothing_due = claimed == 0
+            if not self._in_flight and not self._held:
+                if stopping or nothing_due:
+                    break
+            self._collect(wait=bool(self._in_flight))
+            self._extend_claims_when_due()
+            if not self._in_flight and not self._database_usable():
+                if stopping and (not self._held or self._given_up(stopping_since)):
+                    break
+                time.sleep(max(0.0, min(0.2, self._database_retry_at - time.monotonic())))
+        return _counts(counts)
 
     def process_batch(self) -> dict:
-        """Claim one batch, send it and record the results."""
-        return _counts(self._finish_batch(self._start_batch()))
-
-    def _start_batch(self) -> "_Batch":
+        """Claim up to batch_size rows, send them and record the results (tests, admin)."""
         counts: Counter = Counter()
-        counts.update(outbox_reclaim_stuck(now=timezone.now()))
-        rows = self._claim()
-        counts["claimed"] = len(rows)
+        self._exchange(counts, claim=True, limit=self.batch_size)
+        while self._in_flight:
+            self._collect(wait=True)
+        self._exchange(counts, claim=False)
+        return _counts(counts)
+
+    def _free_slots(self) -> int:
+        return self.concurrency - len(self._in_flight) - len(self._held)
+
+    def _exchange(self, counts: Counter, *, claim: bool, limit: int | None = None) -> int:
+        """One transaction: record the results held, then claim rows for the free slots.
+        Results leave memory, and claimed rows go to the senders, only once it committed."""
+        held = dict(self._held)
+        rows: list[EmailOutbox] = []
+        suppressed: set[EmailOutbox] = set()
+        with transaction.atomic():
+            rows_held = [row for row, _ in held.values()]
+            recorded = self._record(rows_held, [result for _, result in held.values()])
+            if claim:
+                free = self.concurrency - len(self._in_flight)
+                rows, suppressed, reclaimed = self._claim_rows(min(free, limit or self.batch_size))
+        for pk in held:
+            self._held.pop(pk, None)
+        counts.update(recorded)
+        if not claim:
+            return 0
+        counts.update(reclaimed)
+        counts["claimed"] += len(rows)
+        counts["suppressed"] += len(suppressed)
+        for row in rows:
+            if row not in suppressed:
+                self._in_flight[row.id] = row
+                self._pool.submit(self._send_and_report, row)
+        return len(rows)
+
+    def _collect(self, *, wait: bool) -> None:
+        """Move finished sends to the held results (waiting a little for one if asked).
+
+        Results finishing within GROUP_LINGER_SECONDS of each other are recorded together,
+        up to a quarter of the slots: fewer transactions per email, slots refilled at once.
+        """
+        try:
+            result = self._done.get(timeout=0.2) if wait else self._done.get_nowait()
+        except queue.Empty:
+            return
+        group = max(1, self.concurrency // 4)
+        linger_until = time.monotonic() + GROUP_LINGER_SECONDS
+        while True:
+            row = self._in_flight.pop(result.id)
+            self._held[result.id] = (row, result)
+            remaining = linger_until - time.monotonic()
+            try:
+                if len(self._held) < group and self._in_flight and remaining > 0:
+                    result = self._done.get(timeout=remaining)
+                else:
+                    result = self._done.get_nowait()
+            except queue.Empty:
+                return
+
+    def _given_up(self, stopping_since: float) -> bool:
+        """Stopping with the database away: hold results for EMAIL_RELAY_SHUTDOWN_GRACE
+        seconds at most, then leave the rows to the claim timeout (a resend, said loudly)."""
+        if time.monotonic() - stopping_since < settings.EMAIL_RELAY_SHUTDOWN_GRACE_SECONDS:
+            return False
+        logger.error(
+            "outbox relay %s: stopping with %s results the database never took; those rows "
+            "go out again after EMAIL_CLAIM_TIMEOUT_SECONDS",
+            self.relay_id,
+            len(self._held),
+        )
+        return True
+
+    # --- the database, through faults ----------------------------------------------------
+
+    def _database_usable(self) -> bool:
+        return self._database_down_since is None or time.monotonic() >= self._database_retry_at
+
+    def _database(self, work: Callable[[], int | None]):
+        """Run one unit of database work; a fault keeps everything in memory, logs once per
+        outage, and schedules the next try on a fresh connection."""
+        try:
+            outcome = work()
+        except DatabaseFault as exc:
+            self._database_failures += 1
+            wait = DATABASE_RETRY_SECONDS[
+                min(self._database_failures, len(DATABASE_RETRY_SECONDS)) - 1
+            ]
+            self._database_retry_at = time.monotonic() + wait
+            if self._database_down_since is None:
+                self._database_down_since = time.monotonic()
+                logger.warning(
+                    "outbox relay %s: database unavailable (%s); holding %s results and %s "
+                    "sends in flight until it answers",
+                    self.relay_id,
+                    _one_line(exc),
+                    len(self._held),
+                    len(self._in_flight),
+                )
+            _close_quietly()
+            return None
+        if self._database_down_since is not None:
+            logger.warning(
+                "outbox relay %s: database available again after %.1f s",
+                self.relay_id,
+                time.monotonic() - self._database_down_since,
+            )
+            self._database_down_since = None
+            self._database_failures = 0
+        return outcome
+
+    def _extend_claims_when_due(self) -> None:
+        """Rows this relay holds keep a fresh claim, so no other relay takes them over."""
+        every = settings.EMAIL_CLAIM_TIMEOUT_SECONDS / 4
+        if time.monotonic() - self._claims_extended_at < every or not self._database_usable():
+            return
+        ids = [*self._in_flight, *self._held]
+        if ids:
+            self._database(
+                lambda: EmailOutbox.objects.filter(
+                    id__in=ids, claim_token=self.claim_token, status=Status.SENDING
+                ).update(claimed_at=timezone.now())
+            )
+        if self._database_down_since is None:
+            self._claims_extended_at = time.monotonic()
+
+    # --- claim ---------------------------------------------------------------------------
+
+    def _claim_rows(self, limit: int) -> tuple[list[EmailOutbox], set[EmailOutbox], dict]:
+        """Claim up to `limit` due rows (inside the caller's transaction); suppressed ones are
+        settled at once. Returns (rows, the suppressed among them, reclaim counts)."""
+        reclaimed = {}
+        if time.monotonic() - self._reclaimed_at >= RECLAIM_EVERY_SECONDS:
+            reclaimed = outbox_reclaim_stuck(now=timezone.now())
+            self._reclaimed_at = time.monotonic()
+        rows = self._claim(limit)
         if not rows:
-            return _Batch(counts, [], [])
+            return [], set(), reclaimed
         suppressed = outbox_rows_refused(rows)
         if suppressed:
-            counts["suppressed"] = EmailOutbox.objects.filter(
+            EmailOutbox.objects.filter(
                 id__in=[row.id for row in suppressed], status=Status.SENDING
             ).update(
                 status=Status.SUPPRESSED,
@@ -153,165 +283,150 @@ class OutboxRelay:
                 last_error="address is on the suppression list",
                 updated_at=timezone.now(),
             )
-        sendable = [row for row in rows if row not in suppressed]
-        futures = [self._pool.submit(self._send_one, row) for row in sendable]
-        return _Batch(counts, sendable, futures)
+        return rows, suppressed, reclaimed
 
-    def _finish_batch(self, batch: "_Batch") -> Counter:
-        results = [future.result() for future in batch.futures]
-        return batch.counts + self._record(batch.rows, results)
-
-    def _claim(self) -> list[EmailOutbox]:
+    def _claim(self, limit: int | None = None) -> list[EmailOutbox]:
         now = timezone.now()
-        token = uuid.uuid4().hex
-        with transaction.atomic():
+        with transaction.atomic(savepoint=False):
             # SKIP LOCKED on PostgreSQL lets several relays take different rows at once;
             # SQLite ignores it (its write lock serialises relays) and the conditional
             # UPDATE below is the claim on both.
-            ids = list(
-                outbox_due(now=now)
-                .select_for_update(skip_locked=True)
-                .values_list("id", flat=True)[: self.batch_size]
+            rows = list(
+                outbox_due(now=now).select_for_update(skip_locked=True)[: limit or self.batch_size]
             )
-            if not ids:
+            if not rows:
                 return []
-            EmailOutbox.objects.filter(
-                id__in=ids, status__in=EmailOutbox.DUE_STATUSES, next_attempt_at__lte=now
+            claimed = EmailOutbox.objects.filter(
+                id__in=[row.id for row in rows],
+                status__in=EmailOutbox.DUE_STATUSES,
+                next_attempt_at__lte=now,
             ).update(
                 status=Status.SENDING,
-                claim_token=token,
+                claim_token=self.claim_token,
                 claimed_at=now,
                 attempts=F("attempts") + 1,
                 updated_at=now,
             )
-        return list(
-            EmailOutbox.objects.filter(claim_token=token, status=Status.SENDING).order_by("id")
-        )
-
-    def _suppressed(self, rows: list[EmailOutbox]) -> set[EmailOutbox]:
-        by_category: dict[str, list[EmailOutbox]] = {}
+            if claimed != len(rows):
+                # SQLite without row locks: another relay got some first; ask which are ours.
+                ours = set(
+                    EmailOutbox.objects.filter(
+                        id__in=[row.id for row in rows],
+                        claim_token=self.claim_token,
+                        status=Status.SENDING,
+                    ).values_list("id", flat=True)
+                )
+                rows = [row for row in rows if row.id in ours]
         for row in rows:
-            by_category.setdefault(row.category, []).append(row)
-        suppressed = set()
-        for category, group in by_category.items():
-            addresses = suppressed_addresses([row.recipient for row in group], category)
-            suppressed |= {row for row in group if row.recipient.lower() in addresses}
-        return suppressed
+            row.status, row.claim_token, row.claimed_at = Status.SENDING, self.claim_token, now
+            row.attempts += 1
+        return sorted(rows, key=lambda row: row.id)
 
-    def _connection(self):
-        connection = getattr(self._local, "connection", None)
-        if connection is None:
-            connection = get_connection(fail_silently=False)
-            connection.open()
-            self._local.connection = connection
-            with self._connections_lock:
-                self._connections.append(connection)
-        return connection
+    # --- send ----------------------------------------------------------------------------
 
     def _send_one(self, row: EmailOutbox) -> SendResult:
-        message = EmailMultiAlternatives(
-            subject=row.subject,
-            body=row.body_text,
-            from_email=settings.DEFAULT_FROM_EMAIL,
-            to=[row.recipient],
-            headers={**row.headers, OUTBOX_ID_HEADER: str(row.id)},
-            connection=self._connection(),
-        )
-        if row.body_html:
-            message.attach_alternative(row.body_html, "text/html")
-        # Anymail passes metadata to the ESP, which returns it with every event: an event
-        # that arrives before this batch's message ids are saved still finds its row.
-        message.metadata = {"outbox_id": str(row.id)}
+        return self._sender.send(row)
+
+    def _send_and_report(self, row: EmailOutbox) -> None:
         try:
-            message.send()
-        except (AnymailRecipientsRefused, AnymailInvalidAddress) as exc:
-            return SendResult(row.id, ok=False, error=_one_line(exc), permanent=True)
-        except AnymailAPIError as exc:
-            # 4xx means the ESP will never take this message as it is (bad request, bad
-            # key); 408/429 and 5xx and network errors are worth another try.
-            status = exc.status_code
-            permanent = status is not None and 400 <= status < 500 and status not in (408, 429)
-            return SendResult(row.id, ok=False, error=_one_line(exc), permanent=permanent)
-        except Exception as exc:  # SMTP or dev backends: unknown failures are retried
-            return SendResult(row.id, ok=False, error=_one_line(exc))
-        anymail_status = getattr(message, "anymail_status", None)
-        if anymail_status is not None and anymail_status.status:
-            if anymail_status.status <= {"rejected", "invalid"}:
-                return SendResult(
-                    row.id,
-                    ok=False,
-                    permanent=True,
-                    error=f"ESP refused the recipient: {', '.join(anymail_status.status)}",
-                )
-        message_id = (anymail_status.message_id if anymail_status else None) or ""
-        return SendResult(row.id, ok=True, message_id=message_id or f"local-{uuid.uuid4()}")
+            result = self._send_one(row)
+        except Exception as exc:  # noqa: BLE001 - a send must always report back
+            result = SendResult(row.id, ok=False, error=_one_line(exc))
+        self._done.put(result)
+
+    # --- record --------------------------------------------------------------------------
 
     def _record(self, rows: list[EmailOutbox], results: list[SendResult]) -> Counter:
+        """Record results with a few set-based UPDATEs; only on rows still claimed by this
+        relay (a row taken over, or settled by an ESP event, is not ours to change)."""
         counts: Counter = Counter()
         if not rows:
             return counts
         now = timezone.now()
         by_id = {row.id: row for row in rows}
-        with transaction.atomic():
-            # Only rows still claimed by this batch: if a claim was taken over (this relay
-            # was too slow), the other relay owns the row's fate now.
-            still_ours = set(
-                EmailOutbox.objects.select_for_update()
-                .filter(id__in=list(by_id), claim_token=rows[0].claim_token)
-                .filter(status=Status.SENDING)
-                .values_list("id", flat=True)
-            )
-            changed = []
-            for result in results:
-                row = by_id[result.id]
-                if row.id not in still_ours:
-                    counts["lost_claim"] += 1
-                    logger.warning(
-                        "outbox row %s was reclaimed before its result was saved", row.id
-                    )
-                    continue
-                row.claim_token = ""
-                row.updated_at = now
-                if result.ok:
-                    row.status = Status.SENT
-                    row.sent_at = now
-                    row.esp_name = settings.EMAIL_ESP
-                    row.esp_message_id = result.message_id
-                    row.next_attempt_at = None
-                    row.last_error = ""
-                    counts["sent"] += 1
-                elif result.permanent or row.attempts >= settings.EMAIL_MAX_ATTEMPTS:
-                    row.status = Status.DEAD
-                    row.next_attempt_at = None
-                    reason = "rejected" if result.permanent else "gave up after retries"
-                    row.last_error = f"{reason}: {result.error}"[:2000]
-                    counts["dead"] += 1
+        sent, retry, dead = [], [], []
+        for result in results:
+            row = by_id[result.id]
+            if result.ok:
+                sent.append(result)
+            elif result.permanent or row.attempts >= settings.EMAIL_MAX_ATTEMPTS:
+                reason = "rejected" if result.permanent else "gave up after retries"
+                if result.ambiguous:
+                    reason += f" ({AMBIGUOUS})"
+                dead.append((result.id, f"{reason}: {result.error}"[:2000]))
+            else:
+                delay = backoff_delay(row.attempts)
+                if result.ambiguous:
+                    # Give the ESP's events time to say whether it has the email.
+                    delay = max(delay, timedelta(seconds=settings.EMAIL_AMBIGUOUS_SETTLE_SECONDS))
+                    error = f"{AMBIGUOUS}: {result.error}; resent only if no ESP event for it"
                 else:
-                    row.status = Status.RETRY
-                    row.next_attempt_at = now + backoff_delay(row.attempts)
-                    row.last_error = result.error[:2000]
-                    counts["failed"] += 1
-                changed.append(row)
-            EmailOutbox.objects.bulk_update(
-                changed,
-                [
-                    "status",
-                    "claim_token",
-                    "updated_at",
-                    "sent_at",
-                    "esp_name",
-                    "esp_message_id",
-                    "next_attempt_at",
-                    "last_error",
-                ],
-                batch_size=500,
+                    error = result.error
+                retry.append((result.id, now + delay, error[:2000], result.ambiguous))
+        ours = EmailOutbox.objects.filter(claim_token=self.claim_token, status=Status.SENDING)
+        recorded = 0
+        with transaction.atomic(savepoint=False):
+            if sent:
+                done = ours.filter(id__in=[r.id for r in sent]).update(
+                    status=Status.SENT,
+                    claim_token="",
+                    sent_at=now,
+                    esp_name=settings.EMAIL_ESP,
+                    esp_message_id=_by_id([(r.id, r.message_id) for r in sent], CharField()),
+                    next_attempt_at=None,
+                    last_error="",
+                    updated_at=now,
+                )
+                counts["sent"] += done
+                recorded += done
+            for ambiguous, key in ((False, "failed"), (True, AMBIGUOUS)):
+                group = [item for item in retry if item[3] is ambiguous]
+                if group:
+                    done = ours.filter(id__in=[item[0] for item in group]).update(
+                        status=Status.RETRY,
+                        claim_token="",
+                        next_attempt_at=_by_id([(i, at) for i, at, _, _ in group], DateTimeField()),
+                        last_error=_by_id([(i, error) for i, _, error, _ in group], CharField()),
+                        updated_at=now,
+                    )
+                    counts[key] += done
+                    recorded += done
+            if dead:
+                done = ours.filter(id__in=[item[0] for item in dead]).update(
+                    status=Status.DEAD,
+                    claim_token="",
+                    next_attempt_at=None,
+                    last_error=_by_id(dead, CharField()),
+                    updated_at=now,
+                )
+                counts["dead"] += done
+                recorded += done
+        if recorded < len(results):
+            lost = len(results) - recorded
+            counts["lost_claim"] += lost
+            logger.warning(
+                "outbox relay %s: %s rows were taken over or settled before their result was saved",
+                self.relay_id,
+                lost,
             )
-        return counts
+        return Counter(_counts(counts))
 
 
-def _one_line(exc: Exception) -> str:
-    text = " ".join(str(exc).split())
-    return f"{type(exc).__name__}: {text}"[:2000]
+def _by_id(pairs, output_field):
+    """A CASE choosing each row's own value: one UPDATE for rows with different values."""
+    return Case(
+        *[When(id=pk, then=Value(value, output_field=output_field)) for pk, value in pairs],
+        output_field=output_field,
+    )
+
+
+def _close_quietly() -> None:
+    if database.in_atomic_block:
+        return  # a caller's transaction (a test's) owns the connection; it cannot be renewed
+    try:
+        database.close()
+    except DatabaseFault:
+        pass  # the connection is already gone; the next query opens a fresh one
 
 
 def outbox_reclaim_stuck(*, now: datetime) -> dict:

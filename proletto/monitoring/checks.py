@@ -21,6 +21,7 @@ from billing.selectors import stripe_events_needing_attention
 from digests.models import DigestEmail, OpportunitySource
 from digests.weeks import week_of
 from outreach.models import EmailOutbox
+from outreach.selectors import outbox_relay_health
 from proletto.models import CheckStatus, InboundEvent
 from proletto.scheduling.jobstore import job_state_load
 from proletto.scheduling.selectors import scheduler_status
@@ -231,6 +232,67 @@ def check_outbox(now) -> list[CheckResult]:
     ]
 
 
+# A retry row due this long and still not taken means no relay is sending.
+RETRY_NOT_TAKEN_AFTER = dt.timedelta(minutes=5)
+
+
+def check_outbox_relay(now) -> list[CheckResult]:
+    window = dt.timedelta(minutes=settings.HEALTH_ESP_WINDOW_MINUTES)
+    health = outbox_relay_health(
+        now=now,
+        claim_timeout_seconds=settings.EMAIL_CLAIM_TIMEOUT_SECONDS,
+        window_start=now - window,
+        due_before=now - RETRY_NOT_TAKEN_AFTER,
+    )
+    stuck = health["stuck_sending"]
+    stuck_status = OK if stuck < settings.HEALTH_OUTBOX_STUCK_SENDING_FAILING else FAILING
+    due = health["due_retry"]
+    if due >= settings.HEALTH_OUTBOX_DUE_RETRY_FAILING:
+        due_status = FAILING
+    elif due >= settings.HEALTH_OUTBOX_DUE_RETRY_WARNING:
+        due_status = WARNING
+    else:
+        due_status = OK
+    outcomes = health["sent"] + health["failed"]
+    rate = health["failed"] / outcomes if outcomes else 0.0
+    if outcomes < settings.HEALTH_ESP_MIN_SENDS:
+        rate_status = OK
+    elif rate >= settings.HEALTH_ESP_ERROR_RATE_FAILING:
+        rate_status = FAILING
+    elif rate >= settings.HEALTH_ESP_ERROR_RATE_WARNING:
+        rate_status = WARNING
+    else:
+        rate_status = OK
+    minutes = settings.HEALTH_ESP_WINDOW_MINUTES
+    return [
+        CheckResult(
+            "outbox sending past its claim",
+            stuck_status,
+            str(stuck),
+            f"{stuck} email(s) still `sending` after EMAIL_CLAIM_TIMEOUT_SECONDS (a relay died "
+            "or hangs; they go out again when a relay reclaims them)"
+            if stuck
+            else "no email held past its claim",
+        ),
+        CheckResult(
+            "outbox retries due",
+            due_status,
+            str(due),
+            f"{due} failed email(s) due for a retry for over "
+            f"{RETRY_NOT_TAKEN_AFTER.seconds // 60} min and not taken: is a relay running?"
+            if due
+            else "every due retry was taken",
+        ),
+        CheckResult(
+            f"ESP errors ({minutes} min)",
+            rate_status,
+            f"{rate:.1%}",
+            f"{health['failed']} of {outcomes} sends failed in the last {minutes} min "
+            f"({health['ambiguous']} timed out or dropped), {rate:.1%}",
+        ),
+    ]
+
+
 def check_digests(now) -> list[CheckResult]:
     week = week_of(now.date()) - dt.timedelta(days=1)  # this week, in every time zone
     counts = (
@@ -355,6 +417,7 @@ CHECKS = [
     check_scheduler,
     check_jobs,
     check_outbox,
+    check_outbox_relay,
     check_digests,
     check_sources,
     check_stripe_events,

@@ -49,6 +49,9 @@ def test_two_relays_deliver_every_email_once_through_an_esp_failing_30_percent()
                 EMAIL_RETRY_BASE_SECONDS=0.2,
                 EMAIL_RETRY_CAP_SECONDS=2,
                 EMAIL_MAX_ATTEMPTS=8,
+                # Timeouts and drops are ambiguous sends; this fake ESP sends no events for
+                # them, so they are resent once this short settling delay has passed.
+                EMAIL_AMBIGUOUS_SETTLE_SECONDS=1,
             )
             for _ in range(2)
         ]

@@ -89,4 +89,4 @@ def test_the_relay_loop_survives_a_database_error(monkeypatch, caplog):
     monkeypatch.setattr(process_outbox.signal, "signal", lambda *args: None)
     call_command(command, "--loop", "--idle-seconds=0.01")
     assert len(calls) == 2
-    assert "database error, trying again shortly" in caplog.text
+    assert "database error (server closed the connection unexpectedly), trying again" in caplog.text

@@ -1,5 +1,6 @@
 import random
 import socket
+from collections import Counter
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -9,7 +10,15 @@ from django.core import mail
 from outreach.models import EmailOutbox
 from outreach.services.events import suppression_add
 from outreach.services.relay import OutboxRelay, backoff_delay, outbox_drain, outbox_reclaim_stuck
-from outreach.testing.fake_sendgrid import DROP, ERROR_500, ERROR_503, HANG, REJECT_400
+from outreach.testing.fake_sendgrid import (
+    DRIP,
+    DROP,
+    ERROR_500,
+    ERROR_503,
+    HANG,
+    LATE,
+    REJECT_400,
+)
 
 pytestmark = pytest.mark.django_db
 
@@ -220,23 +229,52 @@ def test_cancelled_rows_are_never_sent(enqueue):
     assert mail.outbox == []
 
 
-def test_a_batch_already_sent_is_recorded_even_if_claiming_the_next_one_fails(monkeypatch, enqueue):
+def test_a_result_is_recorded_when_the_database_answers_again(monkeypatch, sendgrid, enqueue):
     from django.db import OperationalError
 
-    first = enqueue(recipient="first@example.com", priority=1)
-    enqueue(recipient="second@example.com")
-    real_claim = OutboxRelay._claim
+    row = enqueue()
+    real_record = OutboxRelay._record
     calls = []
 
-    def claim(self):
+    def record(self, rows, results):
         calls.append(1)
-        if len(calls) == 2:
-            raise OperationalError("connection lost")
-        return real_claim(self)
+        if len(calls) == 1:
+            raise OperationalError("the connection was terminated")
+        return real_record(self, rows, results)
 
-    monkeypatch.setattr(OutboxRelay, "_claim", claim)
-    with OutboxRelay(batch_size=1, concurrency=1) as relay, pytest.raises(OperationalError):
+    monkeypatch.setattr(OutboxRelay, "_record", record)
+    with OutboxRelay(concurrency=1) as relay:
+        counts = relay.drain()
+    assert counts == {"claimed": 1, "sent": 1}
+    assert refreshed(row).status == Status.SENT
+    assert sendgrid.accepted_outbox_ids() == {str(row.id): 1}
+
+
+def test_the_relay_claims_no_more_rows_than_it_can_send_at_once(sendgrid, enqueue):
+    rows = [enqueue(recipient=f"artist{i}@example.com") for i in range(5)]
+    with OutboxRelay(batch_size=100, concurrency=2) as relay:
+        relay._exchange(Counter(), claim=True)
+        assert EmailOutbox.objects.filter(status=Status.SENDING).count() == 2
         relay.drain()
-    first = refreshed(first)
-    assert first.status == Status.SENT
-    assert first.claim_token == ""
+    assert {refreshed(row).status for row in rows} == {Status.SENT}
+
+
+def test_a_timed_out_send_waits_for_the_esp_events_before_it_is_resent(settings, sendgrid, enqueue):
+    settings.EMAIL_AMBIGUOUS_SETTLE_SECONDS = 600
+    sendgrid.fail_next(1, LATE)
+    sendgrid.late_seconds = 1.0  # the client gives up after 0.5 s; the ESP has the email
+    with time_machine.travel(T0, tick=False):
+        row = enqueue()
+        assert outbox_drain() == {"claimed": 1, "ambiguous": 1}
+    row = refreshed(row)
+    assert row.status == Status.RETRY
+    assert row.last_error.startswith("ambiguous: ")
+    assert row.next_attempt_at >= T0 + timedelta(seconds=600)
+
+
+def test_an_esp_request_that_drips_its_answer_ends_at_its_deadline(sendgrid, enqueue):
+    sendgrid.fail_next(1, DRIP)
+    sendgrid.drip_seconds = 0.2  # every byte well inside the 0.5 s read timeout
+    row = enqueue()
+    assert outbox_drain() == {"claimed": 1, "ambiguous": 1}
+    assert "no complete answer from the ESP within 0.5 s" in refreshed(row).last_error

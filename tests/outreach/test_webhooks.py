@@ -261,3 +261,16 @@ def test_an_event_that_beats_the_relays_bookkeeping_finds_its_email_by_metadata(
     row.refresh_from_db()
     assert row.delivered_at == T1
     assert EmailEvent.objects.get().outbox == row
+
+
+def test_a_processed_event_settles_a_timed_out_send_so_it_is_never_resent(client, enqueue):
+    row = enqueue(recipient="ada@example.com")
+    EmailOutbox.objects.filter(pk=row.pk).update(
+        status=EmailOutbox.Status.RETRY, last_error="ambiguous: no answer", attempts=1
+    )
+    processed = event("processed", T1, message_id="late-1", outbox_id=str(row.pk))
+    assert post(client, [processed]).status_code == 200
+    row.refresh_from_db()
+    assert row.status == EmailOutbox.Status.SENT
+    assert row.next_attempt_at is None
+    assert row.last_error == ""

@@ -183,6 +183,53 @@ def test_bounce_rate_is_not_judged_on_a_handful_of_emails():
     assert by_name(checks.check_outbox(NOW))["bounces and complaints (24 h)"].status == OK
 
 
+def test_an_email_sending_past_its_claim_fails_the_relay_check(settings):
+    settings.EMAIL_CLAIM_TIMEOUT_SECONDS = 900
+    email(1, status=EmailOutbox.Status.SENDING, claimed_at=NOW - dt.timedelta(minutes=10))
+    name = "outbox sending past its claim"
+    assert by_name(checks.check_outbox_relay(NOW))[name].status == OK
+    email(2, status=EmailOutbox.Status.SENDING, claimed_at=NOW - dt.timedelta(minutes=16))
+    result = by_name(checks.check_outbox_relay(NOW))[name]
+    assert result.status == FAILING and result.value == "1"
+
+
+def test_retries_due_and_not_taken_warn_then_fail(settings):
+    settings.HEALTH_OUTBOX_DUE_RETRY_WARNING = 2
+    settings.HEALTH_OUTBOX_DUE_RETRY_FAILING = 3
+    late = NOW - dt.timedelta(minutes=6)
+    email(1, status=EmailOutbox.Status.RETRY, next_attempt_at=NOW - dt.timedelta(minutes=1))
+    email(2, status=EmailOutbox.Status.RETRY, next_attempt_at=NOW + dt.timedelta(hours=1))
+    email(3, status=EmailOutbox.Status.RETRY, next_attempt_at=late)
+    assert by_name(checks.check_outbox_relay(NOW))["outbox retries due"].status == OK
+    email(4, status=EmailOutbox.Status.RETRY, next_attempt_at=late)
+    assert by_name(checks.check_outbox_relay(NOW))["outbox retries due"].status == WARNING
+    email(5, status=EmailOutbox.Status.RETRY, next_attempt_at=late)
+    assert by_name(checks.check_outbox_relay(NOW))["outbox retries due"].status == FAILING
+
+
+def test_the_esp_error_rate_counts_timeouts_of_the_last_minutes(settings):
+    settings.HEALTH_ESP_MIN_SENDS = 10
+    settings.HEALTH_ESP_WINDOW_MINUTES = 15
+    name = "ESP errors (15 min)"
+    with time_machine.travel(NOW, tick=False):
+        for n in range(18):
+            email(n, status=EmailOutbox.Status.SENT, sent_at=NOW, next_attempt_at=None)
+        email(100, status=EmailOutbox.Status.RETRY, last_error="ambiguous: no answer in 20 s")
+        assert by_name(checks.check_outbox_relay(NOW))[name].status == WARNING
+        email(101, status=EmailOutbox.Status.RETRY, last_error="ambiguous: dropped")
+        email(102, status=EmailOutbox.Status.DEAD, last_error="rejected: 400")
+        email(103, status=EmailOutbox.Status.RETRY, last_error="503 Service Unavailable")
+        email(104, status=EmailOutbox.Status.RETRY, last_error="503 Service Unavailable")
+        email(105, status=EmailOutbox.Status.RETRY, last_error="503 Service Unavailable")
+        result = by_name(checks.check_outbox_relay(NOW))[name]
+    assert result.status == FAILING
+    assert result.summary == (
+        "6 of 24 sends failed in the last 15 min (2 timed out or dropped), 25.0%"
+    )
+    later = NOW + dt.timedelta(minutes=16)
+    assert by_name(checks.check_outbox_relay(later))[name].status == OK
+
+
 # --- digests and sources ----------------------------------------------------------------------
 
 
