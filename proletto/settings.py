@@ -221,6 +221,16 @@ EMAIL_FOOTER_ADDRESS = env.str(
 # --- billing ---------------------------------------------------------------------------------
 STRIPE_WEBHOOK_SECRET = env.str("STRIPE_WEBHOOK_SECRET", default="")
 STRIPE_WEBHOOK_TOLERANCE_SECONDS = env.int("STRIPE_WEBHOOK_TOLERANCE_SECONDS", default=300)
+# Checkout and the customer portal (/pro/): without the secret key the page says how to set it.
+STRIPE_SECRET_KEY = env.str("STRIPE_SECRET_KEY", default="")
+# Where the stripe library sends API calls: empty for Stripe itself; `make demo` and the tests
+# point it at the local stand-in (billing/testing/fake_stripe.py).
+STRIPE_API_BASE = env.str("STRIPE_API_BASE", default="").rstrip("/")
+STRIPE_TIMEOUT_SECONDS = env.float("STRIPE_TIMEOUT_SECONDS", default=10)
+
+# --- the artists' pages ---------------------------------------------------------------------
+# How long the "manage preferences" link of an email works (a weekly email carries a new one).
+PREFERENCES_LINK_MAX_AGE_DAYS = env.int("PREFERENCES_LINK_MAX_AGE_DAYS", default=30)
 
 # --- maintenance bot and system status (proletto/monitoring) -------------------------------------
 HEALTH_RESULT_RETENTION_DAYS = env.int("HEALTH_RESULT_RETENTION_DAYS", default=14)
