@@ -38,7 +38,7 @@ def digests_send_due(*, now=None, batch_size: int = 1000) -> dict:
     started = time.monotonic()
     counts = {"users": 0, "queued": 0, "skipped": 0, "taken_by_other_run": 0}
     counts.update(digests_sync_from_outbox())
-    by_week = weeks.due_zones_by_week(selectors.digest_candidate_zones(), now)
+    by_week = weeks.due_zones_by_week(selectors.digest_candidate_zones(now=now), now)
     if by_week:
         catalogue = Catalogue(selectors.catalogue_items(now=now), today=now.date())
         cards = DigestCards()
@@ -47,7 +47,7 @@ def digests_send_due(*, now=None, batch_size: int = 1000) -> dict:
             last_id = 0
             while True:
                 users = list(
-                    selectors.digest_recipients(week=week, zones=zones)
+                    selectors.digest_recipients(week=week, zones=zones, now=now)
                     .filter(pk__gt=last_id)
                     .order_by("pk")
                     .values(*selectors.PROFILE_FIELDS)[:batch_size]
