@@ -30,3 +30,8 @@ def subscriptions_due_for_reset(*, now) -> QuerySet:
         status__in=Subscription.ENTITLED_STATUSES,
         next_credit_reset_at__lte=now,
     )
+
+
+def user_subscription(user) -> Subscription | None:
+    """The user's subscription with its plan (one query), or None."""
+    return Subscription.objects.select_related("plan").filter(user=user).first()

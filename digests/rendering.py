@@ -142,7 +142,13 @@ class DigestCards:
 
 
 # The per-reader values of the email around the cards (the context of digest_email_context).
-FRAME_SLOTS = ("greeting_name", "mediums", "unsubscribe_url", "open_pixel_url")
+FRAME_SLOTS = (
+    "greeting_name",
+    "mediums",
+    "unsubscribe_url",
+    "preferences_url",
+    "open_pixel_url",
+)
 
 
 class DigestFrames:

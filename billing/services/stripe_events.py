@@ -11,6 +11,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from billing import periods
+from billing.checkout import checkout_session_completed
 from billing.exceptions import BillingError
 from billing.models import CreditLedgerEntry, Plan, StripeEvent, Subscription
 from billing.services.credits import credits_reset_for_period
@@ -225,6 +226,7 @@ def _stripe_id(value) -> str | None:
 
 
 _STRIPE_HANDLERS = {
+    "checkout.session.completed": checkout_session_completed,
     "invoice.paid": _invoice_paid,
     "customer.subscription.created": _subscription_changed,
     "customer.subscription.updated": _subscription_changed,

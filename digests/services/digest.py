@@ -16,6 +16,7 @@ from django.utils import timezone
 from digests import selectors, tokens, weeks
 from digests.errors import DigestsError
 from digests.models import DigestEmail, DigestItem, Opportunity
+from digests.preferences import preferences_url
 from digests.recommender import Catalogue
 from digests.rendering import DIGEST_TEMPLATE, DigestCards, DigestFrames
 from outreach.models import Category, EmailOutbox
@@ -236,6 +237,7 @@ def digest_email_context(
         "items": items,
         "view_all_url": _view_all_url(settings.SITE_URL),
         "unsubscribe_url": unsubscribe_url,
+        "preferences_url": preferences_url(user["id"]),
         "footer_address": settings.EMAIL_FOOTER_ADDRESS,
         "open_pixel_url": (
             _link("digests:open", tokens.open_token(digest_id)) if digest_id is not None else ""

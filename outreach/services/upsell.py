@@ -8,6 +8,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from billing.selectors import pro_subscribers
+from digests.preferences import preferences_url
 from outreach.errors import OutboxError
 from outreach.models import Category, UpsellSequence, UpsellSession
 from outreach.services.counts import _counts
@@ -102,6 +103,7 @@ def _upsell_step(session: UpsellSession, steps: list, now: datetime) -> Counter:
                     "session": session,
                     "step": step,
                     "deadline": session.deadline,
+                    "preferences_url": preferences_url(session.user_id),
                 },
                 category=Category.UPSELL,
                 idempotency_key=f"upsell:{session.pk}:{step.pk}",

@@ -36,6 +36,7 @@ def frame_context(*, items: int, mediums: str, open_pixel_url: str) -> dict:
         ],
         "view_all_url": "http://127.0.0.1:8000/opportunities/",
         "unsubscribe_url": "http://127.0.0.1:8000/unsubscribe/1:a-b_c/?x=1&y=2",
+        "preferences_url": "http://127.0.0.1:8000/preferences/1:t:a-b_c/?x=1&y=2",
         "footer_address": "Proletto, Venezia",
         "open_pixel_url": open_pixel_url,
     }
@@ -55,7 +56,14 @@ def test_the_outbox_stores_the_same_email_as_from_a_whole_render(items, mediums,
     )
     frames = DigestFrames()
     # A frame is rendered for the first reader of its shape and reused for the next ones.
-    frames.render({**context, "greeting_name": "First", "unsubscribe_url": "http://x/u/1/"})
+    frames.render(
+        {
+            **context,
+            "greeting_name": "First",
+            "unsubscribe_url": "http://x/u/1/",
+            "preferences_url": "http://x/p/1/",
+        }
+    )
     ids = outbox_enqueue_many(
         [draft, replace(draft, idempotency_key="slots", rendered=frames.render(context))]
     )

@@ -1,0 +1,160 @@
+"""Going Pro: Stripe Checkout (subscription mode) started from /pro/, the customer portal, and
+the `checkout.session.completed` webhook that links what Stripe created to the artist.
+
+The webhook, not the browser's return to the success page, is what makes someone Pro: the
+success page can be closed, reloaded or forged; the signed event cannot.
+"""
+
+import datetime as dt
+
+from django.conf import settings
+from django.contrib.auth import get_user_model
+from django.db import transaction
+from django.urls import reverse
+
+from billing import periods
+from billing.exceptions import BillingError
+from billing.models import CreditLedgerEntry, Plan, Subscription
+from billing.stripe_api import stripe_call, stripe_client
+
+
+def pro_plans() -> list[Plan]:
+    """The plans /pro/ sells: Pro plans with a Stripe price, cheapest allowance first."""
+    plans = Plan.objects.filter(is_pro=True).order_by("monthly_credits", "name")
+    return [plan for plan in plans if plan.stripe_price_ids]
+
+
+def _absolute(name: str, *args) -> str:
+    return settings.SITE_URL + reverse(name, args=args)
+
+
+def checkout_session_start(*, plan_code: str, user=None, email: str = "") -> str:
+    """Create a Checkout Session for the plan's price and return the URL to send the browser
+    to. The user is named by `user` (a signed link) or found by `email`; an email no account
+    has gets its account when the payment completes."""
+    plan = next((p for p in pro_plans() if p.code == plan_code), None)
+    if plan is None:
+        raise BillingError(f"no Pro plan {plan_code!r} is for sale")
+    if user is None and email:
+        user = get_user_model().objects.filter(email__iexact=email, is_active=True).first()
+    if user is None and not email:
+        raise BillingError("an email address is needed to start a subscription")
+    subscription = getattr(user, "subscription", None) if user else None
+    params = {
+        "mode": "subscription",
+        # The plan's first price is the one /pro/ sells (its other ids are older prices).
+        "line_items": [{"price": plan.stripe_price_ids[0], "quantity": 1}],
+        "success_url": _absolute("pro:success") + "?session_id={CHECKOUT_SESSION_ID}",
+        "cancel_url": _absolute("pro:cancel"),
+        "metadata": {"plan": plan.code},
+        "subscription_data": {"metadata": {"plan": plan.code}},
+    }
+    if user is not None:
+        params["client_reference_id"] = str(user.pk)
+    if subscription is not None and subscription.stripe_customer_id:
+        params["customer"] = subscription.stripe_customer_id
+    else:
+        params["customer_email"] = user.email if user is not None else email
+    client = stripe_client()
+    session = stripe_call(
+        "could not start checkout", lambda: client.v1.checkout.sessions.create(params=params)
+    )
+    return session.url
+
+
+def billing_portal_session_start(*, user, return_url: str) -> str:
+    """A Stripe customer portal session for the user's customer; its URL."""
+    subscription = Subscription.objects.filter(user=user).first()
+    if subscription is None or not subscription.stripe_customer_id:
+        raise BillingError("no Stripe customer is linked to this account", status=404)
+    client = stripe_client()
+    session = stripe_call(
+        "could not open the billing portal",
+        lambda: client.v1.billing_portal.sessions.create(
+            params={"customer": subscription.stripe_customer_id, "return_url": return_url}
+        ),
+    )
+    return session.url
+
+
+# --- the webhook: checkout.session.completed --------------------------------------------------
+
+
+def checkout_session_completed(event: dict, *, created: dt.datetime, now: dt.datetime) -> str:
+    """Link the Stripe customer and subscription to the artist and make them Pro.
+
+    Called by stripe_event_process inside the transaction that records the event id, so a
+    redelivered event does nothing. The subscription starts monthly from the event's time;
+    Stripe's customer.subscription.created/updated (never older than what was applied) then
+    bring the price's true interval and anchor.
+    """
+    session = event["data"]["object"]
+    if session.get("mode") != "subscription":
+        return f"ignored: checkout in mode {session.get('mode')!r}"
+    subscription_id = _id(session.get("subscription"))
+    customer_id = _id(session.get("customer"))
+    if not subscription_id or not customer_id:
+        raise BillingError("checkout.session.completed without a customer and a subscription")
+    plan = _plan_of(session)
+    user = _user_of(session)
+    taken = Subscription.objects.filter(stripe_subscription_id=subscription_id).first()
+    if taken is not None and taken.user_id != user.pk:
+        raise BillingError(f"{subscription_id} is already linked to another account", status=409)
+    with transaction.atomic():
+        row = Subscription.objects.select_for_update().filter(user=user).first()
+        if row is None:
+            row = Subscription(user=user, credits_balance=0)
+        row.plan = plan
+        row.interval = Subscription.Interval.MONTHLY
+        row.status = Subscription.Status.ACTIVE
+        row.billing_anchor = created
+        row.next_credit_reset_at = periods.next_period_start(created, now)
+        row.stripe_customer_id = customer_id
+        row.stripe_subscription_id = subscription_id
+        row.stripe_synced_at = None  # the new subscription's own events all apply
+        row.save()
+        from billing.services import credits_reset_for_period
+
+        credits_reset_for_period(
+            subscription_id=row.pk,
+            period_start=created,
+            next_reset_at=None,
+            source=CreditLedgerEntry.Source.WEBHOOK,
+            now=now,
+        )
+    return f"linked {subscription_id} ({customer_id}) to user {user.pk}: {plan.code}"
+
+
+def _plan_of(session: dict) -> Plan:
+    metadata = session.get("metadata") if isinstance(session.get("metadata"), dict) else {}
+    code = metadata.get("plan")
+    plan = Plan.objects.filter(code=code, is_pro=True).first() if isinstance(code, str) else None
+    if plan is None:
+        raise BillingError(f"checkout session names no Pro plan in its metadata (got {code!r})")
+    return plan
+
+
+def _user_of(session: dict):
+    users = get_user_model().objects
+    reference = session.get("client_reference_id")
+    if reference:
+        user = users.filter(pk=reference).first() if str(reference).isdigit() else None
+        if user is None:
+            raise BillingError(f"client_reference_id {reference!r} names no account", status=404)
+        return user
+    details = session.get("customer_details")
+    email = (details.get("email") if isinstance(details, dict) else None) or session.get(
+        "customer_email"
+    )
+    if not isinstance(email, str) or "@" not in email:
+        raise BillingError("checkout session has neither client_reference_id nor an email")
+    user = users.filter(email__iexact=email).order_by("pk").first()
+    if user is None:
+        user = users.create_user(username=email[:150], email=email)
+    return user
+
+
+def _id(value) -> str | None:
+    if isinstance(value, dict):
+        value = value.get("id")
+    return value if isinstance(value, str) and value else None
