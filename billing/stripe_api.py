@@ -25,7 +25,10 @@ class DeadlineSession(requests.Session):
         response = super().request(method, url, **kwargs)
         body = bytearray()
         try:
-            for chunk in response.iter_content(chunk_size=8192):
+            # read1 returns what one read of the socket gave: iter_content(n) would wait for
+            # n bytes, so a server dripping a byte a second (under the read timeout) would
+            # never reach the check.
+            while chunk := response.raw.read1(8192, decode_content=True):
                 body += chunk
                 if time.monotonic() - started > self.deadline:
                     raise requests.Timeout(f"Stripe took longer than {self.deadline:g}s to answer")
