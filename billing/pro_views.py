@@ -10,12 +10,18 @@ from django.shortcuts import render
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from billing.checkout import billing_portal_session_start, checkout_session_start, pro_plans
 from billing.exceptions import BillingError
 from billing.selectors import user_is_pro
-from digests import tokens
-from digests.errors import DigestsError
-from digests.preferences import preferences_url, user_for_preferences_token
+from billing.services.checkout import (
+    billing_portal_session_start,
+    checkout_session_start,
+    pro_plans,
+)
+from proletto.preferences_link import (
+    BadPreferencesLink,
+    preferences_url,
+    user_for_preferences_token,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -32,7 +38,7 @@ def _account(token: str | None):
         return None
     try:
         return user_for_preferences_token(token)
-    except (tokens.BadToken, DigestsError):
+    except BadPreferencesLink:
         return None
 
 
@@ -86,7 +92,7 @@ def cancel(request):
 def portal(request, token):
     try:
         user = user_for_preferences_token(token)
-    except (tokens.BadToken, DigestsError) as exc:
+    except BadPreferencesLink as exc:
         return render(request, "digests/link_error.html", {"message": str(exc)}, status=400)
     try:
         url = billing_portal_session_start(user=user, return_url=preferences_url(user.pk))

@@ -1,17 +1,13 @@
 """The artist's preferences, changed from the signed link every digest and marketing email
-carries: no password, so the link itself (signed, expiring, naming one user) is the key."""
+carries (proletto/preferences_link.py): mediums, interests, country, time zone, and the
+weekly digest on, off or paused for some weeks."""
 
-import functools
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from django.conf import settings
-from django.contrib.auth import get_user_model
 from django.db import transaction
-from django.urls import reverse
 from django.utils import timezone
 
-from digests import tokens
 from digests.errors import DigestsError
 
 
@@ -29,26 +25,6 @@ class PreferencesChange:
     timezone: str
     digest: str
     pause_weeks: int | None = None
-
-
-@functools.lru_cache(maxsize=4)
-def _link_template(site_url: str) -> str:
-    # reverse() once: the digest run builds one link per reader.
-    return site_url + reverse("digests:preferences", args=["TOKEN"])
-
-
-def preferences_url(user_id: int) -> str:
-    """The absolute "manage preferences" link for an email to this user (fresh expiry)."""
-    return _link_template(settings.SITE_URL).replace("TOKEN", tokens.preferences_token(user_id))
-
-
-def user_for_preferences_token(token: str):
-    """The active user a preferences link names; BadToken or DigestsError otherwise."""
-    user_id = tokens.read_preferences_token(token)
-    user = get_user_model().objects.filter(pk=user_id, is_active=True).first()
-    if user is None:
-        raise DigestsError("this link names no account")
-    return user
 
 
 def digest_choice(user, *, now: datetime) -> tuple[str, int | None]:

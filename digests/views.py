@@ -14,12 +14,9 @@ from digests import selectors, tokens
 from digests.demo import render_demo_source
 from digests.errors import DigestsError
 from digests.forms import OpportunityFilterForm, PreferencesForm
-from digests.preferences import (
-    artist_preferences_update,
-    digest_choice,
-    user_for_preferences_token,
-)
+from digests.preferences import artist_preferences_update, digest_choice
 from digests.services import tracking
+from proletto.preferences_link import BadPreferencesLink, user_for_preferences_token
 
 
 def demo_source(request, name):
@@ -110,7 +107,7 @@ def preferences(request, token):
     like every POST here) can only change that user."""
     try:
         user = user_for_preferences_token(token)
-    except (tokens.BadToken, DigestsError) as exc:
+    except BadPreferencesLink as exc:
         return render(request, "digests/link_error.html", {"message": str(exc)}, status=400)
     now = timezone.now()
     if request.method == "POST":

@@ -11,9 +11,9 @@ from django.db.models import Q
 from django.utils import timezone
 
 from billing import periods
-from billing.checkout import checkout_session_completed
 from billing.exceptions import BillingError
 from billing.models import CreditLedgerEntry, Plan, StripeEvent, Subscription
+from billing.services.checkout import checkout_session_completed
 from billing.services.credits import credits_reset_for_period
 
 logger = logging.getLogger(__name__)

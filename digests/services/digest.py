@@ -16,13 +16,13 @@ from django.utils import timezone
 from digests import selectors, tokens, weeks
 from digests.errors import DigestsError
 from digests.models import DigestEmail, DigestItem, Opportunity
-from digests.preferences import preferences_url
 from digests.recommender import Catalogue
 from digests.rendering import DIGEST_TEMPLATE, DigestCards, DigestFrames
 from outreach.models import Category, EmailOutbox
 from outreach.selectors import suppressed_addresses
 from outreach.services.outbox import OutboxDraft, outbox_enqueue_many
 from proletto.bulk import objs_insert_ignoring_conflicts, rows_insert
+from proletto.preferences_link import preferences_url
 from proletto.vocabulary import MEDIUMS
 
 logger = logging.getLogger(__name__)

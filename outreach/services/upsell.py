@@ -8,11 +8,11 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from billing.selectors import pro_subscribers
-from digests.preferences import preferences_url
 from outreach.errors import OutboxError
 from outreach.models import Category, UpsellSequence, UpsellSession
 from outreach.services.counts import _counts
 from outreach.services.outbox import outbox_enqueue
+from proletto.preferences_link import preferences_url
 
 logger = logging.getLogger(__name__)
 

@@ -10,13 +10,13 @@ import pytest
 import time_machine
 from django.test import Client
 
-from billing.checkout import checkout_session_start
 from billing.exceptions import BillingError
 from billing.models import CreditLedgerEntry, StripeEvent, Subscription
 from billing.selectors import user_is_pro
+from billing.services.checkout import checkout_session_start
 from billing.testing.fake_stripe import FakeStripe
-from digests.preferences import preferences_url
 from proletto.models import User
+from proletto.preferences_link import preferences_url
 from tests.billing.conftest import stripe_event, utc
 
 NOW = utc(2026, 3, 2, 9)

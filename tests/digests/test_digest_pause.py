@@ -3,7 +3,7 @@ import datetime as dt
 import pytest
 
 from digests.models import DigestEmail
-from digests.services import digests_send_due
+from digests.services.digest import digests_send_due
 from tests.digests.digest_data import NOW, artist, opportunity
 
 pytestmark = pytest.mark.django_db

@@ -5,11 +5,10 @@ import pytest
 import time_machine
 from django.test import Client
 
-from digests import tokens
 from digests.models import DigestEmail
-from digests.preferences import preferences_url
-from digests.services import digests_send_due
+from digests.services.digest import digests_send_due
 from outreach.models import EmailOutbox
+from proletto.preferences_link import preferences_token, preferences_url
 from tests.digests.digest_data import NOW, artist, opportunity
 
 pytestmark = pytest.mark.django_db
@@ -121,7 +120,7 @@ def test_a_post_with_the_csrf_token_from_the_page_is_accepted():
 
 def test_one_artists_link_cannot_change_another_artist(client):
     giulia, kwame = artist("giulia"), artist("kwame")
-    value, timestamp, signature = tokens.preferences_token(giulia.pk).split(":")
+    value, timestamp, signature = preferences_token(giulia.pk).split(":")
     forged = f"{kwame.pk}:{timestamp}:{signature}"
     response = client.post(f"/preferences/{forged}/", form_data())
     assert response.status_code == 400

@@ -15,6 +15,7 @@ from django.urls import reverse
 from billing import periods
 from billing.exceptions import BillingError
 from billing.models import CreditLedgerEntry, Plan, Subscription
+from billing.services.credits import credits_reset_for_period
 from billing.stripe_api import stripe_call, stripe_client
 
 
@@ -113,8 +114,6 @@ def checkout_session_completed(event: dict, *, created: dt.datetime, now: dt.dat
         row.stripe_subscription_id = subscription_id
         row.stripe_synced_at = None  # the new subscription's own events all apply
         row.save()
-        from billing.services import credits_reset_for_period
-
         credits_reset_for_period(
             subscription_id=row.pk,
             period_start=created,
