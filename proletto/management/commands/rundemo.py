@@ -1,3 +1,5 @@
+import importlib
+import os
 import signal
 import subprocess
 import sys
@@ -5,28 +7,56 @@ import time
 
 from django.core.management.base import BaseCommand
 
+from proletto.management.commands.load_demo import DEMO_APPS
+from proletto.models import User
+from proletto.preferences_link import preferences_token
+
 
 class Command(BaseCommand):
-    help = "Run the web server and the scheduler together for the demo; one Ctrl-C stops both."
+    help = (
+        "Run the web server, the scheduler and the apps' demo processes (the local Stripe "
+        "stand-in) together for the demo; one Ctrl-C stops them all."
+    )
 
     def add_arguments(self, parser):
         parser.add_argument("--addr", default="127.0.0.1:8000", help="runserver address")
 
-    def processes(self, addr: str) -> dict[str, list[str]]:
+    def processes(self, addr: str) -> tuple[dict[str, list[str]], dict[str, str]]:
+        """Every demo process's argv, and the environment they all run with: the web server
+        and the scheduler, then what each app adds (`demo_processes` in its demo module)."""
         manage = [sys.executable, "manage.py"]
-        return {
+        site_url = f"http://{addr}"
+        processes = {
             "web": [*manage, "runserver", addr, "--noreload"],
             "scheduler": [*manage, "runapscheduler"],
         }
+        environment = {**os.environ, "SITE_URL": site_url}
+        for app in DEMO_APPS:
+            module = importlib.import_module(f"{app}.demo")
+            if hasattr(module, "demo_processes"):
+                more, settings = module.demo_processes(site_url=site_url)
+                processes.update(more)
+                environment.update(settings)
+        return processes, environment
 
     def handle(self, *args, addr, **options):
-        children = {name: subprocess.Popen(argv) for name, argv in self.processes(addr).items()}
+        processes, environment = self.processes(addr)
+        children = {
+            name: subprocess.Popen(argv, env=environment) for name, argv in processes.items()
+        }
         self.stdout.write(
             self.style.SUCCESS(
                 f"Proletto demo: http://{addr}/admin/ (processes: {', '.join(children)}). "
                 "Ctrl-C stops everything."
             )
         )
+        artist = User.objects.filter(is_staff=False).order_by("pk").first()
+        if artist is not None:
+            self.stdout.write(
+                f"Go Pro: http://{addr}/pro/ (payments go to the local Stripe stand-in). "
+                f"{artist.username}'s preferences, as linked from every email: "
+                f"http://{addr}/preferences/{preferences_token(artist.pk)}/"
+            )
         stopping = False
 
         def stop(signum, frame):
