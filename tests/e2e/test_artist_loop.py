@@ -14,8 +14,10 @@ from billing.selectors import user_is_pro
 from billing.testing.fake_stripe import FakeStripe
 from digests.models import DigestEmail
 from digests.services.digest import digests_send_due
+from digests.tokens import unsubscribe_token
 from outreach.models import EmailOutbox
 from proletto.models import User
+from proletto.preferences_link import preferences_url
 from tests.digests.digest_data import opportunity
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -140,3 +142,42 @@ def test_the_checkout_cancel_page_fits_a_phone_and_leads_back_to_the_plans(
     screenshot()
     page.click("text=Back to the plans")
     page.wait_for_url(f"{live_server.url}/pro/")
+
+
+def test_the_preferences_page_proposes_the_browsers_time_zone_and_the_artist_takes_it(
+    chromium_browser, live_server, settings
+):
+    settings.SITE_URL = live_server.url
+    aiko = User.objects.create_user(username="aiko", email="aiko@artists.test", timezone="UTC")
+    context = chromium_browser.new_context(viewport=PHONE, timezone_id="Asia/Tokyo")
+    page = context.new_page()
+    try:
+        page.goto(preferences_url(aiko.pk))
+        assert "Your browser says Asia/Tokyo" in page.inner_text("#browser-zone")
+        assert_fits_the_screen(page)
+        page.click("#use-browser-zone")
+        assert page.input_value("#id_timezone") == "Asia/Tokyo"
+        page.click("#save")
+        page.wait_for_selector("#saved")
+    finally:
+        context.close()
+    aiko.refresh_from_db()
+    assert aiko.timezone == "Asia/Tokyo"
+
+
+def test_the_other_public_pages_fit_a_phone(page, live_server, settings, screenshot):
+    settings.SITE_URL = live_server.url
+    long_title = "An open call with a remarkably long title " * 3
+    item = opportunity(long_title, description="Words " * 300, url="https://calls.example/x" * 5)
+    lena = User.objects.create_user(username="lena", email="lena@artists.test")
+    page.set_viewport_size(PHONE)
+    pages = {
+        "opportunity": f"/opportunities/{item.pk}/",
+        "bad-link": "/preferences/1:abc:forged/",
+        "unsubscribe": f"/unsubscribe/{unsubscribe_token(lena.pk)}/",
+        "pro-no-plans": "/pro/",
+    }
+    for name, path in pages.items():
+        page.goto(f"{live_server.url}{path}")
+        assert_fits_the_screen(page)
+        screenshot(f"-{name}")
