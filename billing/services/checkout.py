@@ -6,6 +6,7 @@ success page can be closed, reloaded or forged; the signed event cannot.
 """
 
 import datetime as dt
+import logging
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
@@ -15,8 +16,11 @@ from django.urls import reverse
 from billing import periods
 from billing.exceptions import BillingError
 from billing.models import CreditLedgerEntry, Plan, Subscription
+from billing.selectors import user_is_pro
 from billing.services.credits import credits_reset_for_period
 from billing.stripe_api import stripe_call, stripe_client
+
+logger = logging.getLogger(__name__)
 
 
 def pro_plans() -> list[Plan]:
@@ -40,6 +44,12 @@ def checkout_session_start(*, plan_code: str, user=None, email: str = "") -> str
         user = get_user_model().objects.filter(email__iexact=email, is_active=True).first()
     if user is None and not email:
         raise BillingError("an email address is needed to start a subscription")
+    if user is not None and user_is_pro(user):
+        raise BillingError(
+            f"{user.email} is already Pro: manage billing from the preferences link in any "
+            "Proletto email",
+            status=409,
+        )
     subscription = getattr(user, "subscription", None) if user else None
     params = {
         "mode": "subscription",
@@ -102,9 +112,15 @@ def checkout_session_completed(event: dict, *, created: dt.datetime, now: dt.dat
     if taken is not None and taken.user_id != user.pk:
         raise BillingError(f"{subscription_id} is already linked to another account", status=409)
     with transaction.atomic():
-        row = Subscription.objects.select_for_update().filter(user=user).first()
-        if row is None:
-            row = Subscription(user=user, credits_balance=0)
+        # get_or_create: a concurrent first checkout of the same user (two events at once)
+        # meets the one-subscription-per-user constraint and then waits on the row it made.
+        row, _ = Subscription.objects.select_for_update().get_or_create(
+            user=user,
+            defaults={"plan": plan, "billing_anchor": created, "credits_balance": 0},
+        )
+        replaced = row.stripe_subscription_id if row.is_entitled else ""
+        if row.stripe_subscription_id == subscription_id:
+            return f"already linked: {subscription_id} to user {user.pk}"
         row.plan = plan
         row.interval = Subscription.Interval.MONTHLY
         row.status = Subscription.Status.ACTIVE
@@ -121,7 +137,13 @@ def checkout_session_completed(event: dict, *, created: dt.datetime, now: dt.dat
             source=CreditLedgerEntry.Source.WEBHOOK,
             now=now,
         )
-    return f"linked {subscription_id} ({customer_id}) to user {user.pk}: {plan.code}"
+    outcome = f"linked {subscription_id} ({customer_id}) to user {user.pk}: {plan.code}"
+    if replaced:
+        # Paid twice (two tabs, two checkouts): both charges are real, so the newer one is
+        # linked and the older one named for an operator to cancel and refund.
+        logger.warning("user %s paid again: %s replaces %s", user.pk, subscription_id, replaced)
+        outcome += f"; replaced {replaced}, cancel and refund it at Stripe"
+    return outcome
 
 
 def _plan_of(session: dict) -> Plan:

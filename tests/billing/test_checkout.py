@@ -301,3 +301,26 @@ def test_manage_billing_is_csrf_protected(fake_stripe, giulia):
 def test_success_and_cancel_pages_answer(client):
     assert b"you are going Pro" in client.get("/pro/success/?session_id=cs_1").content
     assert b"No payment was taken" in client.get("/pro/cancel/").content
+
+
+def test_an_account_that_is_already_pro_is_not_sent_to_pay_again(
+    client, fake_stripe, pro_plan, make_subscription
+):
+    subscription = make_subscription(stripe_customer_id="cus_1", stripe_subscription_id="sub_1")
+    response = client.post("/pro/", {"plan": "pro", "email": subscription.user.email})
+    assert response.status_code == 409
+    assert b"already Pro" in response.content
+    assert fake_stripe.requests == []
+
+
+def test_paying_twice_links_the_newer_subscription_and_names_the_older_for_a_refund(
+    fake_stripe, pro_plan, giulia, post_event
+):
+    first = completed_event(fake_stripe, checkout_session_start(plan_code="pro", user=giulia))
+    second = completed_event(fake_stripe, checkout_session_start(plan_code="pro", user=giulia))
+    post_event(first)
+    outcome = post_event(second).json()["outcome"]
+    older = first["data"]["object"]["subscription"]
+    assert f"replaced {older}, cancel and refund it" in outcome
+    newer = second["data"]["object"]["subscription"]
+    assert Subscription.objects.get(user=giulia).stripe_subscription_id == newer
