@@ -41,6 +41,17 @@ def run_together(*tasks):
     assert not errors, errors
 
 
+def post_signed(payload: str) -> int:
+    """POST a signed event to the webhook from a fresh client (its own connection)."""
+    response = Client().post(
+        WEBHOOK_URL,
+        data=payload,
+        content_type="application/json",
+        headers={"Stripe-Signature": stripe_signature(payload)},
+    )
+    return response.status_code
+
+
 def test_the_database_refuses_a_second_reset_for_the_same_period(make_subscription):
     subscription = make_subscription()
     entry = {"kind": "reset", "amount": 1, "balance_after": 1, "period_start": RENEWAL}
@@ -70,13 +81,7 @@ def test_job_webhook_and_admin_racing_for_one_period_grant_once(make_subscriptio
         credits_reset_due(source=Source.JOB)
 
     def webhook():
-        response = Client().post(
-            WEBHOOK_URL,
-            data=payload,
-            content_type="application/json",
-            headers={"Stripe-Signature": stripe_signature(payload)},
-        )
-        responses.append(response.status_code)
+        responses.append(post_signed(payload))
 
     def admin():
         credits_reset(subscription_ids=[subscription.pk], source=Source.ADMIN)
@@ -157,13 +162,7 @@ def test_one_checkout_event_delivered_twice_at_once_makes_one_subscription_and_o
     statuses = []
 
     def deliver():
-        response = Client().post(
-            WEBHOOK_URL,
-            data=payload,
-            content_type="application/json",
-            headers={"Stripe-Signature": stripe_signature(payload)},
-        )
-        statuses.append(response.status_code)
+        statuses.append(post_signed(payload))
 
     with time_machine.travel(utc(2026, 3, 2, 9, 0, 5), tick=True):
         run_together(deliver, deliver)
