@@ -40,16 +40,19 @@ def checkout_session_start(*, plan_code: str, user=None, email: str = "") -> str
     plan = next((p for p in pro_plans() if p.code == plan_code), None)
     if plan is None:
         raise BillingError(f"no Pro plan {plan_code!r} is for sale")
-    if user is None and email:
-        user = get_user_model().objects.filter(email__iexact=email, is_active=True).first()
-    if user is None and not email:
-        raise BillingError("an email address is needed to start a subscription")
+    # Only an account named by a signed link is told it is already Pro: answering that to a
+    # typed email would let anyone find out who subscribes. A typed email goes to checkout
+    # like any other; paying twice is caught by the webhook (the older one named for refund).
     if user is not None and user_is_pro(user):
         raise BillingError(
             f"{user.email} is already Pro: manage billing from the preferences link in any "
             "Proletto email",
             status=409,
         )
+    if user is None and email:
+        user = get_user_model().objects.filter(email__iexact=email, is_active=True).first()
+    if user is None and not email:
+        raise BillingError("an email address is needed to start a subscription")
     subscription = getattr(user, "subscription", None) if user else None
     params = {
         "mode": "subscription",

@@ -307,10 +307,21 @@ def test_an_account_that_is_already_pro_is_not_sent_to_pay_again(
     client, fake_stripe, pro_plan, make_subscription
 ):
     subscription = make_subscription(stripe_customer_id="cus_1", stripe_subscription_id="sub_1")
-    response = client.post("/pro/", {"plan": "pro", "email": subscription.user.email})
+    token = preferences_url(subscription.user.pk).rstrip("/").rsplit("/", 1)[1]
+    response = client.post("/pro/", {"plan": "pro", "account": token})
     assert response.status_code == 409
     assert b"already Pro" in response.content
     assert fake_stripe.requests == []
+
+
+def test_a_typed_email_does_not_reveal_whether_its_owner_is_pro(
+    client, fake_stripe, pro_plan, make_subscription
+):
+    subscription = make_subscription(stripe_customer_id="cus_1", stripe_subscription_id="sub_1")
+    pro = client.post("/pro/", {"plan": "pro", "email": subscription.user.email})
+    stranger = client.post("/pro/", {"plan": "pro", "email": "nobody@artists.test"})
+    assert (pro.status_code, stranger.status_code) == (302, 302)
+    assert pro["Location"].startswith(f"{fake_stripe.url}/checkout/")
 
 
 def test_paying_twice_links_the_newer_subscription_and_names_the_older_for_a_refund(
