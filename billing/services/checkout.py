@@ -49,6 +49,7 @@ def checkout_session_start(*, plan_code: str, user=None, email: str = "") -> str
             "Proletto email",
             status=409,
         )
+    named_by_link = user is not None
     if user is None and email:
         user = get_user_model().objects.filter(email__iexact=email, is_active=True).first()
     if user is None and not email:
@@ -65,7 +66,8 @@ def checkout_session_start(*, plan_code: str, user=None, email: str = "") -> str
     }
     if user is not None:
         params["client_reference_id"] = str(user.pk)
-    if subscription is not None and subscription.stripe_customer_id:
+    if named_by_link and subscription is not None and subscription.stripe_customer_id:
+        # Stripe's page shows a known customer's email and saved cards: only to the owner.
         params["customer"] = subscription.stripe_customer_id
     else:
         params["customer_email"] = user.email if user is not None else email

@@ -324,6 +324,26 @@ def test_a_typed_email_does_not_reveal_whether_its_owner_is_pro(
     assert pro["Location"].startswith(f"{fake_stripe.url}/checkout/")
 
 
+def test_a_typed_email_never_opens_checkout_as_the_known_stripe_customer(
+    client, fake_stripe, pro_plan, giulia
+):
+    Subscription.objects.filter(user=giulia).update(stripe_customer_id="cus_giulia")
+    client.post("/pro/", {"plan": "pro", "email": giulia.email})
+    params = checkout_params(fake_stripe)
+    # Stripe's page would show the customer's saved cards to whoever typed the address.
+    assert "customer" not in params
+    assert params["customer_email"] == giulia.email
+
+
+def test_a_signed_link_opens_checkout_as_the_accounts_stripe_customer(
+    client, fake_stripe, pro_plan, giulia
+):
+    Subscription.objects.filter(user=giulia).update(stripe_customer_id="cus_giulia")
+    token = preferences_url(giulia.pk).rstrip("/").rsplit("/", 1)[1]
+    client.post("/pro/", {"plan": "pro", "account": token})
+    assert checkout_params(fake_stripe)["customer"] == "cus_giulia"
+
+
 def test_paying_twice_links_the_newer_subscription_and_names_the_older_for_a_refund(
     fake_stripe, pro_plan, giulia, post_event
 ):
