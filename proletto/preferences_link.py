@@ -55,6 +55,11 @@ def preferences_url(user_id: int) -> str:
     return _link_template(settings.SITE_URL).replace("TOKEN", preferences_token(user_id))
 
 
+def pro_url(user_id: int) -> str:
+    """/pro/ for this user: checkout names their account without asking for an email."""
+    return f"{settings.SITE_URL}{reverse('pro:plans')}?account={preferences_token(user_id)}"
+
+
 def user_for_preferences_token(token: str) -> User:
     """The active user a preferences link names; BadPreferencesLink otherwise."""
     user = User.objects.filter(pk=read_preferences_token(token), is_active=True).first()

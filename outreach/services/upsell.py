@@ -12,7 +12,7 @@ from outreach.errors import OutboxError
 from outreach.models import Category, UpsellSequence, UpsellSession
 from outreach.services.counts import _counts
 from outreach.services.outbox import outbox_enqueue
-from proletto.preferences_link import preferences_url
+from proletto.preferences_link import preferences_url, pro_url
 
 logger = logging.getLogger(__name__)
 
@@ -104,6 +104,7 @@ def _upsell_step(session: UpsellSession, steps: list, now: datetime) -> Counter:
                     "step": step,
                     "deadline": session.deadline,
                     "preferences_url": preferences_url(session.user_id),
+                    "pro_url": pro_url(session.user_id),
                 },
                 category=Category.UPSELL,
                 idempotency_key=f"upsell:{session.pk}:{step.pk}",

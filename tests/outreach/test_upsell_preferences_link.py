@@ -1,5 +1,6 @@
-"""Upsell emails get the artist's own "manage preferences" link in their context (the
-templates place it, issue 16); a probe template shows what the context holds."""
+"""Upsell emails get the artist's own "manage preferences" link and a /pro/ link naming their
+account in their context (the templates place them, issue 16); a probe template shows what
+the context holds."""
 
 import re
 from datetime import UTC, datetime, timedelta
@@ -21,7 +22,7 @@ def probe_template(settings, tmp_path):
     folder = tmp_path / "email" / "upsell_probe"
     folder.mkdir(parents=True)
     (folder / "subject.txt").write_text("Probe")
-    (folder / "body.txt").write_text("Preferences: {{ preferences_url }}")
+    (folder / "body.txt").write_text("Preferences: {{ preferences_url }}\nPro: {{ pro_url }}")
     engine = settings.TEMPLATES[0]
     settings.TEMPLATES = [{**engine, "DIRS": [tmp_path, *engine["DIRS"]]}]
     return "upsell_probe"
@@ -41,7 +42,9 @@ def test_an_upsell_email_carries_the_artists_own_preferences_link(
     with time_machine.travel(T0, tick=False):
         upsell_process_due()
     body = EmailOutbox.objects.get(recipient="g@artists.test").body_text
-    link = re.fullmatch(r"Preferences: (\S+)\s*", body).group(1)
+    link, pro = re.fullmatch(r"Preferences: (\S+)\nPro: (\S+)\s*", body).groups()
     assert link.startswith(f"{settings.SITE_URL}/preferences/")
+    assert pro.startswith(f"{settings.SITE_URL}/pro/?account=")
     with time_machine.travel(T0, tick=False):
         assert read_preferences_token(link.rstrip("/").rsplit("/", 1)[1]) == giulia.pk
+        assert read_preferences_token(pro.split("=", 1)[1]) == giulia.pk
