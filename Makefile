@@ -9,7 +9,8 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 DEMO_DATABASE_URL ?= sqlite:///var/demo.sqlite3
-DEMO_ENV := DEBUG=true EMAIL_ESP=file DATABASE_URL=$(DEMO_DATABASE_URL)
+# The demo scrapes its own sources on this machine: the only place private networks are allowed.
+DEMO_ENV := DEBUG=true EMAIL_ESP=file SCRAPE_ALLOW_PRIVATE_NETWORKS=true DATABASE_URL=$(DEMO_DATABASE_URL)
 
 .PHONY: install test demo bench drills lint
 

@@ -165,6 +165,7 @@ def main():
     from digests.services.scrape import opportunities_scrape
 
     settings.SCRAPE_MAX_BYTES = 50 * 1024 * 1024
+    settings.SCRAPE_ALLOW_PRIVATE_NETWORKS = True  # the sources are on 127.0.0.1
     call_command("migrate", verbosity=0)
     Opportunity.objects.all().delete()
     OpportunitySource.objects.all().delete()

@@ -2,6 +2,7 @@ from django.contrib import admin, messages
 
 from billing.models import CreditLedgerEntry, Plan, StripeEvent, Subscription
 from billing.services.credits import credits_reset
+from billing.services.stripe_events import stripe_events_process_again
 
 
 @admin.register(Plan)
@@ -89,9 +90,38 @@ class CreditLedgerEntryAdmin(admin.ModelAdmin):
 
 @admin.register(StripeEvent)
 class StripeEventAdmin(admin.ModelAdmin):
-    list_display = ("event_id", "type", "created", "received_at", "outcome")
-    list_filter = ("type",)
+    list_display = (
+        "event_id",
+        "type",
+        "state",
+        "created",
+        "received_at",
+        "attempts",
+        "outcome",
+    )
+    list_filter = ("state", "type")
     search_fields = ("event_id", "outcome")
+    date_hierarchy = "received_at"
+    actions = ["process_again"]
+
+    @admin.action(
+        description="Process again (after fixing why it needs attention)",
+        permissions=["process"],
+    )
+    def process_again(self, request, queryset):
+        outcomes = stripe_events_process_again(event_ids=queryset.values_list("pk", flat=True))
+        processed = sum(1 for outcome in outcomes if not outcome.startswith("needs attention"))
+        self.message_user(
+            request,
+            f"Processed {len(outcomes)} event(s) again; {len(outcomes) - processed} still need "
+            "attention.",
+            messages.SUCCESS if processed == len(outcomes) else messages.WARNING,
+        )
+        for outcome in outcomes[:20]:
+            self.message_user(request, outcome, messages.INFO)
+
+    def has_process_permission(self, request):
+        return request.user.has_perm("billing.process_stripe_event")
 
     def has_add_permission(self, request):
         return False

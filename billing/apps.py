@@ -5,5 +5,5 @@ class BillingConfig(AppConfig):
     name = "billing"
 
     def ready(self):
-        # Registers the system checks; no database access here.
+        # Registers the system checks; no other side effect.
         from billing import checks  # noqa: F401

@@ -1,26 +1,47 @@
-"""Start-up checks for Stripe: production refuses to run without its secrets (`check --deploy`),
-and never with its API calls pointed anywhere but Stripe over https."""
+"""Start-up checks for the Stripe settings: a bad value fails `manage.py check` with a line an
+operator can act on, instead of events that quietly wait in the admin."""
 
 from django.conf import settings
-from django.core.checks import Error, Tags, register
+from django.core.checks import Error, Tags, Warning, register
+
+
+@register()
+def check_stripe_api_settings(app_configs, **kwargs):
+    timeout = settings.STRIPE_TIMEOUT_SECONDS
+    if not timeout > 0:
+        return [
+            Error(
+                f"STRIPE_TIMEOUT_SECONDS={timeout!r} must be a positive number.",
+                id="billing.E001",
+            )
+        ]
+    return []
 
 
 @register(Tags.security, deploy=True)
-def check_stripe_secrets(app_configs, **kwargs):
-    problems = []
-    if not settings.STRIPE_SECRET_KEY:
-        problems.append(
-            Error(
-                "STRIPE_SECRET_KEY is empty: /pro/ cannot start a checkout.",
-                hint="Set STRIPE_SECRET_KEY to the account's secret key (sk_live_...).",
-                id="billing.E001",
-            )
+def check_stripe_secret_key(app_configs, **kwargs):
+    if settings.STRIPE_SECRET_KEY:
+        return []
+    return [
+        Warning(
+            "STRIPE_SECRET_KEY is empty: invoices whose lines do not say the period paid for, "
+            "and events for subscriptions not linked here, will wait in the admin as needing "
+            "attention.",
+            hint="Set STRIPE_SECRET_KEY (a restricted key that can read subscriptions).",
+            id="billing.W001",
         )
+    ]
+
+
+@register(Tags.security, deploy=True)
+def check_stripe_checkout_settings(app_configs, **kwargs):
+    """What /pro/ and the checkout webhook need in production."""
+    problems = []
     if not settings.STRIPE_WEBHOOK_SECRET:
         problems.append(
             Error(
                 "STRIPE_WEBHOOK_SECRET is empty: the Stripe webhook answers 503 and nobody "
-                "who pays becomes Pro.",
+                "who pays at /pro/ becomes Pro.",
                 hint="Set it to the signing secret (whsec_...) of /billing/stripe/webhook/.",
                 id="billing.E002",
             )
@@ -35,10 +56,3 @@ def check_stripe_secrets(app_configs, **kwargs):
             )
         )
     return problems
-
-
-@register()
-def check_stripe_settings(app_configs, **kwargs):
-    if settings.STRIPE_TIMEOUT_SECONDS <= 0:
-        return [Error("STRIPE_TIMEOUT_SECONDS must be > 0", id="billing.E004")]
-    return []

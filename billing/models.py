@@ -146,13 +146,43 @@ class CreditLedgerEntry(models.Model):
 
 
 class StripeEvent(models.Model):
-    """Every Stripe event id we accepted, once: a redelivery finds its id here and does nothing."""
+    """Every Stripe event id we accepted, once: a redelivery of a processed or ignored event
+    finds its id here and does nothing; one that needs attention is tried again."""
+
+    class State(models.TextChoices):
+        PROCESSED = "processed", "Processed"
+        # Not ours (a subscription that belongs to no user): answered 200 so Stripe stops.
+        IGNORED = "ignored", "Ignored"
+        # Could not be applied (period unknown, Stripe unreachable, no key): kept with its
+        # payload so it can be processed again from the admin once the cause is fixed.
+        NEEDS_ATTENTION = "needs_attention", "Needs attention"
+
+    # States whose redelivery is a no-op; the admin can still process them again.
+    FINAL_STATES = (State.PROCESSED, State.IGNORED)
 
     event_id = models.CharField(max_length=255, unique=True)
     type = models.CharField(max_length=100)
     created = models.DateTimeField(help_text="The event's `created` at Stripe.")
     received_at = models.DateTimeField(default=timezone.now)
+    state = models.CharField(max_length=20, choices=State, default=State.PROCESSED)
     outcome = models.CharField(max_length=255, blank=True)
+    payload = models.JSONField(
+        null=True,
+        blank=True,
+        help_text="The event as Stripe sent it, kept while it is ignored or needs attention.",
+    )
+    attempts = models.PositiveIntegerField(default=1)
+    updated_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        permissions = [("process_stripe_event", "Can process a Stripe event again")]
+        indexes = [
+            models.Index(
+                fields=["received_at"],
+                condition=models.Q(state="needs_attention"),
+                name="stripe_event_attention_idx",
+            )
+        ]
 
     def __str__(self):
         return f"{self.event_id} ({self.type})"

@@ -1,7 +1,7 @@
 from django.contrib.auth import get_user_model
-from django.db.models import QuerySet
+from django.db.models import Count, Min, QuerySet
 
-from billing.models import Subscription
+from billing.models import StripeEvent, Subscription
 
 
 def pro_subscribers() -> QuerySet:
@@ -35,3 +35,11 @@ def subscriptions_due_for_reset(*, now) -> QuerySet:
 def user_subscription(user) -> Subscription | None:
     """The user's subscription with its plan (one query), or None."""
     return Subscription.objects.select_related("plan").filter(user=user).first()
+
+
+def stripe_events_needing_attention() -> dict:
+    """How many Stripe events wait for a person, since when, and why the oldest waits."""
+    waiting = StripeEvent.objects.filter(state=StripeEvent.State.NEEDS_ATTENTION)
+    summary = waiting.aggregate(count=Count("id"), oldest=Min("received_at"))
+    oldest = waiting.order_by("received_at", "pk").values("event_id", "outcome").first()
+    return {**summary, "oldest_event": oldest}

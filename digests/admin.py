@@ -11,6 +11,7 @@ from django.utils import timezone
 from django.utils.html import format_html
 
 from digests import selectors
+from digests.deadlines import opportunity_deadline_label
 from digests.errors import DigestsError
 from digests.models import DigestEmail, DigestItem, Opportunity, OpportunitySource
 from digests.services.digest import digest_preview, digest_send_test
@@ -172,7 +173,7 @@ class OpportunityAdmin(admin.ModelAdmin):
         "title",
         "organisation",
         "kind",
-        "deadline",
+        "deadline_shown",
         "status",
         "location_text",
         "medium_list",
@@ -185,6 +186,10 @@ class OpportunityAdmin(admin.ModelAdmin):
     date_hierarchy = "deadline"
     readonly_fields = ["content_hash", "first_seen_at", "last_seen_at"]
     list_per_page = 50
+
+    @admin.display(description="deadline", ordering="deadline")
+    def deadline_shown(self, opportunity):
+        return opportunity_deadline_label(opportunity)
 
     @admin.display(description="mediums")
     def medium_list(self, opportunity):

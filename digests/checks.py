@@ -4,6 +4,8 @@ an operator can act on, instead of a confusing error in the first scrape."""
 from django.conf import settings
 from django.core.checks import Error, register
 
+from digests.scraping.guard import parse_networks
+
 POSITIVE_SETTINGS = {
     "SCRAPE_TIMEOUT_SECONDS": "digests.E001",
     "SCRAPE_MAX_BYTES": "digests.E002",
@@ -29,5 +31,11 @@ def check_scrape_settings(app_configs, **kwargs):
                 "SCRAPE_USER_AGENT must not be empty: sites block anonymous scrapers.",
                 id="digests.E008",
             )
+        )
+    try:
+        parse_networks(settings.SCRAPE_ALLOWED_PRIVATE_NETWORKS)
+    except ValueError as exc:
+        problems.append(
+            Error(f"SCRAPE_ALLOWED_PRIVATE_NETWORKS: {exc} (give CIDRs).", id="digests.E009")
         )
     return problems

@@ -5,19 +5,29 @@ digests/scraping/ and digests/services/.
 """
 
 import zoneinfo
-from datetime import timedelta
+from datetime import datetime, time, timedelta
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import models
 from django.utils import timezone
 
+from digests.scraping.fees import is_currency_code
 from proletto.models import (
     validate_country_code,
     validate_mediums,
     validate_tags,
     validate_time_zone,
 )
+
+
+def validate_currency_code(value: str) -> None:
+    if value and not is_currency_code(value):
+        raise ValidationError(
+            "%(value)s is not an ISO 4217 currency code (e.g. EUR, USD).",
+            code="invalid_currency",
+            params={"value": value},
+        )
 
 
 class OpportunitySource(models.Model):
@@ -178,7 +188,19 @@ class Opportunity(models.Model):
     )
     kind = models.CharField(max_length=20, choices=Kind, default=Kind.OTHER)
     description = models.TextField(blank=True)
+    # The instant it closes (ranking, expiry, ordering). A call that gives a day, not a time,
+    # closes at the end of that day where the organiser is: deadline_date is that day, the
+    # one every reader is shown, and deadline_timezone the organiser's zone.
     deadline = models.DateTimeField(null=True, blank=True, help_text="Empty: rolling.")
+    deadline_date = models.DateField(
+        null=True, blank=True, help_text="The day as the call gives it, when it gives no time."
+    )
+    deadline_timezone = models.CharField(
+        max_length=64,
+        blank=True,
+        validators=[validate_time_zone],
+        help_text="The organiser's zone, where the deadline's day ends.",
+    )
     city = models.CharField(max_length=100, blank=True)
     country = models.CharField(max_length=2, blank=True, validators=[validate_country_code])
     location_text = models.CharField(max_length=200, blank=True, help_text="As the source says.")
@@ -193,7 +215,12 @@ class Opportunity(models.Model):
         blank=True,
         help_text="0 = free; empty = unknown.",
     )
-    fee_currency = models.CharField(max_length=3, blank=True)
+    fee_currency = models.CharField(
+        max_length=3, blank=True, validators=[validate_currency_code], help_text="ISO 4217."
+    )
+    fee_text = models.CharField(
+        max_length=200, blank=True, help_text="As the source says (a range, conditions)."
+    )
     source = models.ForeignKey(
         OpportunitySource, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
@@ -214,6 +241,17 @@ class Opportunity(models.Model):
 
     def __str__(self):
         return self.title
+
+    def clean(self):
+        # A day edited in the admin moves the instant with it: the end of that day there.
+        if self.deadline_date is None:
+            return
+        self.deadline_timezone = self.deadline_timezone or "UTC"
+        try:
+            zone = zoneinfo.ZoneInfo(self.deadline_timezone)
+        except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+            return  # the field's validator reports it
+        self.deadline = datetime.combine(self.deadline_date, time(23, 59, 59), tzinfo=zone)
 
     @property
     def is_free(self) -> bool:

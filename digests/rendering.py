@@ -15,16 +15,15 @@ there are mediums, whether there is an open pixel) is part of the key a frame is
 
 import re
 import uuid
-import zoneinfo
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 from html import escape as html_escape
 
 from django.template.loader import render_to_string
-from django.utils.formats import date_format
 from django.utils.safestring import SafeData, mark_safe
 from django.utils.text import Truncator
 
+from digests.deadlines import deadline_label
 from digests.models import Opportunity
 from outreach.services.outbox import email_render
 
@@ -34,6 +33,8 @@ SUMMARY_CHARS = 220
 # Random per process, so no scraped or profile text can contain a marker, by chance or on
 # purpose.
 _SLOT_MARK = uuid.uuid4().hex
+# One written number, separators included ("1,000", "1.500,50", "1 000").
+_NUMBER = re.compile(r"\d(?:[\d.,'\u00a0 ]*\d)?")
 _SLOT = re.compile(rf"\[slot-{_SLOT_MARK}-(\w+)\]")
 
 
@@ -75,6 +76,8 @@ class OpportunityCard:
     opportunity_id: int
     url: str
     deadline: datetime | None
+    deadline_date: date | None
+    deadline_timezone: str
     html: Slotted
     text: Slotted
 
@@ -87,6 +90,8 @@ class OpportunityCard:
             opportunity_id=opportunity.id,
             url=opportunity.url,
             deadline=opportunity.deadline,
+            deadline_date=opportunity.deadline_date,
+            deadline_timezone=opportunity.deadline_timezone,
             html=Slotted(html, autoescape=True),
             text=Slotted(text, autoescape=False),
         )
@@ -135,9 +140,14 @@ class DigestCards:
         return self._cards[opportunity_id]
 
     def deadline_label(self, card: OpportunityCard, zone_name: str) -> str:
-        key = (card.deadline, zone_name)
+        key = (card.deadline, card.deadline_date, card.deadline_timezone, zone_name)
         if key not in self._deadline_labels:
-            self._deadline_labels[key] = deadline_label(card.deadline, zone_name)
+            self._deadline_labels[key] = deadline_label(
+                at=card.deadline,
+                day=card.deadline_date,
+                zone=card.deadline_timezone,
+                reader_zone=zone_name,
+            )
         return self._deadline_labels[key]
 
 
@@ -160,7 +170,12 @@ class DigestFrames:
     def render(self, context: dict) -> tuple[str, str, str]:
         """(subject, body_text, body_html) of one digest, as email_render would give them."""
         items = context["items"]
-        shape = (len(items), bool(context["mediums"]), bool(context["open_pixel_url"]))
+        shape = (
+            len(items),
+            bool(context["mediums"]),
+            bool(context["open_pixel_url"]),
+            context["general_picks"],
+        )
         if shape not in self._frames:
             self._frames[shape] = self._render_frame(context)
         values = {name: context[name] for name in FRAME_SLOTS}
@@ -187,12 +202,6 @@ class DigestFrames:
         )
 
 
-def deadline_label(deadline, zone_name: str) -> str:
-    if deadline is None:
-        return "rolling"
-    return date_format(deadline.astimezone(zoneinfo.ZoneInfo(zone_name)), "j F Y")
-
-
 def opportunity_location_label(opportunity) -> str:
     if opportunity.is_remote:
         return "Remote / online"
@@ -205,4 +214,8 @@ def opportunity_fee_label(opportunity) -> str:
         return "Fee not stated"
     if opportunity.fee_amount == 0:
         return "Free to apply"
-    return f"Fee {opportunity.fee_amount:g} {opportunity.fee_currency}".strip()
+    # The source's own words when they say more than one amount ("$10–$25 by size").
+    if opportunity.fee_text and len(_NUMBER.findall(opportunity.fee_text)) > 1:
+        return f"Fee {opportunity.fee_text}"
+    amount = f"{opportunity.fee_amount:,.2f}".removesuffix(".00")
+    return f"Fee {amount} {opportunity.fee_currency}".strip()

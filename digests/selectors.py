@@ -93,13 +93,33 @@ def catalogue_items(*, now) -> list[Item]:
             tags=frozenset(tags or ()),
             country=country,
             is_remote=is_remote,
-            deadline=deadline.date() if deadline else None,
+            deadline=_deadline_day(deadline, now=now),
             eligible_stages=eligible_stages(eligibility),
         )
         for pk, kind, mediums, tags, country, is_remote, deadline, eligibility in rows.iterator(
             chunk_size=2000
         )
     ]
+
+
+def _deadline_day(deadline, *, now):
+    """The day the recommender counts "days left" to, from the instant: today plus the whole
+    days until it closes. The UTC date of the instant was a day off for zones far from UTC."""
+    if deadline is None:
+        return None
+    return now.date() + timedelta(days=(deadline - now).days)
+
+
+def opportunity_click_counts(*, now) -> dict[int, int]:
+    """Per open opportunity, how many artists clicked it in a digest: one aggregate query."""
+    return dict(
+        DigestItem.objects.filter(
+            clicked_at__isnull=False, opportunity__in=open_opportunities(now=now)
+        )
+        .values("opportunity_id")
+        .annotate(artists=Count("digest__user_id", distinct=True))
+        .values_list("opportunity_id", "artists")
+    )
 
 
 PROFILE_FIELDS = (

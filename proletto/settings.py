@@ -262,18 +262,27 @@ HEALTH_DISK_FREE_FAILING = env.float("HEALTH_DISK_FREE_FAILING", default=0.05)
 DIGEST_SEND_WEEKDAY = env.int("DIGEST_SEND_WEEKDAY", default=0)
 DIGEST_SEND_LOCAL_TIME = config.time_of_day(env.str("DIGEST_SEND_LOCAL_TIME", default="08:00"))
 DIGEST_OPPORTUNITY_COUNT = env.int("DIGEST_OPPORTUNITY_COUNT", default=5)
+# Where an artist completes their profile; a digest of general picks links to it when set.
+DIGEST_PROFILE_URL = env.str("DIGEST_PROFILE_URL", default="")
 # Users per transaction of the digest run: a crash loses at most one batch's work.
 DIGEST_BATCH_SIZE = env.int("DIGEST_BATCH_SIZE", default=1000)
 
 # --- opportunity scraping (digests) ------------------------------------------------------------
 SCRAPE_USER_AGENT = env.str("SCRAPE_USER_AGENT", default=f"Proletto/1.0 (+{SITE_URL})")
-# Per request (connect, and each read); a whole response gets at most twice this.
+# For a whole fetch: resolving, connecting, redirects, headers and body, however slowly the
+# other side drips them.
 SCRAPE_TIMEOUT_SECONDS = env.float("SCRAPE_TIMEOUT_SECONDS", default=20)
 SCRAPE_MAX_BYTES = env.int("SCRAPE_MAX_BYTES", default=5 * 1024 * 1024)
 SCRAPE_MAX_REDIRECTS = env.int("SCRAPE_MAX_REDIRECTS", default=5)
 # Sources fetched at the same time (threads); writes stay on one thread.
 SCRAPE_MAX_IN_FLIGHT = env.int("SCRAPE_MAX_IN_FLIGHT", default=8)
 SCRAPE_MAX_ITEMS_PER_SOURCE = env.int("SCRAPE_MAX_ITEMS_PER_SOURCE", default=1000)
+# Sources (and their redirects) that resolve to loopback, private, link-local, multicast or
+# reserved addresses are refused: a source URL must not reach internal services. `make demo`
+# turns this on to scrape its own local server; production leaves it off.
+SCRAPE_ALLOW_PRIVATE_NETWORKS = env.bool("SCRAPE_ALLOW_PRIVATE_NETWORKS", default=False)
+# Private networks fetched all the same, comma-separated CIDRs (an intranet feed you trust).
+SCRAPE_ALLOWED_PRIVATE_NETWORKS = env.list("SCRAPE_ALLOWED_PRIVATE_NETWORKS", default=[])
 # The admin's "scrape now" runs inside the request: a short timeout, a few sources at most.
 SCRAPE_ADMIN_TIMEOUT_SECONDS = env.float("SCRAPE_ADMIN_TIMEOUT_SECONDS", default=8)
 SCRAPE_ADMIN_MAX_SOURCES = env.int("SCRAPE_ADMIN_MAX_SOURCES", default=10)

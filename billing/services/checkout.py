@@ -20,6 +20,10 @@ from billing.selectors import user_is_pro
 from billing.services.credits import credits_reset_for_period
 from billing.stripe_api import stripe_call, stripe_client
 
+# The metadata keys stripe_events reads on the subscriptions Checkout creates.
+PLAN_METADATA_KEY = "plan"
+USER_ID_METADATA_KEY = "proletto_user_id"
+
 logger = logging.getLogger(__name__)
 
 
@@ -61,11 +65,13 @@ def checkout_session_start(*, plan_code: str, user=None, email: str = "") -> str
         "line_items": [{"price": plan.stripe_price_ids[0], "quantity": 1}],
         "success_url": _absolute("pro:success") + "?session_id={CHECKOUT_SESSION_ID}",
         "cancel_url": _absolute("pro:cancel"),
-        "metadata": {"plan": plan.code},
-        "subscription_data": {"metadata": {"plan": plan.code}},
+        "metadata": {PLAN_METADATA_KEY: plan.code},
+        # On the subscription too: its own events find their owner from it (stripe_events).
+        "subscription_data": {"metadata": {PLAN_METADATA_KEY: plan.code}},
     }
     if user is not None:
         params["client_reference_id"] = str(user.pk)
+        params["subscription_data"]["metadata"][USER_ID_METADATA_KEY] = str(user.pk)
     if named_by_link and subscription is not None and subscription.stripe_customer_id:
         # Stripe's page shows a known customer's email and saved cards: only to the owner.
         params["customer"] = subscription.stripe_customer_id
@@ -153,7 +159,7 @@ def checkout_session_completed(event: dict, *, created: dt.datetime, now: dt.dat
 
 def _plan_of(session: dict) -> Plan:
     metadata = session.get("metadata") if isinstance(session.get("metadata"), dict) else {}
-    code = metadata.get("plan")
+    code = metadata.get(PLAN_METADATA_KEY)
     plan = Plan.objects.filter(code=code, is_pro=True).first() if isinstance(code, str) else None
     if plan is None:
         raise BillingError(f"checkout session names no Pro plan in its metadata (got {code!r})")

@@ -5,11 +5,13 @@ import hashlib
 import json
 import re
 from dataclasses import dataclass, field
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 
 from proletto.vocabulary import normalise_medium, normalise_tag
 
-from .dates import parse_deadline
+from .dates import read_deadline
+from .fees import read_fee
+from .places import country_from_name, country_from_subdivision
 from .text import canonical_url, plain_text
 
 MAX_TAGS = 20
@@ -59,74 +61,7 @@ KIND_WORDS = [
     ("hiring", "job"),
 ]
 
-COUNTRIES = {
-    "argentina": "AR",
-    "australia": "AU",
-    "austria": "AT",
-    "belgium": "BE",
-    "brazil": "BR",
-    "canada": "CA",
-    "chile": "CL",
-    "china": "CN",
-    "colombia": "CO",
-    "czech republic": "CZ",
-    "czechia": "CZ",
-    "denmark": "DK",
-    "egypt": "EG",
-    "finland": "FI",
-    "france": "FR",
-    "germany": "DE",
-    "ghana": "GH",
-    "greece": "GR",
-    "hong kong": "HK",
-    "iceland": "IS",
-    "india": "IN",
-    "indonesia": "ID",
-    "ireland": "IE",
-    "israel": "IL",
-    "italy": "IT",
-    "japan": "JP",
-    "kenya": "KE",
-    "korea": "KR",
-    "south korea": "KR",
-    "mexico": "MX",
-    "méxico": "MX",
-    "morocco": "MA",
-    "netherlands": "NL",
-    "the netherlands": "NL",
-    "new zealand": "NZ",
-    "nigeria": "NG",
-    "norway": "NO",
-    "peru": "PE",
-    "poland": "PL",
-    "portugal": "PT",
-    "romania": "RO",
-    "senegal": "SN",
-    "singapore": "SG",
-    "south africa": "ZA",
-    "spain": "ES",
-    "sweden": "SE",
-    "switzerland": "CH",
-    "taiwan": "TW",
-    "thailand": "TH",
-    "turkey": "TR",
-    "türkiye": "TR",
-    "uk": "GB",
-    "united kingdom": "GB",
-    "england": "GB",
-    "scotland": "GB",
-    "wales": "GB",
-    "usa": "US",
-    "us": "US",
-    "united states": "US",
-    "united states of america": "US",
-    "vietnam": "VN",
-}
 REMOTE_WORDS = ("remote", "online", "virtual", "anywhere", "worldwide", "international")
-CURRENCY_SYMBOLS = {"$": "USD", "€": "EUR", "£": "GBP", "¥": "JPY", "₹": "INR"}
-FREE_WORDS = ("free", "no fee", "no entry fee", "no application fee", "none")
-_AMOUNT = re.compile(r"(\d+(?:[.,]\d{1,2})?)")
-_CURRENCY_CODE = re.compile(r"\b([A-Z]{3})\b")
 _DEADLINE_IN_TEXT = re.compile(
     r"\b(?:deadline|closes|closing date|apply by)\s*[:\-–]?\s*([^\n.;]{4,60})", re.I
 )
@@ -141,10 +76,10 @@ def normalise_item(raw: RawItem, *, base_url: str, tz: dt.tzinfo) -> dict:
     if url is None:
         raise ItemSkipped(f"item {title[:60]!r} has no usable http(s) link")
     description = plain_text(raw.description, max_length=5000, multiline=True)
-    deadline = parse_deadline(raw.deadline, tz=tz) if raw.deadline else None
+    deadline = read_deadline(raw.deadline, tz=tz) if raw.deadline else None
     if deadline is None and not raw.deadline:
         match = _DEADLINE_IN_TEXT.search(description)
-        deadline = parse_deadline(match.group(1), tz=tz) if match else None
+        deadline = read_deadline(match.group(1), tz=tz) if match else None
     mediums, tags = split_categories(raw.categories)
     city, country, is_remote, location_text = parse_location(raw.location)
     fee_amount, fee_currency = parse_fee(raw.fee)
@@ -153,7 +88,9 @@ def normalise_item(raw: RawItem, *, base_url: str, tz: dt.tzinfo) -> dict:
         "url": url,
         "organisation": plain_text(raw.organisation, max_length=200),
         "description": description,
-        "deadline": deadline,
+        "deadline": deadline.at if deadline else None,
+        "deadline_date": deadline.day if deadline else None,
+        "deadline_timezone": deadline.zone if deadline else "",
         "kind": parse_kind(raw.kind, title=title),
         "city": city,
         "country": country,
@@ -163,6 +100,7 @@ def normalise_item(raw: RawItem, *, base_url: str, tz: dt.tzinfo) -> dict:
         "tags": tags,
         "fee_amount": fee_amount,
         "fee_currency": fee_currency,
+        "fee_text": plain_text(raw.fee, max_length=200),
         "eligibility": plain_text(raw.eligibility, max_length=2000, multiline=True),
     }
     fields["content_hash"] = content_hash(fields)
@@ -218,34 +156,27 @@ def parse_location(value: str) -> tuple[str, str, bool, str]:
     places = [part for part in parts if not any(w in part.lower() for w in REMOTE_WORDS)]
     country = ""
     if places:
-        last = places[-1]
-        country = COUNTRIES.get(last.lower(), "")
-        if not country and len(last) == 2 and last.isalpha():
-            country = last.upper()
+        country = _country_of(places[-1], after_city=len(places) > 1)
         if country:
+            places = places[:-1]
+        # "Toronto, ON, Canada", "Brooklyn, New York, USA": the state is not the city.
+        if country and len(places) > 1 and country_from_subdivision(places[-1]) == country:
             places = places[:-1]
     city = places[0][:100] if places else ""
     return city, country, is_remote, text
 
 
+def _country_of(place: str, *, after_city: bool) -> str:
+    # After a city, "CA" is California and "WA" Washington: a state code wins over the
+    # country code it collides with. Alone, "CA" is Canada.
+    if after_city and place.isupper() and len(place) in (2, 3):
+        country = country_from_subdivision(place)
+        if country:
+            return country
+    return country_from_name(place) or country_from_subdivision(place)
+
+
 def parse_fee(value) -> tuple[Decimal | None, str]:
-    text = plain_text(value)
-    if not text:
-        return None, ""
-    lowered = text.lower()
-    if any(lowered.startswith(word) for word in FREE_WORDS) or lowered in ("0", "0.00"):
-        return Decimal("0"), ""
-    match = _AMOUNT.search(text)
-    if not match:
-        return None, ""
-    try:
-        amount = Decimal(match.group(1).replace(",", "."))
-    except InvalidOperation:
-        return None, ""
-    if amount >= Decimal("100000000"):
-        return None, ""
-    currency = next((code for sym, code in CURRENCY_SYMBOLS.items() if sym in text), "")
-    if not currency:
-        code = _CURRENCY_CODE.search(text)
-        currency = code.group(1) if code else ""
-    return amount.quantize(Decimal("0.01")), currency
+    """(amount, ISO currency): 0 when free, None when not stated or unreadable."""
+    fee = read_fee(value)
+    return fee.amount, fee.currency

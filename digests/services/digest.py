@@ -15,6 +15,7 @@ from django.utils import timezone
 
 from digests import selectors, tokens, weeks
 from digests.errors import DigestsError
+from digests.general_picks import GeneralPicks, are_general
 from digests.models import DigestEmail, DigestItem, Opportunity
 from digests.recommender import Catalogue
 from digests.rendering import DIGEST_TEMPLATE, DigestCards, DigestFrames
@@ -42,6 +43,7 @@ def digests_send_due(*, now=None, batch_size: int = 1000) -> dict:
     by_week = weeks.due_zones_by_week(selectors.digest_candidate_zones(now=now), now)
     if by_week:
         catalogue = Catalogue(selectors.catalogue_items(now=now), today=now.date())
+        general = GeneralPicks(catalogue, clicks=selectors.opportunity_click_counts(now=now))
         cards = DigestCards()
         run_id = uuid.uuid4().hex
         for week, zones in sorted(by_week.items()):
@@ -60,6 +62,7 @@ def digests_send_due(*, now=None, batch_size: int = 1000) -> dict:
                     week=week,
                     users=users,
                     catalogue=catalogue,
+                    general=general,
                     cards=cards,
                     run_id=run_id,
                     now=now,
@@ -78,7 +81,14 @@ def digests_send_due(*, now=None, batch_size: int = 1000) -> dict:
 
 
 def _digest_batch(
-    *, week, users: list[dict], catalogue: Catalogue, cards: DigestCards, run_id: str, now
+    *,
+    week,
+    users: list[dict],
+    catalogue: Catalogue,
+    general: GeneralPicks,
+    cards: DigestCards,
+    run_id: str,
+    now,
 ) -> dict:
     limit = settings.DIGEST_OPPORTUNITY_COUNT
     with transaction.atomic():
@@ -86,13 +96,17 @@ def _digest_batch(
         suppressed = suppressed_addresses([user["email"] for user in users], Category.DIGEST)
         rows, picks_by_user = [], {}
         for user in users:
-            picks = catalogue.recommend(profiles[user["id"]], limit=limit)
+            profile = profiles[user["id"]]
+            # Nothing fits the profile (or it is empty): the best general picks, said so.
+            picks = catalogue.recommend(profile, limit=limit) or general.recommend(
+                profile, limit=limit
+            )
             row = DigestEmail(user_id=user["id"], week_start=week, run_id=run_id, created_at=now)
             if user["email"].lower() in suppressed:
                 row.status, row.skip_reason = DigestEmail.Status.SKIPPED, "address suppressed"
             elif not picks:
                 row.status = DigestEmail.Status.SKIPPED
-                row.skip_reason = "no open opportunity fits the profile"
+                row.skip_reason = "no open opportunity to send"
             else:
                 row.status, row.opportunity_count = DigestEmail.Status.QUEUED, len(picks)
                 picks_by_user[user["id"]] = picks
@@ -150,6 +164,7 @@ def _digest_enqueue(
             digest_id=digest_id,
             opportunity_ids=[pick.item_id for pick in picks[user["id"]]],
             cards=cards,
+            general=are_general(picks[user["id"]]),
         )
         if test:
             key = f"digest-test:{digest_id}"
@@ -210,12 +225,18 @@ def _link(name: str, token: str) -> str:
 
 
 def digest_email_context(
-    *, user: dict, digest_id: int | None, opportunity_ids: list[int], cards: DigestCards
+    *,
+    user: dict,
+    digest_id: int | None,
+    opportunity_ids: list[int],
+    cards: DigestCards,
+    general: bool = False,
 ) -> tuple[dict, dict]:
     """The WEEKLY_DIGEST template context and the email's headers for one user.
 
     With digest_id None (a preview) the links are not tracked. `cards` must hold the cards of
-    `opportunity_ids` (DigestCards.load).
+    `opportunity_ids` (DigestCards.load). `general`: the items are general picks (cold
+    start), and the email says so and invites the reader to complete their profile.
     """
     unsubscribe_url = _link("digests:unsubscribe", tokens.unsubscribe_token(user["id"]))
     items = []
@@ -235,6 +256,8 @@ def digest_email_context(
         "greeting_name": user["display_name"] or user["username"],
         "mediums": ", ".join(MEDIUMS.get(m, m) for m in user["mediums"] or ()),
         "items": items,
+        "general_picks": general,
+        "profile_url": settings.DIGEST_PROFILE_URL,
         "view_all_url": _view_all_url(settings.SITE_URL),
         "unsubscribe_url": unsubscribe_url,
         "preferences_url": preferences_url(user["id"]),
@@ -258,7 +281,7 @@ def digest_send_test(*, user, now=None) -> DigestEmail:
     picks = digest_picks_for(user=user, now=now)
     if not picks:
         raise DigestsError(
-            f"no open opportunity fits {user.username}'s profile (mediums, interests): "
+            f"no open opportunity {user.username} may apply to (eligibility, already sent): "
             "nothing to send"
         )
     week = weeks.week_of(now.astimezone(user.zone).date())
@@ -288,7 +311,12 @@ def digest_picks_for(*, user, now=None) -> list:
     profile_fields = {field: getattr(user, field) for field in selectors.PROFILE_FIELDS}
     catalogue = Catalogue(selectors.catalogue_items(now=now), today=now.date())
     profile = selectors.digest_profiles([profile_fields])[user.id]
-    return catalogue.recommend(profile, limit=settings.DIGEST_OPPORTUNITY_COUNT)
+    limit = settings.DIGEST_OPPORTUNITY_COUNT
+    picks = catalogue.recommend(profile, limit=limit)
+    if not picks:
+        general = GeneralPicks(catalogue, clicks=selectors.opportunity_click_counts(now=now))
+        picks = general.recommend(profile, limit=limit)
+    return picks
 
 
 def digest_preview(*, user, now=None) -> str:
@@ -298,7 +326,11 @@ def digest_preview(*, user, now=None) -> str:
     cards = DigestCards(Opportunity.objects.filter(pk__in=opportunity_ids))
     profile_fields = {field: getattr(user, field) for field in selectors.PROFILE_FIELDS}
     context, _ = digest_email_context(
-        user=profile_fields, digest_id=None, opportunity_ids=opportunity_ids, cards=cards
+        user=profile_fields,
+        digest_id=None,
+        opportunity_ids=opportunity_ids,
+        cards=cards,
+        general=are_general(picks),
     )
     return render_to_string(f"email/{DIGEST_TEMPLATE}/body.html", context)
 

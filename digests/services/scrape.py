@@ -15,6 +15,7 @@ from django.utils import timezone
 from digests.errors import DigestsError
 from digests.models import OpportunitySource
 from digests.scraping.fetch import FetchError, FetchPolicy, fetch
+from digests.scraping.guard import parse_networks
 from digests.scraping.normalise import ItemSkipped, normalise_item
 from digests.scraping.parsers import ParseError, parse
 from digests.selectors import sources_due
@@ -107,6 +108,8 @@ def fetch_policy(*, timeout: float | None = None) -> FetchPolicy:
         timeout=timeout or settings.SCRAPE_TIMEOUT_SECONDS,
         max_bytes=settings.SCRAPE_MAX_BYTES,
         max_redirects=settings.SCRAPE_MAX_REDIRECTS,
+        allow_private_networks=settings.SCRAPE_ALLOW_PRIVATE_NETWORKS,
+        allowed_networks=parse_networks(settings.SCRAPE_ALLOWED_PRIVATE_NETWORKS),
     )
 
 

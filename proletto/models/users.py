@@ -2,6 +2,7 @@
 
 import zoneinfo
 
+import pycountry
 from django.contrib.auth.models import AbstractUser
 from django.core.exceptions import ValidationError
 from django.db import models
@@ -36,7 +37,8 @@ def validate_tags(value) -> None:
 
 
 def validate_country_code(value: str) -> None:
-    if value and not (len(value) == 2 and value.isalpha() and value.isupper()):
+    # A real ISO 3166-1 code, not any two capitals ("NY" is a state, "UK" not a code).
+    if value and not (len(value) == 2 and pycountry.countries.get(alpha_2=value)):
         raise ValidationError(
             "%(value)s is not a two-letter ISO country code (e.g. IT, US).",
             code="invalid_country",

@@ -17,6 +17,7 @@ from django.db.models import Count, Max, Min, Q
 from django.utils import timezone
 from django_apscheduler.models import DjangoJob, DjangoJobExecution
 
+from billing.selectors import stripe_events_needing_attention
 from digests.models import DigestEmail, OpportunitySource
 from digests.weeks import week_of
 from outreach.models import EmailOutbox
@@ -287,6 +288,25 @@ def check_sources(now) -> list[CheckResult]:
     return results
 
 
+def check_stripe_events(now) -> list[CheckResult]:
+    """Stripe events that could not be applied (credits maybe not granted) wait for a person:
+    the admin's "Process again" once the cause is fixed."""
+    waiting = stripe_events_needing_attention()
+    if not waiting["count"]:
+        return [CheckResult("stripe events", OK, "0", "no Stripe event needs attention")]
+    oldest = waiting["oldest_event"]
+    return [
+        CheckResult(
+            "stripe events",
+            FAILING,
+            str(waiting["count"]),
+            f"{waiting['count']} Stripe event(s) need attention since "
+            f"{waiting['oldest']:%Y-%m-%d %H:%M} UTC; {oldest['event_id']}: "
+            f"{oldest['outcome'].removeprefix('needs attention: ')}"[:300],
+        )
+    ]
+
+
 def data_directory() -> Path:
     """Where the SQLite file lives, or var/ otherwise: the disk the bot watches."""
     database = settings.DATABASES["default"]
@@ -325,6 +345,7 @@ CHECKS = [
     check_outbox,
     check_digests,
     check_sources,
+    check_stripe_events,
     check_disk,
 ]
 

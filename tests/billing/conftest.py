@@ -7,6 +7,7 @@ import pytest
 import stripe
 
 from billing.models import Plan, Subscription
+from billing.testing.fake_stripe import FakeStripe
 from proletto.models import User
 
 WEBHOOK_URL = "/billing/stripe/webhook/"
@@ -66,11 +67,36 @@ def make_subscription(db, pro_plan):
     return make
 
 
+@pytest.fixture
+def linked_monthly(make_subscription):
+    """A monthly subscription linked to Stripe's sub_1 / cus_1, anchored where the test says."""
+
+    def make(anchor: dt.datetime) -> Subscription:
+        return make_subscription(
+            interval="monthly",
+            billing_anchor=anchor,
+            credits_balance=2,
+            stripe_customer_id="cus_1",
+            stripe_subscription_id="sub_1",
+        )
+
+    return make
+
+
 def stripe_signature(payload: str, *, timestamp: int | None = None, secret=WEBHOOK_SECRET) -> str:
     """A Stripe-Signature header made with the scheme of the real `stripe` library."""
     timestamp = int(time.time()) if timestamp is None else timestamp
     signature = stripe.WebhookSignature._compute_signature(f"{timestamp}.{payload}", secret)
     return f"t={timestamp},v1={signature}"
+
+
+@pytest.fixture
+def fake_stripe(settings):
+    """The local stand-in of Stripe's API, with the settings pointing the library at it."""
+    with FakeStripe() as fake:
+        settings.STRIPE_API_BASE = fake.api_base
+        settings.STRIPE_SECRET_KEY = "sk_test_local"
+        yield fake
 
 
 @pytest.fixture
@@ -111,35 +137,14 @@ def invoice_paid(
     created: dt.datetime,
     event_id=None,
 ) -> dict:
-    invoice = {
-        "id": f"in_{next(_numbers)}",
-        "object": "invoice",
-        "billing_reason": billing_reason,
-        # On cycle invoices Stripe's own period_* is the period that just ended.
-        "period_start": int((period_start - dt.timedelta(days=30)).timestamp()),
-        "period_end": int(period_start.timestamp()),
-        "lines": {
-            "object": "list",
-            "data": [
-                {
-                    "id": "il_1",
-                    "object": "line_item",
-                    "period": {
-                        "start": int(period_start.timestamp()),
-                        "end": int(period_end.timestamp()),
-                    },
-                }
-            ],
-        },
-    }
-    if legacy:
-        invoice["subscription"] = subscription_id
-    else:
-        invoice["parent"] = {
-            "type": "subscription_details",
-            "subscription_details": {"subscription": subscription_id, "metadata": {}},
-        }
-    return stripe_event("invoice.paid", invoice, created=created, event_id=event_id)
+    """A paid invoice with one subscription line (tests/billing/invoices.py has the rest)."""
+    from tests.billing.invoices import invoice, subscription_line
+
+    line = subscription_line(subscription_id, start=period_start, end=period_end, legacy=legacy)
+    obj = invoice(
+        subscription_id, [line], legacy=legacy, billing_reason=billing_reason, created=created
+    )
+    return stripe_event("invoice.paid", obj, created=created, event_id=event_id)
 
 
 def subscription_event(

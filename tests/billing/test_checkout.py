@@ -89,6 +89,11 @@ def test_choosing_a_plan_starts_a_subscription_checkout_for_its_price(
     assert params["client_reference_id"] == str(giulia.pk)
     assert params["customer_email"] == "giulia@artists.test"
     assert params["metadata"] == {"plan": "pro"}
+    # The subscription's own events find their owner from it (customer.subscription.*).
+    assert params["subscription_data"]["metadata"] == {
+        "plan": "pro",
+        "proletto_user_id": str(giulia.pk),
+    }
     assert params["success_url"].endswith("/pro/success/?session_id={CHECKOUT_SESSION_ID}")
     assert params["cancel_url"].endswith("/pro/cancel/")
 

@@ -119,6 +119,8 @@ def scrape_settings(settings):
     settings.SCRAPE_MAX_IN_FLIGHT = 4
     settings.SITE_URL = "https://proletto.test"
     settings.SCRAPE_USER_AGENT = "Proletto/1.0 (+https://proletto.test)"
+    # These tests scrape servers on 127.0.0.1: they opt in, as `make demo` does.
+    settings.SCRAPE_ALLOW_PRIVATE_NETWORKS = True
     return settings
 
 

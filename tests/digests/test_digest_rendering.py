@@ -26,8 +26,12 @@ pytestmark = pytest.mark.django_db
 HOSTILE = 'Giulia <b>"Bianchi"</b> & O\'Brien  '
 
 
-def frame_context(*, items: int, mediums: str, open_pixel_url: str) -> dict:
+def frame_context(
+    *, items: int, mediums: str, open_pixel_url: str, general_picks: bool = False
+) -> dict:
     return {
+        "general_picks": general_picks,
+        "profile_url": "http://127.0.0.1:8000/profile/?a=1&b=2",
         "greeting_name": HOSTILE,
         "mediums": mediums,
         "items": [
@@ -45,8 +49,13 @@ def frame_context(*, items: int, mediums: str, open_pixel_url: str) -> dict:
 @pytest.mark.parametrize("items", [1, 2, 5])
 @pytest.mark.parametrize("mediums", ["", "Painting, <Sculpture> & more"])
 @pytest.mark.parametrize("open_pixel_url", ["", "http://127.0.0.1:8000/d/open/1:x/?a=1&b=2"])
-def test_the_outbox_stores_the_same_email_as_from_a_whole_render(items, mediums, open_pixel_url):
-    context = frame_context(items=items, mediums=mediums, open_pixel_url=open_pixel_url)
+@pytest.mark.parametrize("general_picks", [False, True])
+def test_the_outbox_stores_the_same_email_as_from_a_whole_render(
+    items, mediums, open_pixel_url, general_picks
+):
+    context = frame_context(
+        items=items, mediums=mediums, open_pixel_url=open_pixel_url, general_picks=general_picks
+    )
     draft = OutboxDraft(
         recipient="giulia@artists.test",
         template=DIGEST_TEMPLATE,
@@ -95,8 +104,12 @@ def test_a_filter_on_a_slotted_value_is_caught_not_sent():
         Slotted(f"Hi {slot('greeting_name').upper()}", autoescape=False)
 
 
-def test_the_deadline_is_shown_in_the_readers_time_zone():
+def test_a_deadline_with_a_time_is_shown_in_the_readers_zone_with_the_zone_named():
     item = opportunity(deadline=dt.datetime(2026, 12, 1, 23, 30, tzinfo=dt.UTC))
     cards = DigestCards([item])
-    assert cards.deadline_label(cards[item.id], "Europe/London") == "1 December 2026"
-    assert cards.deadline_label(cards[item.id], "Asia/Tokyo") == "2 December 2026"
+    assert cards.deadline_label(cards[item.id], "Europe/London") == (
+        "1 December 2026, 23:30 (Europe/London time)"
+    )
+    assert cards.deadline_label(cards[item.id], "Asia/Tokyo") == (
+        "2 December 2026, 08:30 (Asia/Tokyo time)"
+    )

@@ -60,12 +60,22 @@ def test_it_skips_a_suppressed_address_and_records_why(catalogue):
     assert not EmailOutbox.objects.exists()
 
 
-def test_it_skips_an_artist_nothing_fits_and_records_why(catalogue):
+def test_an_artist_nothing_fits_gets_the_general_picks_instead(catalogue):
     user = artist("potter", mediums=["ceramics"], interests=[])
     digests_send_due(now=NOW)
     digest = DigestEmail.objects.get(user=user)
-    assert digest.status == DigestEmail.Status.SKIPPED
-    assert digest.skip_reason == "no open opportunity fits the profile"
+    assert (digest.status, digest.opportunity_count) == (DigestEmail.Status.QUEUED, 5)
+    assert {item.reasons[0] for item in digest.items.all()} == {"general pick"}
+
+
+def test_with_no_open_opportunity_at_all_it_skips_and_records_why():
+    user = artist("early")
+    digests_send_due(now=NOW)
+    digest = DigestEmail.objects.get(user=user)
+    assert (digest.status, digest.skip_reason) == (
+        DigestEmail.Status.SKIPPED,
+        "no open opportunity to send",
+    )
 
 
 def test_it_sends_fewer_than_five_when_fewer_fit():

@@ -174,6 +174,7 @@ HOSTILE_FEEDS = {
 def test_a_hostile_feed_fails_its_source_with_a_reason_and_loses_nothing(demo, settings, case):
     settings.SCRAPE_MAX_BYTES = 200_000
     settings.SCRAPE_TIMEOUT_SECONDS = 2
+    settings.SCRAPE_ALLOW_PRIVATE_NETWORKS = True  # the hostile feeds are served on 127.0.0.1
     body, content_type = HOSTILE_FEEDS[case]
     server = FeedServer()
     server.thread.start()
