@@ -46,6 +46,7 @@ from django.test.utils import CaptureQueriesContext, setup_databases, teardown_d
 from billing.models import Plan, Subscription  # noqa: E402
 from digests.models import DigestEmail, DigestItem, Opportunity  # noqa: E402
 from digests.services.digest import digests_send_due  # noqa: E402
+from outreach.consent import marketing_headers  # noqa: E402
 from outreach.models import Category, EmailOutbox  # noqa: E402
 from outreach.services.outbox import outbox_enqueue  # noqa: E402
 from proletto.models import User  # noqa: E402
@@ -186,6 +187,7 @@ def run_naive(sample: int) -> dict:
                 "unsubscribe_url": "",
             },
             category=Category.DIGEST,
+            headers=marketing_headers(f"https://bench.invalid/unsubscribe/{user.pk}/"),
             idempotency_key=f"naive:{user.pk}:{week}",
         )
         digest.save(update_fields=["outbox"])

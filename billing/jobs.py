@@ -1,10 +1,10 @@
-from apscheduler.triggers.cron import CronTrigger
 from django.conf import settings
 from django.db import close_old_connections, connection
 
 from billing.models import CreditLedgerEntry
 from billing.services.credits import credits_reset_due
 from proletto.scheduling.registry import ScheduledJob
+from proletto.scheduling.triggers import WallClockCronTrigger
 
 
 def reset_monthly_credits() -> dict:
@@ -26,7 +26,7 @@ JOBS = [
     ScheduledJob(
         id="reset_monthly_credits",
         func=reset_monthly_credits,
-        trigger=CronTrigger(hour=2, minute=0, timezone=settings.TIME_ZONE),
+        trigger=WallClockCronTrigger(hour=2, minute=0, timezone=settings.TIME_ZONE),
         description="Reset the monthly credits of yearly subscriptions whose reset is due; "
         "catches up once after downtime.",
         # A day late is still worth doing; the reset catches up to the current period anyway.

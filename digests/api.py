@@ -13,7 +13,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_POST
 
-from digests.errors import DigestsError
+from digests.errors import ConsentRefused, DigestsError
 from digests.jobs import SEND_WEEKLY_DIGESTS
 from digests.models import DigestEmail
 from digests.services.digest import digest_send_test
@@ -94,6 +94,9 @@ def test_digest_email(request, user_id):
         return JsonResponse({"error": f"no user with id {user_id}"}, status=404)
     try:
         digest = digest_send_test(user=user)
+    except ConsentRefused as exc:
+        # The row would never be sent: say so rather than "queued".
+        return JsonResponse({"error": str(exc)}, status=409)
     except DigestsError as exc:
         return JsonResponse({"error": str(exc)}, status=422)
     return JsonResponse(

@@ -152,13 +152,7 @@ class DigestCards:
 
 
 # The per-reader values of the email around the cards (the context of digest_email_context).
-FRAME_SLOTS = (
-    "greeting_name",
-    "mediums",
-    "unsubscribe_url",
-    "preferences_url",
-    "open_pixel_url",
-)
+FRAME_SLOTS = ("greeting_name", "mediums", "unsubscribe_url", "preferences_url", "open_pixel_url")
 
 
 class DigestFrames:
@@ -175,10 +169,11 @@ class DigestFrames:
             bool(context["mediums"]),
             bool(context["open_pixel_url"]),
             context["general_picks"],
+            bool(context.get("preferences_url")),
         )
         if shape not in self._frames:
             self._frames[shape] = self._render_frame(context)
-        values = {name: context[name] for name in FRAME_SLOTS}
+        values = {name: context.get(name) for name in FRAME_SLOTS}
         values.update((f"item_{i}", item["text"]) for i, item in enumerate(items))
         subject, text, html = self._frames[shape]
         subject, text = subject.fill(values), text.fill(values)
@@ -188,7 +183,7 @@ class DigestFrames:
     def _render_frame(self, context: dict) -> tuple[Slotted, Slotted, Slotted]:
         slotted = {
             **context,
-            **{name: slot(name) for name in FRAME_SLOTS if context[name]},
+            **{name: slot(name) for name in FRAME_SLOTS if context.get(name)},
             "items": [
                 {"html": slot(f"item_{i}"), "text": slot(f"item_{i}")}
                 for i in range(len(context["items"]))

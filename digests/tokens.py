@@ -9,11 +9,11 @@ strings under Django's HMAC signer, with no JSON or compression around them.
 
 from django.core import signing
 
+from outreach.consent import UNSUBSCRIBE_SALT
 from proletto.signing import signer as _signer
 
 OPEN_SALT = "digests.open"
 CLICK_SALT = "digests.click"
-UNSUBSCRIBE_SALT = "digests.unsubscribe"
 
 
 class BadToken(Exception):

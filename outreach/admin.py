@@ -14,7 +14,14 @@ from outreach.services.relay import outbox_cancel, outbox_requeue_dead, outbox_r
 
 class EmailEventInline(admin.TabularInline):
     model = EmailEvent
-    fields = ("occurred_at", "event_type", "description", "event_id", "received_at")
+    fields = (
+        "occurred_at",
+        "event_type",
+        "reject_reason",
+        "description",
+        "event_id",
+        "received_at",
+    )
     readonly_fields = fields
     extra = 0
     can_delete = False
@@ -120,7 +127,7 @@ class EmailOutboxAdmin(admin.ModelAdmin):
 
 @admin.register(Suppression)
 class SuppressionAdmin(admin.ModelAdmin):
-    list_display = ("address", "category", "reason", "created_at")
+    list_display = ("address", "category", "reason", "created_at", "expires_at")
     list_filter = ("category",)
     search_fields = ("address",)
     ordering = ("-created_at",)

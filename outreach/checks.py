@@ -3,21 +3,45 @@
 import math
 
 from django.conf import settings
-from django.core.checks import Error, Warning, register
+from django.core.checks import Error, register
+
+
+@register(deploy=True)
+def check_webhook_secret(app_configs, **kwargs):
+    # A deploy check: without the secret the webhook answers 503 to everything
+    # (outreach.views.webhook_not_configured), which `check --deploy` must not call healthy.
+    if not settings.DEBUG and not settings.ANYMAIL.get("WEBHOOK_SECRET"):
+        return [
+            Error(
+                "ANYMAIL_WEBHOOK_SECRET is empty: ESP tracking webhooks refuse every event "
+                "(503), so bounces, complaints and deliveries are never recorded.",
+                hint='Set ANYMAIL_WEBHOOK_SECRET="user:long-random-password" and put the same '
+                "credentials in the ESP's webhook URL.",
+                id="outreach.E004",
+            )
+        ]
+    return []
+
+
+@register(deploy=True)
+def check_unsubscribe_url(app_configs, **kwargs):
+    # RFC 8058: mail providers only offer one-click unsubscribe for an https List-Unsubscribe
+    # URL, and every marketing email's URL is built on SITE_URL.
+    if not settings.DEBUG and not settings.SITE_URL.startswith("https://"):
+        return [
+            Error(
+                f"SITE_URL={settings.SITE_URL!r} is not https: marketing emails' one-click "
+                "unsubscribe (RFC 8058) needs an https List-Unsubscribe URL.",
+                hint="Serve the site over https and set SITE_URL=https://<your host>.",
+                id="outreach.E005",
+            )
+        ]
+    return []
 
 
 @register()
 def check_outreach_settings(app_configs, **kwargs):
     problems = []
-    if not settings.DEBUG and not settings.ANYMAIL.get("WEBHOOK_SECRET"):
-        problems.append(
-            Warning(
-                "ANYMAIL_WEBHOOK_SECRET is empty: ESP tracking webhooks accept anyone's events.",
-                hint='Set ANYMAIL_WEBHOOK_SECRET="user:long-random-password" and put the same '
-                "credentials in the ESP's webhook URL.",
-                id="outreach.W001",
-            )
-        )
     for name in ("EMAIL_MAX_ATTEMPTS", "EMAIL_RELAY_BATCH_SIZE", "EMAIL_RELAY_CONCURRENCY"):
         if getattr(settings, name) < 1:
             problems.append(Error(f"{name} must be at least 1", id="outreach.E001"))

@@ -25,6 +25,11 @@ class Category(models.TextChoices):
     ALERT = "alert", "Alert"
 
 
+# Email people can refuse: one consent model (the user's unsubscribe, suppressions) covers
+# them all, checked when queued and when sent. Transactional mail and alerts stay outside it.
+MARKETING_CATEGORIES = frozenset({Category.DIGEST, Category.UPSELL})
+
+
 class EmailOutbox(models.Model):
     """One email on its way out: every email Proletto sends is a row here first."""
 
@@ -131,32 +136,44 @@ class EmailEvent(models.Model):
         EmailOutbox, null=True, blank=True, on_delete=models.CASCADE, related_name="events"
     )
     description = models.TextField(blank=True)
+    reject_reason = models.CharField(
+        max_length=20, blank=True, help_text="Anymail's reason for a bounce: blocked, bounced..."
+    )
     received_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
         constraints = [
             models.UniqueConstraint(fields=["esp_name", "event_id"], name="email_event_unique_id")
         ]
-        indexes = [models.Index(fields=["received_at"], name="email_event_received_idx")]
+        indexes = [
+            models.Index(fields=["received_at"], name="email_event_received_idx"),
+            # Soft bounces of one address in a window, counted on every new one.
+            models.Index(fields=["recipient", "occurred_at"], name="email_event_recipient_idx"),
+        ]
 
     def __str__(self):
         return f"{self.event_type} {self.recipient} at {self.occurred_at:%Y-%m-%d %H:%M}"
 
 
 class Suppression(models.Model):
-    """An address Proletto must not email: for every category, or for one (an unsubscribe)."""
+    """An address Proletto must not email: for every category, for all marketing (an
+    unsubscribe), or for one category; for good, or until expires_at (soft bounces)."""
 
     ALL_CATEGORIES = ""
+    MARKETING = "marketing"
 
     address = models.EmailField(max_length=254, help_text="Stored lower-case.")
     category = models.CharField(
         max_length=20,
-        choices=[("", "All categories"), *Category.choices],
+        choices=[("", "All categories"), (MARKETING, "All marketing"), *Category.choices],
         blank=True,
         default=ALL_CATEGORIES,
     )
     reason = models.CharField(max_length=255)
     created_at = models.DateTimeField(auto_now_add=True)
+    expires_at = models.DateTimeField(
+        null=True, blank=True, help_text="Empty: for good. Set: lifts by itself at this time."
+    )
 
     class Meta:
         constraints = [
@@ -221,6 +238,9 @@ class UpsellSession(models.Model):
     deadline = models.DateTimeField()
     current_step = models.PositiveSmallIntegerField(
         default=0, help_text="How many steps have been queued so far."
+    )
+    last_step_at = models.DateTimeField(
+        null=True, blank=True, help_text="When the latest step was queued."
     )
     status = models.CharField(max_length=10, choices=Status, default=Status.ACTIVE)
     ended_at = models.DateTimeField(null=True, blank=True)

@@ -8,6 +8,7 @@ import logging
 from functools import wraps
 
 from anymail.exceptions import AnymailWebhookValidationFailure
+from django.conf import settings
 from django.db import transaction
 from django.http import JsonResponse
 from django.views.decorators.csrf import csrf_exempt
@@ -17,10 +18,31 @@ from outreach.errors import OutboxError
 logger = logging.getLogger(__name__)
 
 
+def webhook_not_configured() -> JsonResponse | None:
+    """A 503 while the webhook cannot authenticate its caller (no secret, DEBUG off), else None.
+
+    Anymail itself only warns and then believes anyone: one forged bounce would suppress any
+    address. Development (DEBUG on) may run without a secret.
+    """
+    if settings.DEBUG or settings.ANYMAIL.get("WEBHOOK_SECRET"):
+        return None
+    logger.error("ESP webhook refused: ANYMAIL_WEBHOOK_SECRET is not configured")
+    return JsonResponse(
+        {
+            "error": "ANYMAIL_WEBHOOK_SECRET is not configured: this webhook refuses every "
+            "event until it can authenticate the ESP"
+        },
+        status=503,
+    )
+
+
 def tracking_webhook(view):
     @csrf_exempt
     @wraps(view)
     def wrapped(request, *args, **kwargs):
+        refusal = webhook_not_configured()
+        if refusal is not None:
+            return refusal
         try:
             with transaction.atomic():
                 return view(request, *args, **kwargs)

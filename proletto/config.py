@@ -118,3 +118,17 @@ def time_of_day(value: str) -> dt.time:
         return dt.time.fromisoformat(value.strip())
     except ValueError:
         raise ImproperlyConfigured(f"{value!r} is not a time of day like 08:00") from None
+
+
+def duration(value: str, *, variable: str, minimum: dt.timedelta = dt.timedelta(0)) -> dt.timedelta:
+    """An ISO 8601 duration ("P1D", "PT6H") or Django's "1 00:00:00"; ImproperlyConfigured
+    naming the variable otherwise."""
+    from django.utils.dateparse import parse_duration
+
+    parsed = parse_duration(value.strip())
+    if parsed is None or parsed < minimum:
+        raise ImproperlyConfigured(
+            f"{variable}={value!r} is not a duration of at least {minimum}: "
+            'use ISO 8601, e.g. "P1D" (one day) or "PT6H" (six hours)'
+        )
+    return parsed

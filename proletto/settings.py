@@ -1,5 +1,6 @@
 """Proletto settings, read from the environment (12-factor). See README.md for the table."""
 
+import datetime as dt
 from pathlib import Path
 
 import environ
@@ -212,6 +213,26 @@ EMAIL_OUTBOX_BODY_RETENTION_DAYS = env.int("EMAIL_OUTBOX_BODY_RETENTION_DAYS", d
 EMAIL_OUTBOX_RETENTION_DAYS = env.int("EMAIL_OUTBOX_RETENTION_DAYS", default=180)
 # Rows per DELETE in cleanup_expired_sessions, so a backlog never locks a table for long.
 CLEANUP_BATCH_SIZE = env.int("CLEANUP_BATCH_SIZE", default=1000)
+
+# Soft bounces (SendGrid "blocked", deferrals): EMAIL_SOFT_BOUNCE_LIMIT of them for one address
+# within EMAIL_SOFT_BOUNCE_WINDOW suppress it for EMAIL_SOFT_BOUNCE_SUPPRESSION, then it lifts
+# by itself. Hard bounces and complaints suppress for good.
+EMAIL_SOFT_BOUNCE_LIMIT = env.int("EMAIL_SOFT_BOUNCE_LIMIT", default=5)
+EMAIL_SOFT_BOUNCE_WINDOW = config.duration(
+    env.str("EMAIL_SOFT_BOUNCE_WINDOW", default="P7D"),
+    variable="EMAIL_SOFT_BOUNCE_WINDOW",
+    minimum=dt.timedelta(minutes=1),
+)
+EMAIL_SOFT_BOUNCE_SUPPRESSION = config.duration(
+    env.str("EMAIL_SOFT_BOUNCE_SUPPRESSION", default="P7D"),
+    variable="EMAIL_SOFT_BOUNCE_SUPPRESSION",
+    minimum=dt.timedelta(minutes=1),
+)
+# Two upsell steps of one sequence are never queued closer than this, whatever the step
+# delays and however long the scheduler or the relay was down.
+UPSELL_MIN_STEP_GAP = config.duration(
+    env.str("UPSELL_MIN_STEP_GAP", default="P1D"), variable="UPSELL_MIN_STEP_GAP"
+)
 
 # Postal address / footer line every marketing email carries (CAN-SPAM, GDPR).
 EMAIL_FOOTER_ADDRESS = env.str(

@@ -7,6 +7,7 @@ from proletto import views
 urlpatterns = [
     path("", RedirectView.as_view(pattern_name="digests:opportunities", permanent=False)),
     path("healthz", views.healthz, name="healthz"),
+    path("healthz/scheduler", views.healthz_scheduler, name="healthz-scheduler"),
     # These live under /admin/ but are not ModelAdmin pages: they come before
     # admin.site.urls, whose catch-all would answer them with a 404.
     path("admin/system", views.admin_system, name="admin-system"),

@@ -1,6 +1,5 @@
 from django.contrib import admin as django_admin
 from django.contrib.admin.views.decorators import staff_member_required
-from django.db import DatabaseError, connection
 from django.http import JsonResponse
 from django.template.response import TemplateResponse
 from django.utils import timezone
@@ -9,34 +8,30 @@ from django.views.decorators.http import require_GET
 from django_apscheduler.models import DjangoJob
 
 from proletto.monitoring import selectors as monitoring
+from proletto.monitoring.probes import database_answers
 from proletto.monitoring.selectors import checks_summary
 from proletto.scheduling.selectors import jobs_with_stats, scheduler_status
-
-
-def _database_answers() -> bool:
-    try:
-        with connection.cursor() as cursor:
-            cursor.execute("SELECT 1")
-        return True
-    except DatabaseError:
-        return False
 
 
 @never_cache
 @require_GET
 def healthz(request):
-    """For load balancers: 200 when the DB answers and a scheduler leads with a fresh
-    heartbeat, 503 otherwise. No auth, so nothing in it names hosts or secrets."""
-    database = _database_answers()
-    scheduler = database and scheduler_status(with_jobs=False)
-    alive = bool(scheduler and scheduler["alive"])
-    body = {
-        "ok": database and alive,
-        "database": database,
-        "scheduler": alive,
-        "heartbeat_age_seconds": scheduler["heartbeat_age_seconds"] if scheduler else None,
-        "checks": checks_summary() if database else None,
-    }
+    """Web liveness for load balancers: 200 when the database answers within 2 s, 503
+    otherwise. A stopped scheduler does not make the web unhealthy (a load balancer would
+    drop every web node); /healthz/scheduler reports it. No auth: the body says nothing more."""
+    ok = database_answers()
+    return JsonResponse({"ok": ok}, status=200 if ok else 503)
+
+
+@never_cache
+@require_GET
+def healthz_scheduler(request):
+    """Scheduler liveness: 200 when a leader holds the lease with a fresh heartbeat. The body
+    gives the state ('alive', 'stale', 'stopped', 'never started'), never a host name."""
+    if not database_answers():
+        return JsonResponse({"ok": False, "scheduler": "unknown"}, status=503)
+    status = scheduler_status(with_jobs=False)
+    body = {"ok": status["alive"], "scheduler": status["state"]}
     return JsonResponse(body, status=200 if body["ok"] else 503)
 
 
@@ -44,22 +39,25 @@ def healthz(request):
 @require_GET
 @staff_member_required
 def admin_system(request):
-    if not _database_answers():
+    if not database_answers():
         return JsonResponse(
             {"ok": False, "utc_time": timezone.now().isoformat(), "error": "database unavailable"},
             status=503,
         )
     status = scheduler_status()
+    checks = checks_summary()
     body = {
-        "ok": status["alive"],
+        # Never true next to a failing check.
+        "ok": status["alive"] and not checks["failing"],
         "utc_time": timezone.now().isoformat(),
         "scheduler_jobs": status["jobs"],
         "leader": status["leader"],
         "heartbeat_at": status["heartbeat_at"],
         "heartbeat_age_seconds": status["heartbeat_age_seconds"],
         "scheduler_alive": status["alive"],
+        "scheduler_state": status["state"],
         "scheduler_standbys": status["standbys"],
-        "checks": checks_summary(),
+        "checks": checks,
     }
     return JsonResponse(body, status=200 if body["ok"] else 503)
 

@@ -14,13 +14,14 @@ from django.urls import reverse
 from django.utils import timezone
 
 from digests import selectors, tokens, weeks
-from digests.errors import DigestsError
+from digests.errors import ConsentRefused, DigestsError
 from digests.general_picks import GeneralPicks, are_general
 from digests.models import DigestEmail, DigestItem, Opportunity
 from digests.recommender import Catalogue
 from digests.rendering import DIGEST_TEMPLATE, DigestCards, DigestFrames
+from outreach.consent import marketing_headers
 from outreach.models import Category, EmailOutbox
-from outreach.selectors import suppressed_addresses
+from outreach.selectors import suppressed_addresses, suppression_for
 from outreach.services.outbox import OutboxDraft, outbox_enqueue_many
 from proletto.bulk import objs_insert_ignoring_conflicts, rows_insert
 from proletto.preferences_link import preferences_url
@@ -266,17 +267,14 @@ def digest_email_context(
             _link("digests:open", tokens.open_token(digest_id)) if digest_id is not None else ""
         ),
     }
-    headers = {
-        # RFC 8058 one-click unsubscribe: mail clients POST to this URL with no cookie.
-        "List-Unsubscribe": f"<{unsubscribe_url}>",
-        "List-Unsubscribe-Post": "List-Unsubscribe=One-Click",
-    }
-    return context, headers
+    # RFC 8058 one-click unsubscribe: mail clients POST to this URL with no cookie.
+    return context, marketing_headers(unsubscribe_url)
 
 
 def digest_send_test(*, user, now=None) -> DigestEmail:
     """Send `user` the digest they would get now, whatever their subscription, as a test."""
     now = now or timezone.now()
+    _refuse_test_without_consent(user)
     profile_fields = {field: getattr(user, field) for field in selectors.PROFILE_FIELDS}
     picks = digest_picks_for(user=user, now=now)
     if not picks:
@@ -303,6 +301,21 @@ def digest_send_test(*, user, now=None) -> DigestEmail:
         )
     digest.refresh_from_db()
     return digest
+
+
+def _refuse_test_without_consent(user) -> None:
+    # A test row the relay would never send must not be reported as queued.
+    if user.unsubscribed_at is not None:
+        raise ConsentRefused(
+            f"{user.username} unsubscribed from marketing email on "
+            f"{user.unsubscribed_at:%Y-%m-%d %H:%M} UTC: no digest is sent to them"
+        )
+    suppression = suppression_for(user.email, Category.DIGEST)
+    if suppression is not None:
+        until = (
+            f" until {suppression.expires_at:%Y-%m-%d %H:%M} UTC" if suppression.expires_at else ""
+        )
+        raise ConsentRefused(f"{suppression.address} is suppressed{until} ({suppression.reason})")
 
 
 def digest_picks_for(*, user, now=None) -> list:

@@ -6,7 +6,7 @@ from django.utils import timezone
 
 from digests.errors import DigestsError
 from digests.models import DigestEmail, DigestItem
-from outreach.models import Category, EmailOutbox
+from outreach.models import MARKETING_CATEGORIES, EmailOutbox, Suppression
 from outreach.services.events import suppression_add
 
 
@@ -39,7 +39,8 @@ def digest_record_click(*, digest_id: int, opportunity_id: int, at=None) -> str:
 
 
 def digest_unsubscribe(*, user_id: int, at=None) -> bool:
-    """Stop the weekly digest for this user at once; True if they were subscribed until now."""
+    """Stop all marketing email (the digest, upsell, any later category) to this user at
+    once; True if they were subscribed until now. Transactional email still goes out."""
     user = get_user_model().objects.filter(pk=user_id).first()
     if user is None:
         raise DigestsError("this unsubscribe link names no account")
@@ -49,13 +50,21 @@ def digest_unsubscribe(*, user_id: int, at=None) -> bool:
             .objects.filter(pk=user_id, unsubscribed_at__isnull=True)
             .update(unsubscribed_at=at or timezone.now())
         )
-        suppression_add(
-            address=user.email, reason="unsubscribed from the digest", category=Category.DIGEST
-        )
-        # Digests queued but not sent yet are not sent after an unsubscribe.
+        if user.email:
+            suppression_add(
+                address=user.email,
+                reason="unsubscribed (one-click or the unsubscribe page)",
+                category=Suppression.MARKETING,
+            )
+        # Marketing queued but not sent yet is not sent after an unsubscribe.
         EmailOutbox.objects.filter(
             user_id=user_id,
-            category=Category.DIGEST,
+            category__in=MARKETING_CATEGORIES,
             status__in=EmailOutbox.DUE_STATUSES,
-        ).update(status=EmailOutbox.Status.CANCELLED, last_error="recipient unsubscribed")
+        ).update(
+            status=EmailOutbox.Status.CANCELLED,
+            next_attempt_at=None,
+            last_error="recipient unsubscribed",
+            updated_at=timezone.now(),
+        )
     return bool(changed)

@@ -9,7 +9,7 @@ from django.db.models import Q, QuerySet
 from django.utils import timezone
 from django_apscheduler.models import DjangoJobExecution
 
-from outreach.models import EmailEvent, EmailOutbox
+from outreach.models import EmailEvent, EmailOutbox, Suppression
 from outreach.services.upsell import upsell_sessions_expire
 
 
@@ -50,6 +50,10 @@ def outreach_cleanup(*, now: datetime | None = None, batch_size: int | None = No
         "email_events_deleted": _delete_in_batches(
             EmailEvent.objects.filter(outbox__isnull=True, received_at__lt=row_cutoff),
             batch_size,
+        ),
+        # Lifted soft-bounce suppressions: expired ones are ignored already, this tidies up.
+        "suppressions_expired_deleted": _delete_in_batches(
+            Suppression.objects.filter(expires_at__lt=now), batch_size
         ),
     }
     return counts

@@ -4,7 +4,9 @@ import hashlib
 import logging
 from datetime import datetime
 
+from django.conf import settings
 from django.db import IntegrityError, transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from outreach.errors import OutboxError
@@ -14,20 +16,56 @@ from outreach.services.outbox import _clean_address
 logger = logging.getLogger(__name__)
 
 
-def suppression_add(*, address: str, reason: str, category: str | None = None) -> Suppression:
-    """Never email `address` again (in `category`, or at all); adding it twice is a no-op."""
+def suppression_add(
+    *,
+    address: str,
+    reason: str,
+    category: str | None = None,
+    expires_at: datetime | None = None,
+) -> Suppression:
+    """Never email `address` again (in `category`, "marketing", or at all), or not before
+    `expires_at`. A permanent suppression is never shortened; an expired one is renewed."""
     address = _clean_address(address).lower()
-    if category is not None and category not in Category.values:
-        raise OutboxError(
-            f"unknown email category {category!r}: use one of {', '.join(Category.values)}"
+    scopes = [*Category.values, Suppression.MARKETING]
+    if category is not None and category not in scopes:
+        raise OutboxError(f"unknown email category {category!r}: use one of {', '.join(scopes)}")
+    with transaction.atomic():
+        suppression, created = Suppression.objects.select_for_update().get_or_create(
+            address=address,
+            category=category or Suppression.ALL_CATEGORIES,
+            defaults={"reason": reason[:255], "expires_at": expires_at},
         )
-    suppression, _ = Suppression.objects.get_or_create(
-        address=address,
-        category=category or Suppression.ALL_CATEGORIES,
-        defaults={"reason": reason[:255]},
-    )
+        if not created and suppression.expires_at is not None:
+            if expires_at is None or expires_at > suppression.expires_at:
+                suppression.expires_at = expires_at
+                suppression.reason = reason[:255]
+                suppression.save(update_fields=["expires_at", "reason"])
     return suppression
 
+
+def _suppress_after_soft_bounces(address: str, occurred_at: datetime) -> None:
+    # One block or deferral says little (a full mailbox, a greylist, a block list for an
+    # hour); EMAIL_SOFT_BOUNCE_LIMIT of them within the window suppress the address for a
+    # while, so we stop hammering a receiver that keeps refusing, then try again.
+    now = timezone.now()
+    since = now - settings.EMAIL_SOFT_BOUNCE_WINDOW
+    count = EmailEvent.objects.filter(
+        SOFT_BOUNCE, recipient=address, occurred_at__gte=since
+    ).count()
+    if count >= settings.EMAIL_SOFT_BOUNCE_LIMIT:
+        suppression_add(
+            address=address,
+            reason=f"{count} soft bounces or blocks since {since:%Y-%m-%d %H:%M} UTC",
+            expires_at=max(occurred_at, since) + settings.EMAIL_SOFT_BOUNCE_SUPPRESSION,
+        )
+
+
+# Anymail reject reasons of a "bounced" event that are temporary: the receiver may take the
+# next message (SendGrid reports an IP block list hit as a bounce of type "blocked").
+SOFT_REJECT_REASONS = ("blocked", "timed_out")
+SOFT_BOUNCE = Q(event_type="deferred") | Q(
+    event_type="bounced", reject_reason__in=SOFT_REJECT_REASONS
+)
 
 # Event type -> the delivery state it reports (later events by time win).
 DELIVERY_STATES = {
@@ -58,6 +96,7 @@ def outbox_record_event(
     recipient: str | None,
     description: str = "",
     outbox_id: str | None = None,
+    reject_reason: str | None = None,
 ) -> EmailEvent | None:
     """Apply one ESP delivery event; a duplicate (same event id) returns None and does nothing."""
     occurred_at = occurred_at or timezone.now()
@@ -82,6 +121,7 @@ def outbox_record_event(
                     esp_message_id=(message_id or "")[:255],
                     outbox=outbox,
                     description=description or "",
+                    reject_reason=(reject_reason or "")[:20],
                 )
         except IntegrityError:
             return None
@@ -91,11 +131,19 @@ def outbox_record_event(
             logger.info("ESP event %s for unknown message id %r", event_type, message_id)
 
         address = recipient or (outbox.recipient if outbox else "")
-        if event_type in ("bounced", "complained") and address:
+        soft = event_type == "deferred" or reject_reason in SOFT_REJECT_REASONS
+        if not address:
+            pass
+        elif soft:
+            _suppress_after_soft_bounces(address, occurred_at)
+        elif event_type in ("bounced", "complained"):
             suppression_add(address=address, reason=f"{event_type}: {description}".strip(": "))
-        if event_type == "unsubscribed" and address and outbox is not None:
+        elif event_type == "unsubscribed":
+            # One consent model: an unsubscribe from any marketing email stops all of it.
             suppression_add(
-                address=address, reason="unsubscribed at the ESP", category=outbox.category
+                address=address,
+                reason="unsubscribed at the ESP",
+                category=Suppression.MARKETING,
             )
     return event
 

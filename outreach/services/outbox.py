@@ -11,9 +11,10 @@ from django.template import TemplateDoesNotExist
 from django.template.loader import render_to_string
 from django.utils import timezone
 
+from outreach.consent import has_one_click_headers
 from outreach.errors import OutboxError
-from outreach.models import Category, EmailOutbox
-from outreach.selectors import is_suppressed, suppressed_addresses
+from outreach.models import MARKETING_CATEGORIES, Category, EmailOutbox
+from outreach.selectors import outbox_refusals
 from proletto.bulk import objs_insert_ignoring_conflicts
 
 Status = EmailOutbox.Status
@@ -52,7 +53,7 @@ def outbox_enqueue(
         )
     if not isinstance(priority, int) or not -1000 <= priority <= 1000:
         raise OutboxError(f"priority must be a whole number from -1000 to 1000, not {priority!r}")
-    clean_headers = _clean_headers(headers or {})
+    clean_headers = _clean_marketing_headers(category, _clean_headers(headers or {}))
     subject, body_text, body_html = email_render(template=template, context=context)
 
     row = EmailOutbox(
@@ -68,10 +69,7 @@ def outbox_enqueue(
         idempotency_key=idempotency_key,
         next_attempt_at=timezone.now(),
     )
-    if is_suppressed(address, category):
-        row.status = Status.SUPPRESSED
-        row.next_attempt_at = None
-        row.last_error = "address is on the suppression list"
+    _refuse_without_consent([row])
     try:
         with transaction.atomic():
             row.save()
@@ -130,7 +128,9 @@ def outbox_enqueue_many(drafts: list[OutboxDraft]) -> dict[str, int]:
                 subject=subject,
                 body_text=body_text,
                 body_html=body_html,
-                headers=_clean_headers(draft.headers or {}),
+                headers=_clean_marketing_headers(
+                    draft.category, _clean_headers(draft.headers or {})
+                ),
                 template=draft.template,
                 category=draft.category,
                 priority=draft.priority,
@@ -138,15 +138,7 @@ def outbox_enqueue_many(drafts: list[OutboxDraft]) -> dict[str, int]:
                 next_attempt_at=now,
             )
         )
-    for category in {row.category for row in rows}:
-        suppressed = suppressed_addresses(
-            [row.recipient for row in rows if row.category == category], category
-        )
-        for row in rows:
-            if row.category == category and row.recipient.lower() in suppressed:
-                row.status = Status.SUPPRESSED
-                row.next_attempt_at = None
-                row.last_error = "address is on the suppression list"
+    _refuse_without_consent(rows)
     # Keys queued before are looked up (all keys, where the insert cannot say what it did).
     ids = objs_insert_ignoring_conflicts(rows, key="idempotency_key") or {}
     keys = [row.idempotency_key for row in rows if row.idempotency_key not in ids]
@@ -157,6 +149,24 @@ def outbox_enqueue_many(drafts: list[OutboxDraft]) -> dict[str, int]:
             )
         )
     return ids
+
+
+def _refuse_without_consent(rows: list[EmailOutbox]) -> None:
+    # Rows the consent rule refuses are kept, as "suppressed" with the reason, never sent.
+    for row, reason in zip(rows, outbox_refusals(rows), strict=True):
+        if reason:
+            row.status = Status.SUPPRESSED
+            row.next_attempt_at = None
+            row.last_error = reason
+
+
+def _clean_marketing_headers(category: str, headers: dict) -> dict:
+    if category in MARKETING_CATEGORIES and not has_one_click_headers(headers):
+        raise OutboxError(
+            f"a {category} email needs RFC 8058 List-Unsubscribe and List-Unsubscribe-Post "
+            "headers (outreach.consent.marketing_extras gives them)"
+        )
+    return headers
 
 
 def _clean_address(recipient) -> str:

@@ -27,7 +27,7 @@ from django.utils import timezone
 
 from outreach.errors import OutboxError
 from outreach.models import EmailOutbox
-from outreach.selectors import outbox_due, suppressed_addresses
+from outreach.selectors import outbox_due, outbox_rows_refused, suppressed_addresses
 from outreach.services.counts import _counts
 
 logger = logging.getLogger(__name__)
@@ -142,7 +142,7 @@ class OutboxRelay:
         counts["claimed"] = len(rows)
         if not rows:
             return _Batch(counts, [], [])
-        suppressed = self._suppressed(rows)
+        suppressed = outbox_rows_refused(rows)
         if suppressed:
             counts["suppressed"] = EmailOutbox.objects.filter(
                 id__in=[row.id for row in suppressed], status=Status.SENDING

@@ -2,13 +2,13 @@
 them from proletto.models.
 
 - users: User and the validators of its profile fields.
-- scheduling: SchedulerLease, SchedulerInstance, RunRequest (proletto/scheduling).
+- scheduling: SchedulerLease, SchedulerInstance, RunRequest, JobRun (proletto/scheduling).
 - monitoring: CheckStatus, HealthCheckState, HealthCheckResult, HealthAlert
   (proletto/monitoring).
 """
 
 from proletto.models.monitoring import CheckStatus, HealthAlert, HealthCheckResult, HealthCheckState
-from proletto.models.scheduling import RunRequest, SchedulerInstance, SchedulerLease
+from proletto.models.scheduling import JobRun, RunRequest, SchedulerInstance, SchedulerLease
 from proletto.models.users import (
     User,
     validate_country_code,
@@ -22,6 +22,7 @@ __all__ = [
     "HealthAlert",
     "HealthCheckResult",
     "HealthCheckState",
+    "JobRun",
     "RunRequest",
     "SchedulerInstance",
     "SchedulerLease",

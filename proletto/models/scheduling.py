@@ -23,7 +23,14 @@ class SchedulerInstance(models.Model):
     """Every running `runapscheduler` process, leader or standby, seen at its last beat: how
     the status page knows how many standbys are ready to take over."""
 
+    class Kind(models.TextChoices):
+        SCHEDULER = "scheduler"
+        # A `manage.py runjob` process beats while its job runs, so its run is not taken
+        # for an orphan; it is no standby.
+        RUNJOB = "runjob"
+
     holder = models.CharField(max_length=200, unique=True)
+    kind = models.CharField(max_length=10, choices=Kind.choices, default=Kind.SCHEDULER)
     started_at = models.DateTimeField()
     seen_at = models.DateTimeField(db_index=True)
 
@@ -67,3 +74,29 @@ class RunRequest(models.Model):
 
     def __str__(self):
         return f"run {self.job_id} ({self.status})"
+
+
+class JobRun(models.Model):
+    """What django-apscheduler's DjangoJobExecution (not ours to change) does not say about a
+    run: which process owns it (so a run whose process died can be told from one still going),
+    why it ran, and what it returned."""
+
+    class Trigger(models.TextChoices):
+        SCHEDULED = "scheduled"
+        CAUGHT_UP = "caught_up", "caught up"
+        REQUESTED = "requested"
+        COMMAND = "command", "runjob command"
+
+    execution = models.OneToOneField(
+        "django_apscheduler.DjangoJobExecution",
+        primary_key=True,
+        on_delete=models.CASCADE,
+        related_name="run",
+    )
+    holder = models.CharField(max_length=200, db_index=True)
+    trigger = models.CharField(max_length=10, choices=Trigger.choices)
+    requested_by = models.CharField(max_length=200, blank=True)
+    result = models.JSONField(null=True, blank=True)
+
+    def __str__(self):
+        return f"run {self.execution_id} by {self.holder} ({self.trigger})"

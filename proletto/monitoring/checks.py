@@ -68,8 +68,13 @@ def check_scheduler(now) -> list[CheckResult]:
                 f"leader {status['leader']} alive, heartbeat {age:.0f} s ago",
             )
         ]
-    if status["leader"] is None or age is None:
+    if status["state"] == "never started":
         summary = "no scheduler has ever led: start `manage.py runapscheduler`"
+    elif status["state"] == "stopped":
+        summary = (
+            f"no scheduler is running: the last leader stopped (released its lease) "
+            f"{age:.0f} s ago; start `manage.py runapscheduler`"
+        )
     else:
         summary = f"no live leader: last heartbeat {age:.0f} s ago from {status['leader']}"
     return [CheckResult("scheduler", FAILING, "-" if age is None else f"{age:.0f} s", summary)]
@@ -126,6 +131,13 @@ def _job_overdue(job, now, grace) -> CheckResult:
         reference = job.first_run or job.next_run_time - grace
     missed = expected_runs_since(trigger, reference, now - grace)
     since_text = f"since {job.last_success:%Y-%m-%d %H:%M} UTC" if job.last_success else "ever"
+    if not missed and job.last_success is None and job.first_run is None:
+        return CheckResult(
+            name,
+            OK,
+            "never ran",
+            f"{job.id} has never run; its first run is due {job.next_run_time:%Y-%m-%d %H:%M} UTC",
+        )
     if not missed:
         return CheckResult(name, OK, "on time", f"{job.id} ran on schedule")
     status = WARNING if len(missed) == 1 else FAILING
@@ -143,7 +155,7 @@ def _job_overdue(job, now, grace) -> CheckResult:
 def _job_last_run(job, latest) -> CheckResult:
     name = f"job last run: {job.id}"
     if latest is None:
-        return CheckResult(name, OK, "-", f"{job.id} has not run yet")
+        return CheckResult(name, OK, "never ran", f"{job.id} has never run")
     status_text = latest["status"]
     if status_text == DjangoJobExecution.ERROR:
         error = (latest["exception"] or "").splitlines()[0:1]

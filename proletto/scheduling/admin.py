@@ -78,6 +78,11 @@ class JobAdmin(admin.ModelAdmin):
     def has_add_permission(self, request):
         return False
 
+    def has_delete_permission(self, request, obj=None):
+        # Jobs are declared in code (jobs.py); deleting the row would silently stop the job
+        # and drop its history. Pause it instead.
+        return False
+
     def changelist_view(self, request, extra_context=None):
         if request.method == "GET":
             status = scheduler_status(with_jobs=False)

@@ -12,10 +12,11 @@ from dataclasses import dataclass
 from django.db import IntegrityError, transaction
 from django_apscheduler.models import DjangoJob, DjangoJobExecution
 
-from proletto.models import RunRequest
+from proletto.models import JobRun, RunRequest
+from proletto.scheduling.history import execution_start
 from proletto.scheduling.jobstore import _job_state_dump, job_state_load
 from proletto.scheduling.registry import MissedRunPolicy, ScheduledJob, declared_jobs
-from proletto.scheduling.statuses import MAX_INSTANCES, MISSED, STARTED
+from proletto.scheduling.statuses import MAX_INSTANCES, MISSED
 
 logger = logging.getLogger("proletto.scheduling")
 
@@ -31,17 +32,14 @@ class Claim:
     run_request_id: int | None = None
 
 
-def _execution_start(job_id: str, run_time: dt.datetime) -> int | None:
+def _execution_start(job_id: str, run_time: dt.datetime, **owner) -> int | None:
     try:
-        with transaction.atomic():
-            return DjangoJobExecution.objects.create(
-                job_id=job_id, run_time=run_time, status=STARTED
-            ).pk
+        return execution_start(job_id=job_id, run_time=run_time, **owner)
     except IntegrityError:
         return None  # that fire time already has a run: another process got there first
 
 
-def due_runs_claim(*, now: dt.datetime, running: set[str]) -> list[Claim]:
+def due_runs_claim(*, now: dt.datetime, running: set[str], holder: str = "") -> list[Claim]:
     """Claim every due fire time; return the runs to start (missed ones are recorded)."""
     declared = declared_jobs()
     claims = []
@@ -53,14 +51,20 @@ def due_runs_claim(*, now: dt.datetime, running: set[str]) -> list[Claim]:
         # miss) stand or fall together, so a database outage mid-claim loses no fire time.
         with transaction.atomic():
             claim = _due_run_claim(
-                job_id, next_run_time, job_state, job=declared.get(job_id), now=now, running=running
+                job_id,
+                next_run_time,
+                job_state,
+                job=declared.get(job_id),
+                now=now,
+                running=running,
+                holder=holder,
             )
         if claim is not None:
             claims.append(claim)
     return claims
 
 
-def _due_run_claim(job_id, next_run_time, job_state, *, job, now, running) -> Claim | None:
+def _due_run_claim(job_id, next_run_time, job_state, *, job, now, running, holder):
     stored = job_state_load(job_state)
     # The column wins over the pickled state: a hand edit of next_run_time is honoured
     # instead of making the scheduler spin on a disagreement.
@@ -70,7 +74,15 @@ def _due_run_claim(job_id, next_run_time, job_state, *, job, now, running) -> Cl
         on_time = [t for t in run_times if (now - t).total_seconds() <= job.misfire_grace_time]
         if on_time:
             return _catch_up_claim(
-                job_id, next_run_time, stored, run_times, on_time, job=job, running=running, now=now
+                job_id,
+                next_run_time,
+                stored,
+                run_times,
+                on_time,
+                job=job,
+                running=running,
+                now=now,
+                holder=holder,
             )
     # The schedule's next fire time strictly after now (not 'last run + interval'), so a
     # hand-edited time does not shift the job off its schedule.
@@ -97,10 +109,13 @@ def _due_run_claim(job_id, next_run_time, job_state, *, job, now, running) -> Cl
         return None
     if late:
         logger.warning("job %s missed %d fire time(s); running it once", job_id, len(run_times))
-    return _run_claim(job, latest)
+    trigger = JobRun.Trigger.CAUGHT_UP if late else JobRun.Trigger.SCHEDULED
+    return _run_claim(job, latest, holder=holder, trigger=trigger)
 
 
-def _catch_up_claim(job_id, next_run_time, stored, run_times, on_time, *, job, running, now):
+def _catch_up_claim(
+    job_id, next_run_time, stored, run_times, on_time, *, job, running, now, holder
+):
     """coalesce=False: every fire time still within the misfire grace runs, oldest first and
     one at a time (max_instances=1); older ones are recorded as missed."""
     too_late = run_times[: len(run_times) - len(on_time)]
@@ -120,7 +135,8 @@ def _catch_up_claim(job_id, next_run_time, stored, run_times, on_time, *, job, r
         _record_missed(job_id, too_late, now=now)
     if job_id in running:
         return None
-    return _run_claim(job, first)
+    trigger = JobRun.Trigger.SCHEDULED if first == run_times[-1] else JobRun.Trigger.CAUGHT_UP
+    return _run_claim(job, first, holder=holder, trigger=trigger)
 
 
 def _next_run_time_move(job_id, expected, stored) -> bool:
@@ -133,8 +149,8 @@ def _next_run_time_move(job_id, expected, stored) -> bool:
     )
 
 
-def _run_claim(job, run_time) -> Claim | None:
-    execution_id = _execution_start(job.id, run_time)
+def _run_claim(job, run_time, **owner) -> Claim | None:
+    execution_id = _execution_start(job.id, run_time, **owner)
     return Claim(job=job, execution_id=execution_id) if execution_id is not None else None
 
 
@@ -176,7 +192,13 @@ def run_requests_claim(*, holder: str, now: dt.datetime, running: set[str]) -> l
         run_time = now
         execution_id = None
         while execution_id is None:  # unique (job, run_time): nudge past a same-instant run
-            execution_id = _execution_start(job.id, run_time)
+            execution_id = _execution_start(
+                job.id,
+                run_time,
+                holder=holder,
+                trigger=JobRun.Trigger.REQUESTED,
+                requested_by=request.requested_by,
+            )
             run_time += dt.timedelta(microseconds=1)
         RunRequest.objects.filter(pk=request.pk).update(execution_id=execution_id)
         claims.append(Claim(job=job, execution_id=execution_id, run_request_id=request.pk))

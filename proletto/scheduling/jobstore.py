@@ -106,6 +106,13 @@ def jobs_sync(*, now: dt.datetime | None = None) -> dict:
     return counts
 
 
+def jobs_missing() -> list[str]:
+    """Declared jobs that are not in the job store (deleted by hand): one cheap query."""
+    declared = declared_jobs()
+    stored = set(DjangoJob.objects.filter(id__in=list(declared)).values_list("id", flat=True))
+    return sorted(set(declared) - stored)
+
+
 def _job_row(job_id: str, *, for_update: bool = False) -> DjangoJob:
     rows = DjangoJob.objects.select_for_update() if for_update else DjangoJob.objects
     try:

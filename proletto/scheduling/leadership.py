@@ -35,12 +35,15 @@ def lease_release(*, holder: str) -> None:
     SchedulerLease.objects.filter(name=LEASE_NAME, holder=holder).update(holder="", expires_at=None)
 
 
-def instance_beat(*, holder: str, now: dt.datetime | None = None) -> None:
-    """Say this process (leader or standby) is alive; the status page counts the standbys."""
+def instance_beat(
+    *, holder: str, now: dt.datetime | None = None, kind=SchedulerInstance.Kind.SCHEDULER
+) -> None:
+    """Say this process (leader, standby or `runjob`) is alive: the status page counts the
+    standbys, and the runs it owns are not orphans."""
     now = now or timezone.now()
     if not SchedulerInstance.objects.filter(holder=holder).update(seen_at=now):
         SchedulerInstance.objects.bulk_create(
-            [SchedulerInstance(holder=holder, started_at=now, seen_at=now)],
+            [SchedulerInstance(holder=holder, kind=kind, started_at=now, seen_at=now)],
             ignore_conflicts=True,
         )
 

@@ -13,6 +13,7 @@
 returns a dict of counts (or None); the runtime logs it on the job's one summary line.
 
 A schedule can be overridden without code changes with SCHEDULE_<JOB_ID>="cron: 0 8 * * mon"
+(UTC), "cron: 30 2 * * * Europe/Berlin"
 or "interval: 15m" (see `parse_schedule`); `effective_trigger()` applies it.
 """
 
@@ -20,6 +21,7 @@ import datetime as dt
 import enum
 import importlib
 import re
+import zoneinfo
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -28,6 +30,8 @@ from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 from django.apps import apps
 from django.conf import settings
+
+from proletto.scheduling.triggers import WallClockCronTrigger
 
 
 class SchedulingError(Exception):
@@ -91,17 +95,30 @@ _INTERVAL_PART = re.compile(r"(\d+)\s*([smhdw])")
 
 
 def parse_schedule(value: str, *, job_id: str) -> BaseTrigger:
-    """'cron: <5 crontab fields>' (UTC) or 'interval: 1h30m' -> a trigger; SchedulingError else."""
+    """'cron: <5 crontab fields> [IANA zone]' (UTC when no zone is named) or 'interval: 1h30m'
+    -> a trigger; SchedulingError else. Cron in a zone follows Vixie cron across daylight-saving
+    changes (see triggers.WallClockCronTrigger)."""
     kind, sep, spec = value.partition(":")
     kind, spec = kind.strip().lower(), spec.strip()
     if not sep or not spec:
         raise SchedulingError(
             f"schedule override for job {job_id!r} is {value!r}: "
-            "expected 'cron: <m h dom mon dow>' or 'interval: <e.g. 15m, 6h, 1h30m>'"
+            "expected 'cron: <m h dom mon dow> [zone]' or 'interval: <e.g. 15m, 6h, 1h30m>'"
         )
     if kind == "cron":
+        fields = spec.split()
+        zone = dt.UTC
+        if len(fields) == 6:
+            try:
+                zone = zoneinfo.ZoneInfo(fields[-1])
+            except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+                raise SchedulingError(
+                    f"schedule override for job {job_id!r}: unknown time zone {fields[-1]!r} "
+                    "(use an IANA name such as Europe/Berlin)"
+                ) from None
+            spec = " ".join(fields[:5])
         try:
-            return CronTrigger.from_crontab(spec, timezone=dt.UTC)
+            return WallClockCronTrigger.from_crontab(spec, timezone=zone)
         except ValueError as exc:
             raise SchedulingError(
                 f"schedule override for job {job_id!r}: bad cron expression {spec!r} ({exc})"

@@ -22,7 +22,8 @@ from django_apscheduler.models import DjangoJob
 
 from proletto.scheduling.claims import Claim, due_runs_claim, run_requests_claim
 from proletto.scheduling.execution import job_execute, run_requests_orphaned_fail
-from proletto.scheduling.jobstore import jobs_sync
+from proletto.scheduling.history import executions_orphaned_close
+from proletto.scheduling.jobstore import jobs_missing, jobs_sync
 from proletto.scheduling.leadership import (
     executions_interrupt,
     instance_beat,
@@ -48,6 +49,8 @@ class SchedulerProcess:
         self._next_renew_at = 0.0
         self._next_beat_at = 0.0
         self._was_leader = False
+        self._next_housekeeping_at = 0.0
+        self.first_backoff = min(1.0, self.poll_seconds)
 
     # --- public ------------------------------------------------------------------------
 
@@ -57,7 +60,7 @@ class SchedulerProcess:
     def run(self) -> None:
         logger.info("scheduler %s starting (standby until it holds the lease)", self.holder)
         outage_since = None
-        backoff = 1.0
+        backoff = self.first_backoff
         while not self.stopping.is_set():
             try:
                 timeout = self.tick()
@@ -66,14 +69,15 @@ class SchedulerProcess:
                         "database is back after %.0fs; catching up", time.monotonic() - outage_since
                     )
                     outage_since = None
-                    backoff = 1.0
+                    backoff = self.first_backoff
             except DatabaseError as exc:
                 if outage_since is None:
                     outage_since = time.monotonic()
                     logger.error("database unavailable, retrying with backoff: %s", exc)
                 connection.close()
                 timeout = backoff
-                backoff = min(backoff * 2, 30.0)
+                # Capped at one poll: the database is noticed within a poll of its return.
+                backoff = min(backoff * 2, self.poll_seconds)
             except Exception:
                 # A bug or a corrupt job state must not kill the only process running jobs.
                 logger.exception("scheduler loop error; retrying in %.1fs", self.poll_seconds)
@@ -105,7 +109,10 @@ class SchedulerProcess:
         now = timezone.now()
         with self._lock:
             running = set(self._running)
-        for claim in due_runs_claim(now=now, running=running):
+        if started >= self._next_housekeeping_at:
+            self._housekeeping()
+            self._next_housekeeping_at = started + self.poll_seconds
+        for claim in due_runs_claim(now=now, running=running, holder=self.holder):
             self._start(claim)
             running.add(claim.job.id)
         if self.is_leading():
@@ -142,21 +149,25 @@ class SchedulerProcess:
 
     def _on_leadership(self) -> None:
         counts = jobs_sync()
-        with self._lock:
-            mine = [execution_id for _, execution_id in self._running.values()]
-        # Runs left "Started" by a leader that died (kill -9, power loss) will never finish.
-        cut = executions_interrupt(
-            exclude_ids=mine,
-            reason="interrupted: the scheduler running it died before it finished",
-        )
         run_requests_orphaned_fail(holder=self.holder)
         instances_prune()
-        logger.info(
-            "scheduler %s is the leader; jobs synced %s; %d orphaned run(s) marked interrupted",
-            self.holder,
-            counts,
-            cut,
-        )
+        logger.info("scheduler %s is the leader; jobs synced %s", self.holder, counts)
+        self._next_housekeeping_at = 0.0
+
+    def _housekeeping(self) -> None:
+        """Once a poll, as leader: close runs whose process is gone (killed, or shut down
+        while the database was away), and put back declared jobs missing from the store."""
+        with self._lock:
+            mine = [execution_id for _, execution_id in self._running.values()]
+        executions_orphaned_close(exclude_ids=mine)
+        missing = jobs_missing()
+        if missing:
+            counts = jobs_sync()
+            logger.warning(
+                "declared job(s) %s were missing from the job store: synced again %s",
+                ", ".join(missing),
+                counts,
+            )
 
     def _start(self, claim: Claim) -> None:
         thread = threading.Thread(

@@ -14,7 +14,8 @@ RECENT_RUNS = 20
 
 
 def scheduler_status(*, with_jobs: bool = True) -> dict:
-    """{'leader', 'heartbeat_at', 'heartbeat_age_seconds', 'alive', 'standbys', 'jobs': [...]}.
+    """{'state', 'leader', 'heartbeat_at', 'heartbeat_age_seconds', 'alive', 'standbys',
+    'jobs': [...]}; state is 'alive', 'stale', 'stopped' or 'never started'.
 
     `alive` means a leader holds an unexpired lease and its heartbeat is younger than
     SCHEDULER_HEARTBEAT_STALE_SECONDS.
@@ -33,8 +34,19 @@ def scheduler_status(*, with_jobs: bool = True) -> dict:
     )
     # A process beats every lease/3 s; one not seen for a stale heartbeat's time is gone.
     seen_since = now - dt.timedelta(seconds=settings.SCHEDULER_HEARTBEAT_STALE_SECONDS)
-    live = SchedulerInstance.objects.filter(seen_at__gte=seen_since).exclude(holder=leader or "")
+    live = SchedulerInstance.objects.filter(
+        seen_at__gte=seen_since, kind=SchedulerInstance.Kind.SCHEDULER
+    ).exclude(holder=leader or "")
+    if alive:
+        state = "alive"
+    elif leader:
+        state = "stale"  # holds a lease it no longer renews: hung, or cut off from the database
+    elif heartbeat_at:
+        state = "stopped"  # released its lease (a clean shutdown) and none took over
+    else:
+        state = "never started"
     status = {
+        "state": state,
         "leader": leader,
         "heartbeat_at": heartbeat_at.isoformat() if heartbeat_at else None,
         "heartbeat_age_seconds": round(age, 1) if age is not None else None,

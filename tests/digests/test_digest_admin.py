@@ -2,6 +2,8 @@ import pytest
 
 from digests.models import DigestEmail
 from digests.services.digest import digests_send_due
+from outreach.models import Suppression
+from proletto.models import User
 from tests.digests.digest_data import NOW, artist, opportunity
 
 pytestmark = pytest.mark.django_db
@@ -69,3 +71,17 @@ def test_resend_as_test_queues_a_test_digest(admin_client, digests):
         {"action": "resend_as_test", "_selected_action": [digest.pk]},
     )
     assert DigestEmail.objects.filter(user=digest.user, status=DigestEmail.Status.TEST).count() == 1
+
+
+def test_the_admin_resend_says_why_it_did_not_queue_a_suppressed_address(admin_client, digests):
+    user = User.objects.get(username="p1")
+    Suppression.objects.create(address=user.email, reason="complained: spam report")
+    digest = DigestEmail.objects.get(user=user)
+    response = admin_client.post(
+        "/admin/digests/digestemail/",
+        {"action": "resend_as_test", "_selected_action": [digest.pk]},
+        follow=True,
+    )
+    messages = [(m.level_tag, str(m)) for m in response.context["messages"]]
+    assert messages == [("error", f"{user.email} is suppressed (complained: spam report)")]
+    assert not DigestEmail.objects.filter(status=DigestEmail.Status.TEST).exists()

@@ -4,10 +4,11 @@ import pytest
 from django.test import Client
 
 from digests.models import DigestEmail
+from outreach.models import EmailOutbox, Suppression
 from proletto.models import RunRequest
 from proletto.scheduling.jobstore import job_pause, jobs_sync
 from proletto.scheduling.leadership import lease_acquire
-from tests.digests.digest_data import artist, opportunity
+from tests.digests.digest_data import NOW, artist, opportunity
 
 pytestmark = pytest.mark.django_db
 
@@ -123,3 +124,36 @@ def test_test_digest_with_nothing_to_send_is_a_json_422(staff_client):
     assert response.status_code == 422
     assert "nothing to send" in response.json()["error"]
     assert not DigestEmail.objects.exists()
+
+
+@pytest.fixture
+def calls():
+    for i in range(3):
+        opportunity(f"Painting call {i}")
+
+
+def test_the_api_answers_409_for_a_suppressed_address(staff_client, calls):
+    user = artist("bounced", pro=False)
+    Suppression.objects.create(address=user.email, reason="bounced: 550 no such user")
+    response = staff_client.post(f"/admin/api/test-digest-email/{user.pk}")
+    assert response.status_code == 409
+    assert "bounced@artists.test" in response.json()["error"]
+    assert "550 no such user" in response.json()["error"]
+    assert not DigestEmail.objects.exists()
+    assert not EmailOutbox.objects.exists()
+
+
+def test_the_api_answers_409_for_an_unsubscribed_user(staff_client, calls):
+    user = artist("gone", pro=False, unsubscribed_at=NOW)
+    response = staff_client.post(f"/admin/api/test-digest-email/{user.pk}")
+    assert response.status_code == 409
+    assert "unsubscribed" in response.json()["error"]
+    assert not DigestEmail.objects.exists()
+
+
+def test_the_api_still_sends_once_a_temporary_suppression_expired(staff_client, calls):
+    user = artist("blocked", pro=False)
+    Suppression.objects.create(
+        address=user.email, reason="3 soft bounces", expires_at=NOW.replace(year=2020)
+    )
+    assert staff_client.post(f"/admin/api/test-digest-email/{user.pk}").status_code == 201

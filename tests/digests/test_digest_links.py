@@ -99,7 +99,10 @@ def test_one_click_unsubscribe_post_needs_no_login_or_csrf(sent_digest):
     assert response.status_code == 200
     digest.user.refresh_from_db()
     assert digest.user.unsubscribed_at is not None
-    assert Suppression.objects.filter(address="giulia@artists.test", category="digest").exists()
+    # One consent model: the digest's unsubscribe stops every marketing category.
+    assert Suppression.objects.filter(
+        address="giulia@artists.test", category=Suppression.MARKETING
+    ).exists()
 
 
 def test_an_unsubscribed_artist_gets_no_next_digest(client, sent_digest):

@@ -17,6 +17,7 @@ from digests.rendering import (
     card_render,
     slot,
 )
+from outreach.consent import marketing_headers
 from outreach.models import Category, EmailOutbox
 from outreach.services.outbox import OutboxDraft, outbox_enqueue_many
 from tests.digests.digest_data import opportunity
@@ -27,7 +28,12 @@ HOSTILE = 'Giulia <b>"Bianchi"</b> & O\'Brien  '
 
 
 def frame_context(
-    *, items: int, mediums: str, open_pixel_url: str, general_picks: bool = False
+    *,
+    items: int,
+    mediums: str,
+    open_pixel_url: str,
+    general_picks: bool = False,
+    preferences_url: str = "",
 ) -> dict:
     return {
         "general_picks": general_picks,
@@ -40,9 +46,9 @@ def frame_context(
         ],
         "view_all_url": "http://127.0.0.1:8000/opportunities/",
         "unsubscribe_url": "http://127.0.0.1:8000/unsubscribe/1:a-b_c/?x=1&y=2",
-        "preferences_url": "http://127.0.0.1:8000/preferences/1:t:a-b_c/?x=1&y=2",
         "footer_address": "Proletto, Venezia",
         "open_pixel_url": open_pixel_url,
+        "preferences_url": preferences_url,
     }
 
 
@@ -50,11 +56,16 @@ def frame_context(
 @pytest.mark.parametrize("mediums", ["", "Painting, <Sculpture> & more"])
 @pytest.mark.parametrize("open_pixel_url", ["", "http://127.0.0.1:8000/d/open/1:x/?a=1&b=2"])
 @pytest.mark.parametrize("general_picks", [False, True])
+@pytest.mark.parametrize("preferences_url", ["", "http://127.0.0.1:8000/prefs/?a=1&b=2"])
 def test_the_outbox_stores_the_same_email_as_from_a_whole_render(
-    items, mediums, open_pixel_url, general_picks
+    items, mediums, open_pixel_url, general_picks, preferences_url
 ):
     context = frame_context(
-        items=items, mediums=mediums, open_pixel_url=open_pixel_url, general_picks=general_picks
+        items=items,
+        mediums=mediums,
+        open_pixel_url=open_pixel_url,
+        general_picks=general_picks,
+        preferences_url=preferences_url,
     )
     draft = OutboxDraft(
         recipient="giulia@artists.test",
@@ -62,17 +73,11 @@ def test_the_outbox_stores_the_same_email_as_from_a_whole_render(
         context=context,
         category=Category.DIGEST,
         idempotency_key="whole",
+        headers=marketing_headers(context["unsubscribe_url"]),
     )
     frames = DigestFrames()
     # A frame is rendered for the first reader of its shape and reused for the next ones.
-    frames.render(
-        {
-            **context,
-            "greeting_name": "First",
-            "unsubscribe_url": "http://x/u/1/",
-            "preferences_url": "http://x/p/1/",
-        }
-    )
+    frames.render({**context, "greeting_name": "First", "unsubscribe_url": "http://x/u/1/"})
     ids = outbox_enqueue_many(
         [draft, replace(draft, idempotency_key="slots", rendered=frames.render(context))]
     )

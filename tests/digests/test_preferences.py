@@ -154,7 +154,7 @@ def test_every_digest_carries_the_readers_own_preferences_link(client):
     digests_send_due(now=NOW)
     for user in (giulia, kwame):
         outbox = EmailOutbox.objects.get(recipient=user.email)
-        text_link = re.search(r"Manage preferences: (\S+)", outbox.body_text).group(1)
+        text_link = re.search(r"Manage email preferences: (\S+)", outbox.body_text).group(1)
         assert f'href="{text_link}"' in outbox.body_html
         response = client.get(path_of(text_link))
         assert response.status_code == 200

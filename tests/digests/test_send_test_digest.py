@@ -70,7 +70,7 @@ def test_dry_run_prints_picks_and_text_and_sends_nothing():
     artist("giulia")
     output = send("giulia", "--dry-run")
     assert "1. [" in output and "medium: painting" in output
-    assert "Unsubscribe: http://" in output
+    assert "Unsubscribe from all marketing email: http://" in output
     assert "Dry run: nothing was sent." in output
     assert not DigestEmail.objects.exists()
     assert not EmailOutbox.objects.exists()

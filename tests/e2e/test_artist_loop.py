@@ -114,7 +114,7 @@ def test_from_the_public_page_to_pro_to_a_digest_whose_preferences_link_changes_
         screenshot("-5-digest-email")
 
         # Its "Manage preferences" link changes their mediums.
-        page.click("text=Manage preferences")
+        page.click("text=Manage email preferences")
         page.wait_for_selector("#preferences")
         assert "Pro" in page.inner_text("#subscriptions")
         assert_fits_the_screen(page)

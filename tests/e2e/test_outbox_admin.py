@@ -1,6 +1,7 @@
 import pytest
 from playwright.sync_api import expect
 
+from outreach.consent import marketing_headers
 from outreach.models import EmailOutbox
 from outreach.services.outbox import outbox_enqueue
 
@@ -15,6 +16,7 @@ def test_an_operator_previews_a_dead_email_and_requeues_it(
         template="upsell_welcome",
         context={"user": {"display_name": "Giulia", "username": "giulia"}},
         category="upsell",
+        headers=marketing_headers("https://proletto.test/unsubscribe/x/"),
         idempotency_key="e2e:1",
     )
     EmailOutbox.objects.filter(pk=row.pk).update(

@@ -1,4 +1,5 @@
 import warnings
+from datetime import timedelta
 
 import pytest
 from anymail.exceptions import AnymailNotSupportedWarning
@@ -39,12 +40,17 @@ def sendgrid(settings, fake_sendgrid):
 @pytest.fixture
 def enqueue():
     """Queue a transactional test email (templates/email/upsell_welcome) for `recipient`."""
+    from outreach.consent import marketing_headers
+    from outreach.models import MARKETING_CATEGORIES
     from outreach.services.outbox import outbox_enqueue
 
     counter = iter(range(1, 1_000_000))
 
     def make(recipient="ada@example.com", category="transactional", **kwargs):
         kwargs.setdefault("idempotency_key", f"test:{next(counter)}:{recipient}")
+        if category in MARKETING_CATEGORIES:
+            # Marketing is refused without one-click headers; these name no real account.
+            kwargs.setdefault("headers", marketing_headers("https://proletto.test/unsubscribe/x/"))
         return outbox_enqueue(
             recipient=recipient,
             template=kwargs.pop("template", "upsell_welcome"),
@@ -54,3 +60,36 @@ def enqueue():
         )
 
     return make
+
+
+@pytest.fixture
+def sequence():
+    """Free to Pro: three steps, on days 0, 3 and 12 of a 14-day offer."""
+    from outreach.models import UpsellSequence, UpsellStep
+
+    sequence = UpsellSequence.objects.create(
+        code="free-to-pro", name="Free to Pro", duration=timedelta(days=14)
+    )
+    for position, days, template in [
+        (1, 0, "upsell_welcome"),
+        (2, 3, "upsell_features"),
+        (3, 12, "upsell_last_chance"),
+    ]:
+        UpsellStep.objects.create(
+            sequence=sequence, position=position, delay=timedelta(days=days), template=template
+        )
+    return sequence
+
+
+@pytest.fixture
+def artist(django_user_model):
+    return django_user_model.objects.create_user(
+        username="giulia", email="giulia@artists.example", display_name="Giulia"
+    )
+
+
+def make_pro(user, *, anchor):
+    from billing.models import Plan, Subscription
+
+    plan = Plan.objects.create(code="pro", name="Pro", is_pro=True, monthly_credits=10)
+    Subscription.objects.create(user=user, plan=plan, billing_anchor=anchor)

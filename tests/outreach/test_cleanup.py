@@ -114,3 +114,16 @@ def test_it_logs_one_line_with_the_counts(caplog):
     assert counts["django_sessions_deleted"] == 0
     [line] = [r.getMessage() for r in caplog.records if r.name == "outreach.jobs"]
     assert line.startswith("cleanup_expired_sessions {") and "django_sessions_deleted" in line
+
+
+def test_it_deletes_temporary_suppressions_once_they_expired():
+    from outreach.models import Suppression
+
+    Suppression.objects.create(address="old@x.test", reason="soft", expires_at=NOW - timedelta(1))
+    Suppression.objects.create(address="live@x.test", reason="soft", expires_at=NOW + timedelta(1))
+    Suppression.objects.create(address="hard@x.test", reason="bounced")
+    assert outreach_cleanup(now=NOW)["suppressions_expired_deleted"] == 1
+    assert set(Suppression.objects.values_list("address", flat=True)) == {
+        "live@x.test",
+        "hard@x.test",
+    }

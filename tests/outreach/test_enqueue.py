@@ -1,6 +1,7 @@
 import pytest
 from django.db import transaction
 
+from outreach.consent import marketing_headers
 from outreach.errors import OutboxError
 from outreach.models import EmailOutbox
 from outreach.services.events import suppression_add
@@ -98,7 +99,8 @@ def test_a_suppressed_address_is_recorded_as_suppressed_and_never_queued():
 
 def test_a_category_suppression_only_stops_that_category():
     suppression_add(address="ada@example.com", reason="unsubscribed", category="upsell")
-    assert enqueue(category="upsell").status == EmailOutbox.Status.SUPPRESSED
+    headers = marketing_headers("https://proletto.test/unsubscribe/x/")
+    assert enqueue(category="upsell", headers=headers).status == EmailOutbox.Status.SUPPRESSED
     assert enqueue(idempotency_key="k2").status == EmailOutbox.Status.QUEUED
 
 

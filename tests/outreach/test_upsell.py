@@ -3,10 +3,10 @@ from datetime import UTC, datetime, timedelta
 import pytest
 import time_machine
 
-from billing.models import Plan, Subscription
 from outreach.errors import OutboxError
-from outreach.models import EmailOutbox, UpsellSequence, UpsellSession, UpsellStep
+from outreach.models import EmailOutbox, UpsellSession, UpsellStep
 from outreach.services.upsell import upsell_process_due, upsell_session_start
+from tests.outreach.conftest import make_pro
 
 pytestmark = pytest.mark.django_db
 
@@ -14,37 +14,15 @@ T0 = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
 Session = UpsellSession.Status
 
 
-@pytest.fixture
-def sequence():
-    sequence = UpsellSequence.objects.create(
-        code="free-to-pro", name="Free to Pro", duration=timedelta(days=14)
-    )
-    for position, days, template in [
-        (1, 0, "upsell_welcome"),
-        (2, 3, "upsell_features"),
-        (3, 12, "upsell_last_chance"),
-    ]:
-        UpsellStep.objects.create(
-            sequence=sequence, position=position, delay=timedelta(days=days), template=template
-        )
-    return sequence
-
-
-@pytest.fixture
-def artist(django_user_model):
-    return django_user_model.objects.create_user(
-        username="giulia", email="giulia@artists.example", display_name="Giulia"
-    )
-
-
-def make_pro(user):
-    plan = Plan.objects.create(code="pro", name="Pro", is_pro=True, monthly_credits=10)
-    Subscription.objects.create(user=user, plan=plan, billing_anchor=T0)
-
-
 def run(moment):
+    """One upsell run at `moment`, then the relay sends what it queued (a step waits while
+    the previous one is still in the outbox)."""
     with time_machine.travel(moment, tick=False):
-        return upsell_process_due()
+        counts = upsell_process_due()
+    EmailOutbox.objects.filter(status=EmailOutbox.Status.QUEUED).update(
+        status=EmailOutbox.Status.SENT, sent_at=moment
+    )
+    return counts
 
 
 def test_each_due_step_is_queued_once_in_order(sequence, artist):
@@ -81,7 +59,7 @@ def test_a_scheduler_that_was_down_sends_one_step_per_run(sequence, artist):
 def test_conversion_to_pro_stops_the_sequence(sequence, artist):
     session = upsell_session_start(user=artist, sequence_code="free-to-pro", now=T0)
     run(T0)
-    make_pro(artist)
+    make_pro(artist, anchor=T0)
     assert run(T0 + timedelta(days=3)) == {"converted": 1}
     session.refresh_from_db()
     assert session.status == Session.CONVERTED
@@ -100,7 +78,7 @@ def test_the_deadline_expires_the_session(sequence, artist):
 
 
 def test_a_pro_user_gets_no_session(sequence, artist):
-    make_pro(artist)
+    make_pro(artist, anchor=T0)
     assert upsell_session_start(user=artist, sequence_code="free-to-pro", now=T0) is None
 
 

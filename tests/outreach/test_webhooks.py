@@ -95,16 +95,17 @@ def test_a_complaint_suppresses_the_address(client, sent):
     assert is_suppressed("ada@example.com", "digest")
 
 
-def test_a_soft_bounce_does_not_suppress(client, sent):
+def test_one_soft_bounce_does_not_suppress(client, sent):
     post(client, [event("deferred", T1)])
     assert not Suppression.objects.exists()
 
 
-def test_an_unsubscribe_at_the_esp_suppresses_only_that_category(client, enqueue):
+def test_an_unsubscribe_at_the_esp_stops_all_marketing_but_not_receipts(client, enqueue):
     row = enqueue(recipient="ada@example.com", category="upsell")
     EmailOutbox.objects.filter(pk=row.pk).update(esp_message_id="msg-1")
     post(client, [event("unsubscribe", T1)])
     assert is_suppressed("ada@example.com", "upsell")
+    assert is_suppressed("ada@example.com", "digest")
     assert not is_suppressed("ada@example.com", "transactional")
 
 

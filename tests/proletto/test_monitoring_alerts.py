@@ -123,4 +123,4 @@ def test_healthcheck_command_passes_with_warnings(probe):
     probe["status"] = CheckStatus.WARNING
     out = StringIO()
     call_command("healthcheck", stdout=out)
-    assert "1 checks: none failing, 1 warning(s)." in out.getvalue()
+    assert out.getvalue().startswith("WARNING: none fails, 1 warn: probe\n")

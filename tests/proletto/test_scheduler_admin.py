@@ -121,3 +121,15 @@ def test_the_history_shows_the_real_start_and_duration(admin_client, synced):
     url = reverse("admin:django_apscheduler_djangojobexecution_change", args=[execution.pk])
     html = admin_client.get(url).content.decode()
     assert "March 2, 2026, 10:05 a.m." in html or "2026-03-02 10:05:00" in html
+
+
+def test_a_declared_job_cannot_be_deleted_from_the_admin(admin_client, synced):
+    url = reverse("admin:django_apscheduler_djangojob_delete", args=["hourly"])
+    response = admin_client.post(url, {"post": "yes"})
+    assert response.status_code == 403
+    assert DjangoJob.objects.filter(id="hourly").exists()
+
+
+def test_the_job_list_offers_no_delete_action(admin_client, synced):
+    response = admin_client.get(reverse("admin:django_apscheduler_djangojob_changelist"))
+    assert "delete_selected" not in response.content.decode()

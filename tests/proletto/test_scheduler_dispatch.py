@@ -140,7 +140,12 @@ def test_a_standby_does_not_run_jobs(synced):
 
 @pytest.mark.django_db(transaction=True)
 def test_a_new_leader_marks_runs_left_started_as_interrupted(synced):
-    DjangoJobExecution.objects.create(job_id="slow", run_time=SYNCED_AT, status=statuses.STARTED)
+    from proletto.scheduling import history
+
+    # Owned by a leader killed with -9: it never beats again.
+    history.execution_start(
+        job_id="slow", run_time=SYNCED_AT, holder="dead-leader", trigger="scheduled"
+    )
     process = SchedulerProcess(holder="new-leader")
     with time_machine.travel(SYNCED_AT, tick=False):
         process.tick()

@@ -170,3 +170,15 @@ def test_from_email_is_accepted_under_the_seeds_name():
         timeout=60,
     )
     assert result.stdout.strip() == "hello@chaosvenice.com", result.stderr
+
+
+def test_a_duration_setting_reads_iso_8601():
+    import datetime as dt
+
+    assert config.duration("P1D", variable="X") == dt.timedelta(days=1)
+    assert config.duration("PT6H", variable="X") == dt.timedelta(hours=6)
+
+
+def test_a_bad_duration_setting_names_the_variable():
+    with pytest.raises(ImproperlyConfigured, match="UPSELL_MIN_STEP_GAP='one day'"):
+        config.duration("one day", variable="UPSELL_MIN_STEP_GAP")

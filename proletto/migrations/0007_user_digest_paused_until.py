@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('proletto', '0004_scheduler_instance'),
+        ('proletto', '0006_started_runs_partial_index'),
     ]
 
     operations = [
