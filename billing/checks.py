@@ -31,3 +31,28 @@ def check_stripe_secret_key(app_configs, **kwargs):
             id="billing.W001",
         )
     ]
+
+
+@register(Tags.security, deploy=True)
+def check_stripe_checkout_settings(app_configs, **kwargs):
+    """What /pro/ and the checkout webhook need in production."""
+    problems = []
+    if not settings.STRIPE_WEBHOOK_SECRET:
+        problems.append(
+            Error(
+                "STRIPE_WEBHOOK_SECRET is empty: the Stripe webhook answers 503 and nobody "
+                "who pays at /pro/ becomes Pro.",
+                hint="Set it to the signing secret (whsec_...) of /billing/stripe/webhook/.",
+                id="billing.E002",
+            )
+        )
+    if settings.STRIPE_API_BASE and not settings.STRIPE_API_BASE.startswith("https://"):
+        problems.append(
+            Error(
+                f"STRIPE_API_BASE={settings.STRIPE_API_BASE!r}: Stripe calls would go to a "
+                "stand-in or in clear text.",
+                hint="Leave STRIPE_API_BASE empty in production.",
+                id="billing.E003",
+            )
+        )
+    return problems

@@ -32,6 +32,11 @@ def subscriptions_due_for_reset(*, now) -> QuerySet:
     )
 
 
+def user_subscription(user) -> Subscription | None:
+    """The user's subscription with its plan (one query), or None."""
+    return Subscription.objects.select_related("plan").filter(user=user).first()
+
+
 def stripe_events_needing_attention() -> dict:
     """How many Stripe events wait for a person, since when, and why the oldest waits."""
     waiting = StripeEvent.objects.filter(state=StripeEvent.State.NEEDS_ATTENTION)

@@ -58,23 +58,27 @@ def eligible_stages(eligibility: str) -> frozenset[str]:
     return frozenset(stages)
 
 
-def digest_candidates() -> QuerySet:
-    """Users who get the weekly digest at all: Pro, opted in, not unsubscribed, with an email."""
+def digest_candidates(*, now) -> QuerySet:
+    """Users who get the weekly digest at all: Pro, opted in, not unsubscribed, not paused
+    (the preferences page) at `now`, with an email."""
     return (
-        pro_subscribers().filter(digest_opt_in=True, unsubscribed_at__isnull=True).exclude(email="")
+        pro_subscribers()
+        .filter(digest_opt_in=True, unsubscribed_at__isnull=True)
+        .filter(Q(digest_paused_until__isnull=True) | Q(digest_paused_until__lte=now))
+        .exclude(email="")
     )
 
 
-def digest_candidate_zones() -> list[str]:
-    return list(digest_candidates().values_list("timezone", flat=True).distinct())
+def digest_candidate_zones(*, now) -> list[str]:
+    return list(digest_candidates(now=now).values_list("timezone", flat=True).distinct())
 
 
-def digest_recipients(*, week, zones) -> QuerySet:
+def digest_recipients(*, week, zones, now) -> QuerySet:
     """Candidates in these zones with no digest for this week yet (test digests don't count)."""
     has_digest = DigestEmail.objects.filter(user=OuterRef("pk"), week_start=week).exclude(
         status=DigestEmail.Status.TEST
     )
-    return digest_candidates().filter(timezone__in=zones).exclude(Exists(has_digest))
+    return digest_candidates(now=now).filter(timezone__in=zones).exclude(Exists(has_digest))
 
 
 def catalogue_items(*, now) -> list[Item]:

@@ -7,56 +7,20 @@ A digest of 10,000 users signs 70,000 links, so the values are plain "id" or "id
 strings under Django's HMAC signer, with no JSON or compression around them.
 """
 
-import hashlib
-import hmac
 import re
 
 from django.core import signing
 from django.urls import reverse
-from django.utils.encoding import force_bytes
 
 from outreach.consent import UNSUBSCRIBE_SALT
+from proletto.signing import signer as _signer
 
 OPEN_SALT = "digests.open"
 CLICK_SALT = "digests.click"
 
-_signers: dict[str, signing.Signer] = {}
-
 
 class BadToken(Exception):
     pass
-
-
-class _Signer(signing.Signer):
-    """Django's Signer, with its HMAC key derived once instead of on every signature.
-
-    Signer.signature() derives the key (a SHA-256 of salt and SECRET_KEY) and then computes
-    the HMAC: for a short value that is two thirds of the work, and a digest run signs seven
-    links per user. Signatures are byte for byte Django's (tests/digests/test_tokens.py
-    checks it); verification (unsign, which passes each key, SECRET_KEY_FALLBACKS included)
-    is Django's own code.
-    """
-
-    def __init__(self, *, salt: str):
-        super().__init__(salt=salt)
-        # As django.utils.crypto.salted_hmac(self.salt + "signer", value, self.key).
-        derived = hashlib.sha256(force_bytes(self.salt + "signer") + force_bytes(self.key))
-        self._hmac = hmac.new(derived.digest(), digestmod=hashlib.sha256)
-
-    def signature(self, value, key=None):
-        if key is not None or self.algorithm != "sha256":
-            return super().signature(value, key)
-        mac = self._hmac.copy()
-        mac.update(force_bytes(value))
-        return signing.b64_encode(mac.digest()).decode()
-
-
-def _signer(salt: str) -> signing.Signer:
-    # Built lazily (SECRET_KEY is read at construction) and reused: construction is the
-    # expensive part of signing a short value.
-    if salt not in _signers:
-        _signers[salt] = _Signer(salt=salt)
-    return _signers[salt]
 
 
 def _ids(token: str, salt: str, count: int) -> list[int]:

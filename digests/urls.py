@@ -10,4 +10,5 @@ urlpatterns = [
     path("d/open/<str:token>.gif", views.digest_open, name="open"),
     path("d/click/<str:token>/", views.digest_click, name="click"),
     path("unsubscribe/<str:token>/", views.digest_unsubscribe, name="unsubscribe"),
+    path("preferences/<str:token>/", views.preferences, name="preferences"),
 ]

@@ -1,16 +1,22 @@
 from django.conf import settings
 from django.contrib.auth import get_user_model
+from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
 from django.http import Http404, HttpResponse, HttpResponseRedirect
 from django.shortcuts import get_object_or_404, render
+from django.utils import timezone
+from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_http_methods
 
+from billing.selectors import user_subscription
 from digests import selectors, tokens
 from digests.demo import render_demo_source
 from digests.errors import DigestsError
-from digests.forms import OpportunityFilterForm
+from digests.forms import OpportunityFilterForm, PreferencesForm
+from digests.preferences import artist_preferences_update, digest_choice
 from digests.services import tracking
+from proletto.preferences_link import BadPreferencesLink, user_for_preferences_token
 
 
 def demo_source(request, name):
@@ -89,3 +95,44 @@ def opportunity_list(request):
 def opportunity_detail(request, pk):
     opportunity = get_object_or_404(selectors.open_opportunities(), pk=pk)
     return render(request, "digests/opportunity_detail.html", {"opportunity": opportunity})
+
+
+# --- the artist's preferences, from the signed link in every email ---------------------------
+
+
+@never_cache  # the page shows one artist's profile: no shared cache may keep it
+@require_http_methods(["GET", "POST"])
+def preferences(request, token):
+    """No password: the signed, expiring link names the user, and the form (CSRF-protected
+    like every POST here) can only change that user."""
+    try:
+        user = user_for_preferences_token(token)
+    except BadPreferencesLink as exc:
+        return render(request, "digests/link_error.html", {"message": str(exc)}, status=400)
+    now = timezone.now()
+    if request.method == "POST":
+        form = PreferencesForm(request.POST)
+        if form.is_valid():
+            try:
+                artist_preferences_update(user=user, change=form.change(), now=now)
+            except (DigestsError, ValidationError) as exc:
+                form.add_error(None, exc)
+            else:
+                return HttpResponseRedirect(f"{request.path}?saved=1")
+    else:
+        form = PreferencesForm(initial=PreferencesForm.initial_for(user, now=now))
+    digest, pause_weeks = digest_choice(user, now=now)
+    return render(
+        request,
+        "digests/preferences.html",
+        {
+            "user": user,
+            "form": form,
+            "token": token,
+            "saved": request.GET.get("saved") == "1" and request.method == "GET",
+            "subscription": user_subscription(user),
+            "digest_state": digest,
+            "paused_until": user.digest_paused_until if pause_weeks else None,
+        },
+        status=200 if request.method == "GET" or form.is_valid() else 400,
+    )

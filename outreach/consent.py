@@ -10,6 +10,8 @@ from django.conf import settings
 from django.core import signing
 from django.urls import reverse
 
+from proletto.preferences_link import preferences_url
+
 ONE_CLICK = "List-Unsubscribe=One-Click"
 # The salt of the signed unsubscribe token. Its value predates marketing beyond the digest
 # and stays, so that links in emails already sent keep working. digests.tokens reads these
@@ -34,11 +36,12 @@ def marketing_headers(url: str) -> dict:
 def marketing_extras(*, user_id: int) -> tuple[dict, dict]:
     """(template context, headers) every marketing email to `user_id` needs.
 
-    `preferences_url` is the slot for the manage-preferences page: templates show the link
-    when it is set, and it stays None until that page exists.
+    `preferences_url` is the artist's own signed, expiring link to the preferences page
+    (proletto/preferences_link.py).
     """
     url = unsubscribe_url(user_id)
-    return {"unsubscribe_url": url, "preferences_url": None}, marketing_headers(url)
+    context = {"unsubscribe_url": url, "preferences_url": preferences_url(user_id)}
+    return context, marketing_headers(url)
 
 
 def has_one_click_headers(headers: dict) -> bool:

@@ -30,3 +30,10 @@ def check_schedules(app_configs, **kwargs):
     from proletto.scheduling.registry import schedule_problems
 
     return [Error(problem, id="proletto.E002") for problem in schedule_problems()]
+
+
+@register()
+def check_preferences_link(app_configs, **kwargs):
+    if settings.PREFERENCES_LINK_MAX_AGE_DAYS < 1:
+        return [Error("PREFERENCES_LINK_MAX_AGE_DAYS must be at least 1", id="proletto.E003")]
+    return []

@@ -296,6 +296,9 @@ INBOX_CLAIM_SECONDS = env.int("INBOX_CLAIM_SECONDS", default=300)
 INBOX_JOB_MAX_SECONDS = env.float("INBOX_JOB_MAX_SECONDS", default=50)
 HEALTH_INBOX_BACKLOG_WARNING_SECONDS = env.int("HEALTH_INBOX_BACKLOG_WARNING_SECONDS", default=300)
 HEALTH_INBOX_BACKLOG_FAILING_SECONDS = env.int("HEALTH_INBOX_BACKLOG_FAILING_SECONDS", default=1800)
+# --- the artists' pages ---------------------------------------------------------------------
+# How long the "manage preferences" link of an email works (a weekly email carries a new one).
+PREFERENCES_LINK_MAX_AGE_DAYS = env.int("PREFERENCES_LINK_MAX_AGE_DAYS", default=30)
 
 # --- maintenance bot and system status (proletto/monitoring) -------------------------------------
 HEALTH_RESULT_RETENTION_DAYS = env.int("HEALTH_RESULT_RETENTION_DAYS", default=14)

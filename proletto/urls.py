@@ -22,5 +22,6 @@ urlpatterns = [
     # outreach wraps Anymail's tracking webhooks (clear 4xx, one transaction per batch).
     path("anymail/", include("outreach.urls")),
     path("anymail/", include("anymail.urls")),
+    path("", include("billing.pro_urls")),
     path("", include("digests.urls")),
 ]

@@ -4,6 +4,8 @@
   credits_consume and credits_grant, and the bulk SQL that writes a batch of resets.
 - stripe_events: Stripe webhooks (stripe_event_verify, stripe_event_process). Not named
   stripe.py, so that no reader mistakes it for the `stripe` library.
+- checkout: going Pro (Checkout Sessions, the customer portal) and the
+  checkout.session.completed handler that stripe_events dispatches to.
 
 Bad input raises billing.exceptions.BillingError.
 """

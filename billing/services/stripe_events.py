@@ -12,6 +12,11 @@ from django.utils import timezone
 from billing import periods, stripe_periods, stripe_subscriptions
 from billing.exceptions import BillingError
 from billing.models import CreditLedgerEntry, Plan, StripeEvent, Subscription
+from billing.services.checkout import (
+    PLAN_METADATA_KEY,
+    USER_ID_METADATA_KEY,
+    checkout_session_completed,
+)
 from billing.services.credits import credits_reset_for_period
 from billing.stripe_payload import dig as _dig
 from billing.stripe_payload import stripe_id as _stripe_id
@@ -312,10 +317,8 @@ def _local_subscription(stripe_id: str, *, customer_id: str | None = None) -> Su
     return subscription
 
 
-# Metadata Proletto's Checkout puts on the subscriptions it creates (subscription_data): the
-# user when known, and the plan sold.
-USER_ID_METADATA_KEY = "proletto_user_id"
-PLAN_METADATA_KEY = "plan"
+# Proletto's Checkout (billing/services/checkout.py) puts the user, when known, and the plan
+# sold in the metadata of the subscriptions it creates: PLAN_METADATA_KEY, USER_ID_METADATA_KEY.
 
 
 def _stripe_subscription(stripe_id: str, *, why: str = "") -> dict:
@@ -384,6 +387,7 @@ _STRIPE_PREPARERS = {
 }
 
 _STRIPE_HANDLERS = {
+    "checkout.session.completed": checkout_session_completed,
     "invoice.paid": _invoice_paid,
     "customer.subscription.created": _subscription_changed,
     "customer.subscription.updated": _subscription_changed,

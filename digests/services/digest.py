@@ -25,6 +25,7 @@ from outreach.models import Category, EmailOutbox
 from outreach.selectors import suppressed_addresses, suppression_for
 from outreach.services.outbox import OutboxDraft, email_render, outbox_enqueue_many
 from proletto.bulk import objs_insert_ignoring_conflicts, rows_insert
+from proletto.preferences_link import preferences_url
 from proletto.vocabulary import MEDIUMS
 
 logger = logging.getLogger(__name__)
@@ -41,7 +42,7 @@ def digests_send_due(*, now=None, batch_size: int = 1000) -> dict:
     started = time.monotonic()
     counts = {"users": 0, "queued": 0, "skipped": 0, "taken_by_other_run": 0}
     counts.update(digests_sync_from_outbox())
-    by_week = weeks.due_zones_by_week(selectors.digest_candidate_zones(), now)
+    by_week = weeks.due_zones_by_week(selectors.digest_candidate_zones(now=now), now)
     if by_week:
         catalogue = Catalogue(selectors.catalogue_items(now=now), today=now.date())
         general = GeneralPicks(catalogue, clicks=selectors.opportunity_click_counts(now=now))
@@ -51,7 +52,7 @@ def digests_send_due(*, now=None, batch_size: int = 1000) -> dict:
             last_id = 0
             while True:
                 users = list(
-                    selectors.digest_recipients(week=week, zones=zones)
+                    selectors.digest_recipients(week=week, zones=zones, now=now)
                     .filter(pk__gt=last_id)
                     .order_by("pk")
                     .values(*selectors.PROFILE_FIELDS)[:batch_size]
@@ -261,8 +262,7 @@ def digest_email_context(
         "profile_url": settings.DIGEST_PROFILE_URL,
         "view_all_url": _view_all_url(settings.SITE_URL),
         "unsubscribe_url": unsubscribe_url,
-        # The manage-preferences page's slot (outreach.consent.marketing_extras).
-        "preferences_url": None,
+        "preferences_url": preferences_url(user["id"]),
         "footer_address": settings.EMAIL_FOOTER_ADDRESS,
         "open_pixel_url": (
             _link("digests:open", tokens.open_token(digest_id)) if digest_id is not None else ""

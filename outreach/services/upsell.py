@@ -6,7 +6,6 @@ from datetime import datetime
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
-from django.urls import reverse
 from django.utils import timezone
 
 from billing.selectors import pro_subscribers
@@ -15,6 +14,7 @@ from outreach.errors import OutboxError
 from outreach.models import Category, EmailOutbox, UpsellSequence, UpsellSession
 from outreach.services.counts import _counts
 from outreach.services.outbox import outbox_enqueue
+from proletto.preferences_link import pro_url
 
 logger = logging.getLogger(__name__)
 
@@ -136,7 +136,7 @@ def _upsell_step(
                     "session": session,
                     "step": step,
                     "deadline": session.deadline,
-                    "pro_url": _upsell_pro_url(),
+                    "pro_url": pro_url(session.user_id),
                     **consent_context,
                 },
                 headers=headers,
@@ -195,9 +195,3 @@ def _upsell_step_waits(
     if previous is not None and previous.sent_at is not None:
         last = max(last, previous.sent_at)
     return last + settings.UPSELL_MIN_STEP_GAP > now
-
-
-def _upsell_pro_url() -> str:
-    # The Pro page (/pro/) is being built (issue #20); until it lands the offer links to the
-    # public opportunities page, which exists. The lead switches this to /pro/ at merge.
-    return settings.SITE_URL + reverse("digests:opportunities")

@@ -76,6 +76,9 @@ class User(AbstractUser):
     unsubscribed_at = models.DateTimeField(
         null=True, blank=True, help_text="Set by the unsubscribe link; no marketing email after."
     )
+    digest_paused_until = models.DateTimeField(
+        null=True, blank=True, help_text="No weekly digest before this instant (set by the artist)."
+    )
 
     class Meta:
         indexes = [models.Index(fields=["timezone"], name="user_timezone_idx")]

@@ -47,6 +47,18 @@ def run_together(*tasks):
     assert not errors, errors
 
 
+def post_signed(payload: str) -> int:
+    """POST a signed event to the webhook from a fresh client (its own connection)."""
+    response = Client().post(
+        WEBHOOK_URL,
+        data=payload,
+        content_type="application/json",
+        headers={"Stripe-Signature": stripe_signature(payload)},
+    )
+    # The webhook only stores the event; the inbox job applies it (in this thread too).
+    return with_inbox_applied(response).status_code
+
+
 def test_the_database_refuses_a_second_reset_for_the_same_period(make_subscription):
     subscription = make_subscription()
     entry = {"kind": "reset", "amount": 1, "balance_after": 1, "period_start": RENEWAL}
@@ -76,13 +88,7 @@ def test_job_webhook_and_admin_racing_for_one_period_grant_once(make_subscriptio
         credits_reset_due(source=Source.JOB)
 
     def webhook():
-        response = Client().post(
-            WEBHOOK_URL,
-            data=payload,
-            content_type="application/json",
-            headers={"Stripe-Signature": stripe_signature(payload)},
-        )
-        responses.append(with_inbox_applied(response).status_code)
+        responses.append(post_signed(payload))
 
     def admin():
         credits_reset(subscription_ids=[subscription.pk], source=Source.ADMIN)
@@ -133,3 +139,41 @@ def test_concurrent_spending_never_takes_the_balance_below_zero(make_subscriptio
     subscription.refresh_from_db()
     assert (subscription.credits_balance, len(refused)) == (1, 2)
     assert subscription.ledger_entries.count() == 3
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize("round_", range(3))
+def test_one_checkout_event_delivered_twice_at_once_makes_one_subscription_and_one_grant(
+    pro_plan, round_
+):
+    from billing.selectors import user_is_pro
+    from proletto.models import User
+    from tests.billing.conftest import stripe_event
+
+    user = User.objects.create_user(username=f"racer{round_}", email=f"racer{round_}@a.test")
+    event = stripe_event(
+        "checkout.session.completed",
+        {
+            "id": f"cs_race_{round_}",
+            "object": "checkout.session",
+            "mode": "subscription",
+            "client_reference_id": str(user.pk),
+            "customer": f"cus_race_{round_}",
+            "subscription": f"sub_race_{round_}",
+            "metadata": {"plan": "pro"},
+        },
+        created=utc(2026, 3, 2, 9),
+    )
+    payload = json.dumps(event)
+    statuses = []
+
+    def deliver():
+        statuses.append(post_signed(payload))
+
+    with time_machine.travel(utc(2026, 3, 2, 9, 0, 5), tick=True):
+        run_together(deliver, deliver)
+    assert statuses == [200, 200]
+    assert Subscription.objects.filter(user=user).count() == 1
+    assert CreditLedgerEntry.objects.filter(subscription__user=user, kind="reset").count() == 1
+    assert user_is_pro(user)

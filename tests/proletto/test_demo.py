@@ -54,3 +54,65 @@ def test_demo_has_pro_and_free_artists_in_several_time_zones():
     artists = User.objects.filter(is_staff=False)
     assert artists.values("timezone").distinct().count() >= 5
     assert 0 < pro_subscribers().count() < artists.count()
+
+
+def test_rundemo_runs_the_stripe_stand_in_and_points_the_app_at_it_not_at_stripe(monkeypatch):
+    from proletto.management.commands.rundemo import Command
+
+    monkeypatch.setenv("STRIPE_API_BASE", "")
+    monkeypatch.setenv("STRIPE_SECRET_KEY", "sk_live_someone_elses")
+    monkeypatch.setenv("DEMO_STRIPE_PORT", "12111")
+    processes, environment = Command().processes("127.0.0.1:8123")
+    assert set(processes) == {"web", "scheduler", "stripe"}
+    assert processes["stripe"][1:3] == ["-m", "billing.testing.fake_stripe"]
+    assert "http://127.0.0.1:8123/billing/stripe/webhook/" in processes["stripe"]
+    assert environment["STRIPE_API_BASE"] == "http://127.0.0.1:12111"
+    assert environment["STRIPE_SECRET_KEY"] == "sk_test_demo_local_stand_in"
+    assert environment["SITE_URL"] == "http://127.0.0.1:8123"
+    secret = processes["stripe"][processes["stripe"].index("--webhook-secret") + 1]
+    assert environment["STRIPE_WEBHOOK_SECRET"] == secret
+
+
+@pytest.mark.slow
+def test_the_demos_stripe_process_answers_checkout_through_the_stripe_library(monkeypatch):
+    import socket
+    import subprocess
+
+    import stripe
+
+    from proletto.management.commands.rundemo import Command
+
+    with socket.socket() as probe:  # a free port for the stand-in's fixed-port process
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    monkeypatch.setenv("DEMO_STRIPE_PORT", str(port))
+    processes, environment = Command().processes("127.0.0.1:8123")
+    process = subprocess.Popen(
+        processes["stripe"], env=environment, stdout=subprocess.PIPE, text=True
+    )
+    try:
+        assert "local Stripe stand-in on" in process.stdout.readline()
+        client = stripe.StripeClient(
+            environment["STRIPE_SECRET_KEY"],
+            base_addresses={"api": environment["STRIPE_API_BASE"]},
+            max_network_retries=0,
+        )
+        session = client.v1.checkout.sessions.create(
+            params={
+                "mode": "subscription",
+                "line_items": [{"price": "price_demo_pro_monthly", "quantity": 1}],
+                "success_url": "http://127.0.0.1:8123/pro/success/",
+                "cancel_url": "http://127.0.0.1:8123/pro/cancel/",
+            }
+        )
+        assert session.url.startswith(f"http://127.0.0.1:{port}/checkout/")
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
+
+
+def test_the_demo_pro_plans_are_for_sale_at_pro():
+    from billing.services.checkout import pro_plans
+
+    call_command("load_demo", stdout=StringIO())
+    assert [plan.code for plan in pro_plans()] == ["pro", "studio"]

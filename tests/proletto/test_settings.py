@@ -141,6 +141,7 @@ def test_check_deploy_is_clean_with_production_like_env(tmp_path):
             "SENDGRID_API_KEY": "SG.test",
             "ANYMAIL_WEBHOOK_SECRET": "hook:" + "w3bh00k" * 5,
             "STRIPE_SECRET_KEY": "rk_live_" + "s7r1p3" * 5,
+            "STRIPE_WEBHOOK_SECRET": "whsec_" + "y" * 24,
         },
         capture_output=True,
         text=True,

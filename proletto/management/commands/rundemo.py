@@ -1,3 +1,5 @@
+import importlib
+import os
 import signal
 import socket
 import subprocess
@@ -5,6 +7,10 @@ import sys
 import time
 
 from django.core.management.base import BaseCommand, CommandError
+
+from proletto.management.commands.load_demo import DEMO_APPS
+from proletto.models import User
+from proletto.preferences_link import preferences_token
 
 # How long the web server may take to start listening before the demo gives up.
 WEB_START_SECONDS = 60
@@ -43,9 +49,9 @@ def _listening(host: str, port: int) -> bool:
 
 class Command(BaseCommand):
     help = (
-        "Run the web server and the scheduler together for the demo; one Ctrl-C stops both. "
-        "Exits non-zero, before printing anything, if the port is taken, and non-zero if a "
-        "process dies."
+        "Run the web server, the scheduler and the apps' demo processes (the local Stripe "
+        "stand-in) together for the demo; one Ctrl-C stops them all. Exits non-zero, "
+        "before printing anything, if the port is taken, and non-zero if a process dies."
     )
 
     def add_arguments(self, parser):
@@ -54,19 +60,33 @@ class Command(BaseCommand):
             "--check", action="store_true", help="Only check that the port is free, then exit."
         )
 
-    def processes(self, addr: str) -> dict[str, list[str]]:
+    def processes(self, addr: str) -> tuple[dict[str, list[str]], dict[str, str]]:
+        """Every demo process's argv, and the environment they all run with: the web server
+        and the scheduler, then what each app adds (`demo_processes` in its demo module)."""
         manage = [sys.executable, "manage.py"]
-        return {
+        site_url = f"http://{addr}"
+        processes = {
             "web": [*manage, "runserver", addr, "--noreload"],
             "scheduler": [*manage, "runapscheduler"],
         }
+        environment = {**os.environ, "SITE_URL": site_url}
+        for app in DEMO_APPS:
+            module = importlib.import_module(f"{app}.demo")
+            if hasattr(module, "demo_processes"):
+                more, settings = module.demo_processes(site_url=site_url)
+                processes.update(more)
+                environment.update(settings)
+        return processes, environment
 
     def handle(self, *args, addr, check=False, **options):
         host, port = parse_addr(addr)
         port_free_check(host, port)
         if check:
             return
-        children = {name: subprocess.Popen(argv) for name, argv in self.processes(addr).items()}
+        processes, environment = self.processes(addr)
+        children = {
+            name: subprocess.Popen(argv, env=environment) for name, argv in processes.items()
+        }
         stopping = False
 
         def stop(signum, frame):
@@ -85,6 +105,7 @@ class Command(BaseCommand):
                         f"{', '.join(children)}). Ctrl-C stops everything."
                     )
                 )
+                self.artist_links(addr)
             while failure is None and not stopping:
                 exited = {
                     name: p.returncode for name, p in children.items() if p.poll() is not None
@@ -105,6 +126,15 @@ class Command(BaseCommand):
         if failure:
             raise CommandError(failure)
         self.stdout.write("Demo stopped.")
+
+    def artist_links(self, addr: str) -> None:
+        artist = User.objects.filter(is_staff=False).order_by("pk").first()
+        if artist is not None:
+            self.stdout.write(
+                f"Go Pro: http://{addr}/pro/ (payments go to the local Stripe stand-in). "
+                f"{artist.username}'s preferences, as linked from every email: "
+                f"http://{addr}/preferences/{preferences_token(artist.pk)}/"
+            )
 
     def wait_for_web(self, children, host: str, port: int) -> str | None:
         """None once the web server answers on its port; why not, if it exits or never does."""
