@@ -16,6 +16,7 @@ from digests.models import DigestEmail
 from digests.services.digest import digests_send_due
 from digests.tokens import unsubscribe_token
 from outreach.models import EmailOutbox
+from proletto.inbox.services import inbox_process
 from proletto.models import User
 from proletto.preferences_link import preferences_url
 from tests.digests.digest_data import opportunity
@@ -101,6 +102,7 @@ def test_from_the_public_page_to_pro_to_a_digest_whose_preferences_link_changes_
     assert_fits_the_screen(page)
     screenshot("-4-success")
     assert [d["status"] for d in fake_stripe.webhook_deliveries] == [200]
+    inbox_process()  # the webhook stored the event; the inbox job applies it within a minute
     assert user_is_pro(giulia)
     assert Subscription.objects.get(user=giulia).stripe_subscription_id.startswith("sub_")
 

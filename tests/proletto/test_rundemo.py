@@ -52,7 +52,7 @@ class DyingWebDemo(rundemo.Command):
         return {
             "web": [sys.executable, "-c", "import sys; sys.exit(3)"],
             "scheduler": [sys.executable, "-c", "import time; time.sleep(60)"],
-        }
+        }, dict(os.environ)
 
 
 def test_a_web_server_that_dies_at_start_fails_the_demo_without_a_banner():
