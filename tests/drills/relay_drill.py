@@ -14,6 +14,7 @@ from django.utils import timezone
 
 from outreach.models import EmailOutbox
 from outreach.testing.fake_sendgrid import FakeSendGrid
+from proletto.inbox.services import inbox_process
 from tests.outreach.processes import manage
 
 FULL = os.environ.get("RELAY_DRILL_FULL", "").lower() in ("1", "true", "yes")
@@ -111,7 +112,8 @@ def copies(esp: FakeSendGrid) -> dict:
 
 
 def post_tracking_events(events: list[dict]) -> None:
-    """Deliver ESP events through the real webhook view, as SendGrid would."""
+    """Deliver ESP events through the real webhook view, as SendGrid would, then apply them as
+    the scheduler's process_inbox does within a minute (the webhook only stores them)."""
     if not events:
         return
     credentials = base64.b64encode(b"hook:test-secret").decode()
@@ -122,3 +124,4 @@ def post_tracking_events(events: list[dict]) -> None:
         HTTP_AUTHORIZATION=f"Basic {credentials}",
     )
     assert response.status_code == 200, response.content[:500]
+    inbox_process()
