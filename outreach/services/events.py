@@ -132,13 +132,11 @@ def outbox_record_event(
 
         address = recipient or (outbox.recipient if outbox else "")
         soft = event_type == "deferred" or reject_reason in SOFT_REJECT_REASONS
-        if not address:
-            pass
-        elif soft:
+        if address and soft:
             _suppress_after_soft_bounces(address, occurred_at)
-        elif event_type in ("bounced", "complained"):
+        elif address and event_type in ("bounced", "complained"):
             suppression_add(address=address, reason=f"{event_type}: {description}".strip(": "))
-        elif event_type == "unsubscribed":
+        elif address and event_type == "unsubscribed":
             # One consent model: an unsubscribe from any marketing email stops all of it.
             suppression_add(
                 address=address,

@@ -6,10 +6,10 @@ import signal
 import time
 
 import pytest
-from django.utils import timezone
 
 from outreach.models import EmailOutbox
 from outreach.testing.fake_sendgrid import FakeSendGrid
+from tests.drills.relay_drill import queue_emails
 from tests.outreach.processes import manage
 
 pytestmark = [pytest.mark.postgres, pytest.mark.slow, pytest.mark.django_db(transaction=True)]
@@ -19,21 +19,7 @@ DEADLINE_SECONDS = 300
 
 
 def test_two_relays_deliver_every_email_once_through_an_esp_failing_30_percent():
-    now = timezone.now()
-    EmailOutbox.objects.bulk_create(
-        (
-            EmailOutbox(
-                recipient=f"artist{i}@example.com",
-                subject=f"Your opportunities #{i}",
-                body_text="Hello",
-                category="digest",
-                idempotency_key=f"drill:{i}",
-                next_attempt_at=now,
-            )
-            for i in range(EMAILS)
-        ),
-        batch_size=1000,
-    )
+    queue_emails(EMAILS)
     with FakeSendGrid(failure_rate=0.3, seed=3, hang_seconds=2.0) as esp:
         relays = [
             manage(
