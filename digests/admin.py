@@ -224,19 +224,33 @@ class DigestItemInline(admin.TabularInline):
         return "; ".join(item.reasons)
 
 
+class DeliveryFilter(admin.SimpleListFilter):
+    title = "delivery"
+    parameter_name = "delivery"
+
+    def lookups(self, request, model_admin):
+        return DigestEmail.Delivery.choices
+
+    def queryset(self, request, queryset):
+        if self.value() in DigestEmail.Delivery.values:
+            return queryset.filter(delivery=self.value())
+        return queryset
+
+
 @admin.register(DigestEmail)
 class DigestEmailAdmin(admin.ModelAdmin):
     list_display = [
         "user",
         "week_start",
         "status",
+        "delivery",
         "opportunity_count",
         "sent_at",
         "opened_at",
         "clicked_at",
         "skip_reason",
     ]
-    list_filter = ["status", "week_start"]
+    list_filter = ["status", DeliveryFilter, "week_start"]
     list_select_related = ["user"]
     search_fields = ["user__username", "user__email"]
     date_hierarchy = "week_start"
@@ -252,11 +266,32 @@ class DigestEmailAdmin(admin.ModelAdmin):
         "outbox",
         "run_id",
         "created_at",
+        "delivery",
         "sent_at",
         "opened_at",
         "clicked_at",
     ]
     change_list_template = "admin/digests/digestemail/change_list.html"
+
+    def get_queryset(self, request):
+        # How each email fared is its outbox row's, joined in the list's one query.
+        return super().get_queryset(request).with_delivery()
+
+    @admin.display(description="delivery", ordering="delivery")
+    def delivery(self, digest):
+        return DigestEmail.Delivery(digest.delivery).label
+
+    @admin.display(description="sent at", ordering="sent_at")
+    def sent_at(self, digest):
+        return digest.sent_at
+
+    @admin.display(description="opened at", ordering="opened_at")
+    def opened_at(self, digest):
+        return digest.opened_at
+
+    @admin.display(description="clicked at", ordering="clicked_at")
+    def clicked_at(self, digest):
+        return digest.clicked_at
 
     def has_add_permission(self, request):
         return False

@@ -41,9 +41,10 @@ def digest_scheduler_status(request):
     job = next((job for job in status["jobs"] if job["id"] == SEND_WEEKLY_DIGESTS), None)
     this_week = week_of(timezone.now().date())
     counts = dict(
-        DigestEmail.objects.filter(week_start__gte=this_week)
+        DigestEmail.objects.with_delivery()
+        .filter(week_start__gte=this_week)
         .exclude(status=DigestEmail.Status.TEST)
-        .values_list("status")
+        .values_list("delivery")
         .annotate(n=Count("id"))
     )
     return JsonResponse(
@@ -54,7 +55,7 @@ def digest_scheduler_status(request):
             "leader_alive": status["alive"],
             "heartbeat_age_seconds": status["heartbeat_age_seconds"],
             "week_start": this_week.isoformat(),
-            "digests_this_week": {s: counts.get(s, 0) for s in DigestEmail.Status.values},
+            "digests_this_week": {s: counts.get(s, 0) for s in DigestEmail.Delivery.values},
             "history_url": _executions_url(),
         }
     )

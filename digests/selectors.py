@@ -230,7 +230,8 @@ def digest_of_this_week(*, user, now=None) -> DigestEmail | None:
     now = now or timezone.now()
     week = weeks.week_of(now.astimezone(user.zone).date())
     return (
-        DigestEmail.objects.exclude(status=DigestEmail.Status.TEST)
+        DigestEmail.objects.with_delivery()
+        .exclude(status=DigestEmail.Status.TEST)
         .filter(user=user, week_start=week)
         .select_related("outbox")
         .first()
@@ -253,10 +254,11 @@ def test_digests_requested_since(*, requested_by, since, limit: int):
 
 
 def digest_weekly_rates(*, weeks: int = 12) -> list[dict]:
-    """Per week: digests sent, opened and clicked, and the rates; one aggregate query."""
-    sent_statuses = [DigestEmail.Status.SENT, DigestEmail.Status.QUEUED]
+    """Per week: digests sent (or on their way), opened and clicked, and the rates; one
+    aggregate query."""
     rows = (
-        DigestEmail.objects.filter(status__in=sent_statuses)
+        DigestEmail.objects.with_delivery()
+        .filter(delivery__in=[DigestEmail.Delivery.SENT, DigestEmail.Delivery.QUEUED])
         .values("week_start")
         .annotate(
             sent=Count("id"),

@@ -5,7 +5,7 @@
 - opportunities: writes to the opportunity catalogue (opportunities_upsert,
   opportunities_touch, opportunities_expire).
 - digest: the weekly digest (digests_send_due, digest_email_context, digest_send_test,
-  digest_picks_for, digest_preview, digests_sync_from_outbox).
+  digest_picks_for, digest_preview).
 - tracking: opens, clicks and unsubscribes (digest_record_open, digest_record_click,
   digest_unsubscribe).
 

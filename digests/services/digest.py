@@ -41,7 +41,6 @@ def digests_send_due(*, now=None, batch_size: int = 1000) -> dict:
     now = now or timezone.now()
     started = time.monotonic()
     counts = {"users": 0, "queued": 0, "skipped": 0, "taken_by_other_run": 0}
-    counts.update(digests_sync_from_outbox())
     by_week = weeks.due_zones_by_week(selectors.digest_candidate_zones(now=now), now)
     if by_week:
         catalogue = Catalogue(selectors.catalogue_items(now=now), today=now.date())
@@ -375,34 +374,3 @@ def digest_preview(*, user, now=None) -> tuple[str, str, str]:
     )
     rendered = email_render(template=DIGEST_TEMPLATE, context=context)
     return tuple(tokens.tokens_redact(part) for part in rendered)
-
-
-def digests_sync_from_outbox() -> dict:
-    """Carry what the outbox learned (sent, gave up, ESP opens and clicks) onto digests.
-
-    Set-based: a handful of UPDATEs, whatever the number of digests.
-    """
-    outbox = EmailOutbox.objects.filter(pk=OuterRef("outbox_id"))
-    sent = DigestEmail.objects.filter(
-        status=DigestEmail.Status.QUEUED, outbox__status=EmailOutbox.Status.SENT
-    ).update(status=DigestEmail.Status.SENT, sent_at=Subquery(outbox.values("sent_at")[:1]))
-    DigestEmail.objects.filter(
-        status=DigestEmail.Status.TEST,
-        sent_at__isnull=True,
-        outbox__status=EmailOutbox.Status.SENT,
-    ).update(sent_at=Subquery(outbox.values("sent_at")[:1]))
-    failed = DigestEmail.objects.filter(
-        status=DigestEmail.Status.QUEUED,
-        outbox__status__in=[
-            EmailOutbox.Status.DEAD,
-            EmailOutbox.Status.CANCELLED,
-            EmailOutbox.Status.SUPPRESSED,
-        ],
-    ).update(status=DigestEmail.Status.FAILED)
-    DigestEmail.objects.filter(opened_at__isnull=True, outbox__opened_at__isnull=False).update(
-        opened_at=Subquery(outbox.values("opened_at")[:1])
-    )
-    DigestEmail.objects.filter(clicked_at__isnull=True, outbox__clicked_at__isnull=False).update(
-        clicked_at=Subquery(outbox.values("clicked_at")[:1])
-    )
-    return {"marked_sent": sent, "marked_failed": failed}

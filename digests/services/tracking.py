@@ -7,14 +7,15 @@ from django.utils import timezone
 from digests.errors import DigestsError
 from digests.models import DigestEmail, DigestItem
 from outreach.models import MARKETING_CATEGORIES, EmailOutbox, Suppression
-from outreach.services.events import suppression_add
+from outreach.services.events import outbox_record_engagement, suppression_add
 
 
 def digest_record_open(*, digest_id: int, at=None) -> None:
-    """The open pixel was loaded: the first open counts."""
-    DigestEmail.objects.filter(pk=digest_id, opened_at__isnull=True).update(
-        opened_at=at or timezone.now()
-    )
+    """The open pixel was loaded: the first open counts (on the digest's outbox row, where
+    the ESP's opens go too)."""
+    outbox_id = DigestEmail.objects.filter(pk=digest_id).values_list("outbox_id", flat=True).first()
+    if outbox_id is not None:
+        outbox_record_engagement(outbox_id=outbox_id, event_type="opened", at=at or timezone.now())
 
 
 def digest_record_click(*, digest_id: int, opportunity_id: int, at=None) -> str:
@@ -25,16 +26,17 @@ def digest_record_click(*, digest_id: int, opportunity_id: int, at=None) -> str:
     """
     at = at or timezone.now()
     item = (
-        DigestItem.objects.select_related("opportunity")
+        DigestItem.objects.select_related("opportunity", "digest")
         .filter(digest_id=digest_id, opportunity_id=opportunity_id)
         .first()
     )
     if item is None:
         raise DigestsError("this link does not belong to a digest we sent")
     DigestItem.objects.filter(pk=item.pk, clicked_at__isnull=True).update(clicked_at=at)
-    # A click implies the email was opened, even when images were blocked.
-    DigestEmail.objects.filter(pk=digest_id, clicked_at__isnull=True).update(clicked_at=at)
-    DigestEmail.objects.filter(pk=digest_id, opened_at__isnull=True).update(opened_at=at)
+    if item.digest.outbox_id is not None:
+        outbox_record_engagement(outbox_id=item.digest.outbox_id, event_type="clicked", at=at)
+        # A click implies the email was opened, even when images were blocked.
+        outbox_record_engagement(outbox_id=item.digest.outbox_id, event_type="opened", at=at)
     return item.opportunity.url
 
 

@@ -9,7 +9,7 @@ from django.db.models import Q, QuerySet
 from django.utils import timezone
 from django_apscheduler.models import DjangoJobExecution
 
-from outreach.models import EmailEvent, EmailOutbox, Suppression
+from outreach.models import Category, EmailEvent, EmailOutbox, Suppression
 from outreach.services.upsell import upsell_sessions_expire
 
 
@@ -35,8 +35,12 @@ def outreach_cleanup(*, now: datetime | None = None, batch_size: int | None = No
             ),
             batch_size,
         ),
+        # Digest emails stay (their bodies go): a digest reads how it fared from its row.
         "outbox_rows_deleted": _delete_in_batches(
-            EmailOutbox.objects.filter(finished_before(row_cutoff), status__in=final), batch_size
+            EmailOutbox.objects.filter(finished_before(row_cutoff), status__in=final).exclude(
+                category=Category.DIGEST
+            ),
+            batch_size,
         ),
         "outbox_bodies_dropped": _update_in_batches(
             EmailOutbox.objects.filter(

@@ -81,9 +81,22 @@ FIRST_SEEN = {
     "delivered": "delivered_at",
     "bounced": "bounced_at",
     "complained": "complained_at",
-    "opened": "opened_at",
-    "clicked": "clicked_at",
 }
+# Opens and clicks are seen by the ESP and by Proletto's own open pixel and click links;
+# outbox_record_engagement writes both into the same columns.
+ENGAGEMENT_FIELDS = {"opened": "opened_at", "clicked": "clicked_at"}
+
+
+def outbox_record_engagement(*, outbox_id: int, event_type: str, at: datetime) -> bool:
+    """The first open or click of an email, whoever saw it (the ESP's event, an open pixel,
+    a tracked link): the earliest instant wins. True if it moved."""
+    field = ENGAGEMENT_FIELDS[event_type]
+    earlier = Q(**{f"{field}__isnull": True}) | Q(**{f"{field}__gt": at})
+    return bool(
+        EmailOutbox.objects.filter(earlier, pk=outbox_id).update(
+            **{field: at}, updated_at=timezone.now()
+        )
+    )
 
 
 def outbox_record_event(
@@ -177,3 +190,5 @@ def _apply_event(outbox: EmailOutbox, event_type: str, occurred_at: datetime) ->
         fields += ["delivery_status", "delivery_status_at"]
     if fields:
         outbox.save(update_fields=[*fields, "updated_at"])
+    if event_type in ENGAGEMENT_FIELDS:
+        outbox_record_engagement(outbox_id=outbox.pk, event_type=event_type, at=occurred_at)

@@ -296,10 +296,11 @@ def check_outbox_relay(now) -> list[CheckResult]:
 def check_digests(now) -> list[CheckResult]:
     week = week_of(now.date()) - dt.timedelta(days=1)  # this week, in every time zone
     counts = (
-        DigestEmail.objects.filter(week_start__gte=week)
+        DigestEmail.objects.with_delivery()
+        .filter(week_start__gte=week)
         .exclude(status=DigestEmail.Status.TEST)
         .aggregate(
-            failed=Count("id", filter=Q(status=DigestEmail.Status.FAILED)),
+            failed=Count("id", filter=Q(delivery=DigestEmail.Delivery.FAILED)),
             total=Count("id"),
         )
     )

@@ -75,3 +75,45 @@ def test_a_stored_end_of_day_deadline_becomes_its_day_in_the_sources_zone(old_sc
     assert Opportunity.objects.values_list("deadline_date", "deadline_timezone").get(
         pk=timed.pk
     ) == (None, "UTC")
+
+
+BEFORE_DELIVERY_READ = [("digests", "0005_test_digest_requester_and_permissions")]
+DELIVERY_READ = [("digests", "0006_delivery_read_from_the_outbox")]
+
+
+def test_opens_and_clicks_seen_only_by_the_digest_move_onto_its_outbox_row(transactional_db):
+    executor = MigrationExecutor(connection)
+    executor.migrate(BEFORE_DELIVERY_READ)
+    apps = executor.loader.project_state(BEFORE_DELIVERY_READ).apps
+    user = apps.get_model("proletto", "User").objects.create(username="giulia")
+    Outbox = apps.get_model("outreach", "EmailOutbox")
+    Digest = apps.get_model("digests", "DigestEmail")
+    pixel, esp = (
+        dt.datetime(2026, 11, 23, 9, tzinfo=dt.UTC),
+        dt.datetime(2026, 11, 23, 8, tzinfo=dt.UTC),
+    )
+
+    def digest(week, **fields):
+        email = Outbox.objects.create(
+            recipient="g@example.org",
+            subject="s",
+            category="digest",
+            idempotency_key=f"k{week}",
+            status="sent",
+            opened_at=fields.pop("esp_open", None),
+        )
+        return Digest.objects.create(user=user, week_start=week, outbox=email, **fields)
+
+    only_pixel = digest("2026-11-16", status="sent", opened_at=pixel, clicked_at=pixel)
+    esp_first = digest("2026-11-23", status="failed", opened_at=pixel, esp_open=esp)
+    try:
+        MigrationExecutor(connection).migrate(DELIVERY_READ)
+        from digests.models import DigestEmail
+
+        rows = DigestEmail.objects.with_delivery().order_by("week_start")
+        assert list(rows.values_list("pk", "status", "opened_at", "clicked_at")) == [
+            (only_pixel.pk, "queued", pixel, pixel),
+            (esp_first.pk, "queued", esp, None),
+        ]
+    finally:
+        MigrationExecutor(connection).migrate(executor.loader.graph.leaf_nodes())

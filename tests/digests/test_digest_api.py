@@ -69,6 +69,23 @@ def test_status_reports_the_digest_job_and_this_weeks_counts(staff_client, jobs_
     assert body["history_url"].endswith("?job__id__exact=send_weekly_digests")
 
 
+def test_status_counts_this_weeks_digests_by_how_their_email_fared(staff_client):
+    from digests.services.digest import digests_send_due
+
+    for i in range(6):
+        opportunity(f"Call {i}")
+    for name in ("sent", "dead", "waiting"):
+        artist(name)
+    artist("suppressed")
+    Suppression.objects.create(address="suppressed@artists.test", reason="bounced")
+    digests_send_due(now=NOW)
+    EmailOutbox.objects.filter(user__username="sent").update(status=EmailOutbox.Status.SENT)
+    EmailOutbox.objects.filter(user__username="dead").update(status=EmailOutbox.Status.DEAD)
+    with time_machine.travel(NOW, tick=False):
+        counts = staff_client.get(STATUS).json()["digests_this_week"]
+    assert counts == {"queued": 1, "sent": 1, "failed": 1, "skipped": 1, "unknown": 0}
+
+
 def test_status_says_when_the_job_is_paused(staff_client, jobs_in_store):
     job_pause(job_id="send_weekly_digests")
     assert staff_client.get(STATUS).json()["scheduled"] is False

@@ -54,7 +54,7 @@ def test_a_click_link_redirects_to_the_opportunity_and_records_the_click(client,
     assert response.status_code == 302
     assert response["Location"] == item.opportunity.url
     item.refresh_from_db()
-    digest.refresh_from_db()
+    digest = DigestEmail.objects.with_delivery().get(pk=digest.pk)
     assert item.clicked_at is not None
     assert digest.clicked_at is not None and digest.opened_at is not None
 
@@ -71,12 +71,34 @@ def test_the_open_pixel_sets_opened_at_once(client, sent_digest):
     pixel = urlsplit(re.search(r'<img src="([^"]+)"', message.alternatives[0][0]).group(1)).path
     response = client.get(pixel)
     assert response["Content-Type"] == "image/gif"
-    digest.refresh_from_db()
-    first_open = digest.opened_at
+    first_open = DigestEmail.objects.with_delivery().get(pk=digest.pk).opened_at
     assert first_open is not None
     client.get(pixel)
-    digest.refresh_from_db()
-    assert digest.opened_at == first_open
+    assert DigestEmail.objects.with_delivery().get(pk=digest.pk).opened_at == first_open
+
+
+def test_the_pixel_and_the_esps_open_event_keep_one_first_open(client, sent_digest):
+    import datetime as dt
+
+    import time_machine
+
+    from outreach.services.events import outbox_record_event
+
+    digest, message = sent_digest
+    pixel = urlsplit(re.search(r'<img src="([^"]+)"', message.alternatives[0][0]).group(1)).path
+    with time_machine.travel(NOW + dt.timedelta(hours=2), tick=False):
+        client.get(pixel)
+    outbox_record_event(
+        esp_name="sendgrid",
+        event_type="opened",
+        event_id="open-1",
+        occurred_at=NOW + dt.timedelta(hours=1),
+        message_id=None,
+        recipient="giulia@artists.test",
+        outbox_id=str(digest.outbox_id),
+    )
+    digest = DigestEmail.objects.with_delivery().select_related("outbox").get(pk=digest.pk)
+    assert digest.opened_at == digest.outbox.opened_at == NOW + dt.timedelta(hours=1)
 
 
 def test_unsubscribe_link_shows_a_confirmation_and_changes_nothing_on_get(client, sent_digest):

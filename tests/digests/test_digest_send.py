@@ -147,19 +147,79 @@ def test_queries_per_batch_do_not_grow_with_users(catalogue):
     assert len(queries) <= 30, [q["sql"][:80] for q in queries]
 
 
-def test_sent_and_failed_outbox_rows_are_carried_onto_digests(catalogue):
+def test_a_digest_shows_its_outbox_rows_delivery_at_once(catalogue):
     artist("ok")
     artist("dead")
+    artist("waiting")
     digests_send_due(now=NOW)
     EmailOutbox.objects.filter(recipient="ok@artists.test").update(
-        status=EmailOutbox.Status.SENT, sent_at=NOW
+        status=EmailOutbox.Status.SENT, sent_at=NOW, opened_at=NOW
     )
     EmailOutbox.objects.filter(recipient="dead@artists.test").update(status=EmailOutbox.Status.DEAD)
-    with time_machine.travel(NOW + dt.timedelta(hours=1), tick=False):
-        digests_send_due(now=NOW + dt.timedelta(hours=1))
-    statuses = dict(DigestEmail.objects.values_list("user__username", "status"))
-    assert statuses == {"ok": DigestEmail.Status.SENT, "dead": DigestEmail.Status.FAILED}
-    assert DigestEmail.objects.get(user__username="ok").sent_at == NOW
+    digests = DigestEmail.objects.with_delivery()
+    assert dict(digests.values_list("user__username", "delivery")) == {
+        "ok": DigestEmail.Delivery.SENT,
+        "dead": DigestEmail.Delivery.FAILED,
+        "waiting": DigestEmail.Delivery.QUEUED,
+    }
+    assert digests.values_list("sent_at", "opened_at").get(user__username="ok") == (NOW, NOW)
+
+
+@pytest.mark.postgres
+@pytest.mark.slow
+def test_a_run_reads_no_digest_history(catalogue):
+    """100,000 digests of past weeks, each with its sent email: the run reads the digest rows
+    of this week's readers only (PostgreSQL's per-transaction counters), and issues as many
+    queries as without them."""
+    artist("giulia")
+    artist("marta")
+    with CaptureQueriesContext(connection) as without_history:
+        digests_send_due(now=NOW)
+    DigestEmail.objects.all().delete()
+    EmailOutbox.objects.all().delete()
+    past = [artist(f"past{i}", pro=False) for i in range(1000)]
+    first_week = dt.date(2026, 11, 23) - dt.timedelta(weeks=100)
+    history = [(user, first_week + dt.timedelta(weeks=w)) for user in past for w in range(100)]
+    emails = EmailOutbox.objects.bulk_create(
+        (
+            EmailOutbox(
+                recipient=user.email,
+                user=user,
+                subject="Your week",
+                category=Category.DIGEST,
+                idempotency_key=f"history:{user.pk}:{week}",
+                status=EmailOutbox.Status.SENT,
+                sent_at=NOW - dt.timedelta(days=7),
+            )
+            for user, week in history
+        ),
+        batch_size=5000,
+    )
+    DigestEmail.objects.bulk_create(
+        (
+            DigestEmail(user=user, week_start=week, status="queued", outbox=email)
+            for (user, week), email in zip(history, emails, strict=True)
+        ),
+        batch_size=5000,
+    )
+    assert DigestEmail.objects.count() == 100_000
+    with connection.cursor() as cursor:
+        cursor.execute("ANALYZE digests_digestemail, outreach_emailoutbox")
+    read_before = _digest_rows_read()
+    with CaptureQueriesContext(connection) as with_history:
+        counts = digests_send_due(now=NOW)
+    assert counts["queued"] == 2
+    assert _digest_rows_read() - read_before < 100
+    assert len(with_history) == len(without_history)
+
+
+def _digest_rows_read() -> int:
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT coalesce(seq_tup_read, 0) + coalesce(idx_tup_fetch, 0) "
+            "FROM pg_stat_xact_user_tables WHERE relname = 'digests_digestemail'"
+        )
+        return cursor.fetchone()[0]
 
 
 @pytest.mark.postgres

@@ -21,7 +21,7 @@ def clicked_by(count: int, item) -> None:
     """`count` other artists clicked `item` in an earlier digest."""
     for _ in range(count):
         digest = DigestEmail.objects.create(
-            user=artist(), week_start=dt.date(2026, 11, 16), status=DigestEmail.Status.SENT
+            user=artist(), week_start=dt.date(2026, 11, 16), status=DigestEmail.Status.QUEUED
         )
         DigestItem.objects.create(
             digest=digest, opportunity=item, position=1, score=1, reasons=[], clicked_at=NOW

@@ -77,6 +77,16 @@ def test_it_drops_bodies_of_sent_emails_before_deleting_the_rows(enqueue):
     assert not EmailOutbox.objects.filter(pk=ancient.pk).exists()
 
 
+def test_it_keeps_digest_emails_past_retention_without_their_bodies(enqueue):
+    digest = outbox_row(
+        lambda: enqueue(category="digest"), status=Status.SENT, sent_days_ago=400
+    )
+    counts = outreach_cleanup(now=NOW)
+    assert counts["outbox_rows_deleted"] == 0
+    digest.refresh_from_db()
+    assert digest.bodies_dropped_at == NOW and digest.body_html == ""
+
+
 def test_it_never_touches_emails_still_waiting_to_be_sent(enqueue):
     waiting = outbox_row(enqueue, status=Status.RETRY, created_days_ago=400)
     outreach_cleanup(now=NOW)

@@ -238,11 +238,19 @@ def test_failed_digests_this_week_warn_then_fail(settings):
     users = [artist(f"d{i}") for i in range(4)]
     week = dt.date(2026, 11, 23)
     for user in users:
-        DigestEmail.objects.create(user=user, week_start=week, status=DigestEmail.Status.SENT)
+        email = EmailOutbox.objects.create(
+            recipient=user.email,
+            user=user,
+            subject="s",
+            category="digest",
+            idempotency_key=f"digest:{user.pk}",
+            status=EmailOutbox.Status.SENT,
+        )
+        DigestEmail.objects.create(user=user, week_start=week, outbox=email)
     assert checks.check_digests(NOW)[0].status == OK
-    DigestEmail.objects.filter(user=users[0]).update(status=DigestEmail.Status.FAILED)
+    EmailOutbox.objects.filter(user=users[0]).update(status=EmailOutbox.Status.DEAD)
     assert checks.check_digests(NOW)[0].status == WARNING
-    DigestEmail.objects.filter(user=users[1]).update(status=DigestEmail.Status.FAILED)
+    EmailOutbox.objects.filter(user=users[1]).update(status=EmailOutbox.Status.SUPPRESSED)
     result = checks.check_digests(NOW)[0]
     assert result.status == FAILING and result.summary == "2 of 4 digest(s) this week failed"
 
