@@ -2,7 +2,7 @@ from collections.abc import Iterable, Sequence
 from datetime import timedelta
 
 from django.contrib.auth import get_user_model
-from django.db.models import Q, QuerySet
+from django.db.models import Count, Min, Q, QuerySet
 from django.utils import timezone
 
 from billing.selectors import pro_subscribers
@@ -146,3 +146,20 @@ def outbox_relay_health(*, now, claim_timeout_seconds: float, window_start, due_
         "failed": failures.count(),
         "ambiguous": failures.filter(last_error__contains="ambiguous").count(),
     }
+
+
+def outbox_backlog(now=None) -> dict:
+    now = now or timezone.now()
+    counts = EmailOutbox.objects.aggregate(
+        queued=Count("id", filter=Q(status=EmailOutbox.Status.QUEUED)),
+        retry=Count("id", filter=Q(status=EmailOutbox.Status.RETRY)),
+        sending=Count("id", filter=Q(status=EmailOutbox.Status.SENDING)),
+        dead=Count("id", filter=Q(status=EmailOutbox.Status.DEAD)),
+        oldest_due=Min(
+            "next_attempt_at",
+            filter=Q(status__in=EmailOutbox.DUE_STATUSES, next_attempt_at__lte=now),
+        ),
+    )
+    oldest = counts.pop("oldest_due")
+    counts["oldest_due_age_seconds"] = (now - oldest).total_seconds() if oldest else 0
+    return counts

@@ -1,4 +1,5 @@
-"""Inserting many rows at once for batch jobs: COPY on PostgreSQL, bulk_create elsewhere.
+"""Many rows at once for batch jobs: inserts with COPY on PostgreSQL (bulk_create elsewhere),
+deletes in bounded batches.
 
 On PostgreSQL, Django's bulk_create sends every column as one array parameter
 (INSERT ... SELECT * FROM UNNEST(...)), and psycopg quotes each element of those arrays in
@@ -97,3 +98,18 @@ def _copy(cursor, table: str, model_fields: Sequence, rows: Iterable[Sequence]) 
                 for i in json_columns:
                     row[i] = model_fields[i].get_db_prep_save(row[i], connection)
             copy.write_row(row)
+
+
+def delete_in_batches(queryset, batch_size: int) -> int:
+    """Delete what `queryset` selects, `batch_size` rows per transaction; how many went.
+
+    Deleting by a bounded list of primary keys keeps each statement (and its locks) short."""
+    model = queryset.model
+    total = 0
+    while True:
+        pks = list(queryset.order_by("pk").values_list("pk", flat=True)[:batch_size])
+        if not pks:
+            return total
+        with transaction.atomic():
+            model.objects.filter(pk__in=pks).delete()
+        total += len(pks)

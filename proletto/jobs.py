@@ -8,14 +8,14 @@ from django.conf import settings
 
 from proletto.inbox.services import inbox_process, inbox_prune
 from proletto.monitoring.services import health_run
-from proletto.scheduling.execution import run_requests_prune
+from proletto.scheduling.history import job_history_prune
 from proletto.scheduling.registry import MissedRunPolicy, ScheduledJob
 
 logger = logging.getLogger(__name__)
 
 
-def prune_run_requests() -> dict:
-    return {"deleted": run_requests_prune()}
+def prune_job_history() -> dict:
+    return job_history_prune()
 
 
 def maintenance_bot() -> dict:
@@ -35,10 +35,12 @@ def prune_inbox() -> dict:
 
 JOBS = [
     ScheduledJob(
-        id="prune_run_requests",
-        func=prune_run_requests,
+        id="prune_job_history",
+        func=prune_job_history,
         trigger=IntervalTrigger(hours=1),
-        description="Delete handled run-now requests older than JOB_EXECUTION_RETENTION_DAYS.",
+        description=(
+            "Delete job runs and handled run-now requests older than JOB_EXECUTION_RETENTION_DAYS."
+        ),
         missed_run_policy=MissedRunPolicy.SKIP,
     ),
     ScheduledJob(

@@ -5,12 +5,13 @@ from django.template.response import TemplateResponse
 from django.utils import timezone
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
-from django_apscheduler.models import DjangoJob
 
 from proletto.admin_api import staff_permission_required
 from proletto.monitoring import selectors as monitoring
 from proletto.monitoring.probes import database_answers
+from proletto.monitoring.registry import status_tiles
 from proletto.monitoring.selectors import checks_summary
+from proletto.scheduling.charts import recent_runs_sparkline
 from proletto.scheduling.selectors import jobs_with_stats, scheduler_status
 
 
@@ -73,7 +74,6 @@ def system_status_page(request):
     if not request.user.has_perm(VIEW_SYSTEM):
         raise PermissionDenied
     status = scheduler_status(with_jobs=False)
-    job_admin = django_admin.site._registry[DjangoJob]
     jobs = [
         {
             "id": job.id,
@@ -82,7 +82,7 @@ def system_status_page(request):
             "last_run_time": job.last_run_time,
             "last_status": job.last_status,
             "last_success": job.last_success,
-            "chart": job_admin.recent_runs(job),
+            "chart": recent_runs_sparkline(job),
         }
         for job in jobs_with_stats().order_by("id")
     ]
@@ -94,7 +94,7 @@ def system_status_page(request):
         "summary": monitoring.checks_summary(),
         "scheduler": status,
         "jobs": jobs,
-        "outbox": monitoring.outbox_backlog(),
+        "tiles": status_tiles(),
         "alerts": monitoring.recent_alerts(),
     }
     return TemplateResponse(request, "admin/system_status.html", context)

@@ -1,16 +1,15 @@
-"""Clean-up of expired upsell and Django sessions, old job history and old outbox rows."""
+"""Clean-up of expired upsell and Django sessions, old outbox rows and lifted suppressions."""
 
 from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.contrib.sessions.models import Session
-from django.db import transaction
 from django.db.models import Q, QuerySet
 from django.utils import timezone
-from django_apscheduler.models import DjangoJobExecution
 
 from outreach.models import Category, EmailEvent, EmailOutbox, Suppression
 from outreach.services.upsell import upsell_sessions_expire
+from proletto.bulk import delete_in_batches
 
 
 def outreach_cleanup(*, now: datetime | None = None, batch_size: int | None = None) -> dict:
@@ -26,17 +25,11 @@ def outreach_cleanup(*, now: datetime | None = None, batch_size: int | None = No
 
     counts = {
         "upsell_sessions_expired": upsell_sessions_expire(now=now),
-        "django_sessions_deleted": _delete_in_batches(
+        "django_sessions_deleted": delete_in_batches(
             Session.objects.filter(expire_date__lt=now), batch_size
         ),
-        "job_executions_deleted": _delete_in_batches(
-            DjangoJobExecution.objects.filter(
-                run_time__lt=now - timedelta(days=settings.JOB_EXECUTION_RETENTION_DAYS)
-            ),
-            batch_size,
-        ),
         # Digest emails stay (their bodies go): a digest reads how it fared from its row.
-        "outbox_rows_deleted": _delete_in_batches(
+        "outbox_rows_deleted": delete_in_batches(
             EmailOutbox.objects.filter(finished_before(row_cutoff), status__in=final).exclude(
                 category=Category.DIGEST
             ),
@@ -51,29 +44,16 @@ def outreach_cleanup(*, now: datetime | None = None, batch_size: int | None = No
             body_html="",
             bodies_dropped_at=now,
         ),
-        "email_events_deleted": _delete_in_batches(
+        "email_events_deleted": delete_in_batches(
             EmailEvent.objects.filter(outbox__isnull=True, received_at__lt=row_cutoff),
             batch_size,
         ),
         # Lifted soft-bounce suppressions: expired ones are ignored already, this tidies up.
-        "suppressions_expired_deleted": _delete_in_batches(
+        "suppressions_expired_deleted": delete_in_batches(
             Suppression.objects.filter(expires_at__lt=now), batch_size
         ),
     }
     return counts
-
-
-def _delete_in_batches(queryset: QuerySet, batch_size: int) -> int:
-    # Deleting by a bounded list of primary keys keeps each statement (and its locks) short.
-    model = queryset.model
-    total = 0
-    while True:
-        pks = list(queryset.order_by("pk").values_list("pk", flat=True)[:batch_size])
-        if not pks:
-            return total
-        with transaction.atomic():
-            model.objects.filter(pk__in=pks).delete()
-        total += len(pks)
 
 
 def _update_in_batches(queryset: QuerySet, batch_size: int, **values) -> int:

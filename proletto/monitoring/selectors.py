@@ -1,9 +1,5 @@
 """Reads for the status page, /admin/system and /healthz."""
 
-from django.db.models import Count, Min, Q
-from django.utils import timezone
-
-from outreach.models import EmailOutbox
 from proletto.models import CheckStatus, HealthAlert, HealthCheckState
 from proletto.scheduling.selectors import scheduler_status
 
@@ -47,20 +43,3 @@ def check_states() -> list[HealthCheckState]:
 
 def recent_alerts(limit: int = 20) -> list[HealthAlert]:
     return list(HealthAlert.objects.order_by("-created_at")[:limit])
-
-
-def outbox_backlog(now=None) -> dict:
-    now = now or timezone.now()
-    counts = EmailOutbox.objects.aggregate(
-        queued=Count("id", filter=Q(status=EmailOutbox.Status.QUEUED)),
-        retry=Count("id", filter=Q(status=EmailOutbox.Status.RETRY)),
-        sending=Count("id", filter=Q(status=EmailOutbox.Status.SENDING)),
-        dead=Count("id", filter=Q(status=EmailOutbox.Status.DEAD)),
-        oldest_due=Min(
-            "next_attempt_at",
-            filter=Q(status__in=EmailOutbox.DUE_STATUSES, next_attempt_at__lte=now),
-        ),
-    )
-    oldest = counts.pop("oldest_due")
-    counts["oldest_due_age_seconds"] = (now - oldest).total_seconds() if oldest else 0
-    return counts

@@ -14,10 +14,9 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
-from outreach.models import Category
-from outreach.services.outbox import outbox_enqueue
 from proletto.models import CheckStatus, HealthAlert, HealthCheckResult, HealthCheckState
-from proletto.monitoring.checks import CheckResult, run_checks
+from proletto.monitoring.registry import alert_senders, run_checks
+from proletto.monitoring.results import CheckResult
 
 logger = logging.getLogger("proletto.monitoring")
 
@@ -104,24 +103,16 @@ def _alert(state: HealthCheckState, result: CheckResult, now) -> HealthAlert:
         summary=result.summary,
         created_at=now,
     )
-    recovered = state.status != CheckStatus.FAILING
-    for _, address in settings.ADMINS:
-        outbox_enqueue(
-            recipient=address,
-            template="health_alert",
-            context={
-                "check": state.name,
-                "status": state.get_status_display(),
-                "recovered": recovered,
-                "summary": result.summary,
-                "value": result.value,
-                "since": state.since,
-                "status_url": settings.SITE_URL + "/admin/system/status/",
-            },
-            category=Category.ALERT,
-            idempotency_key=f"health-alert:{alert.pk}:{address.lower()}",
-        )
-    alert.recipients = len(settings.ADMINS)
+    context = {
+        "check": state.name,
+        "status": state.get_status_display(),
+        "recovered": state.status != CheckStatus.FAILING,
+        "summary": result.summary,
+        "value": result.value,
+        "since": state.since,
+        "status_url": settings.SITE_URL + "/admin/system/status/",
+    }
+    alert.recipients = sum(send(alert=alert, context=context) for send in alert_senders())
     alert.save(update_fields=["recipients"])
     state.alerted_status, state.alerted_at = state.status, now
     logger.warning("health alert: %s is %s: %s", state.name, state.status, result.summary)

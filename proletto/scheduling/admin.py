@@ -20,7 +20,12 @@ from django_apscheduler.models import DjangoJob, DjangoJobExecution
 
 from proletto.admin_display import admin_datetime, short_text
 from proletto.models import RunRequest
-from proletto.scheduling.charts import OUTCOME_COLOURS, outcome_legend, run_chart, run_sparkline
+from proletto.scheduling.charts import (
+    OUTCOME_COLOURS,
+    outcome_legend,
+    recent_runs_sparkline,
+    run_chart,
+)
 from proletto.scheduling.jobstore import job_pause, job_request_run, job_resume, job_state_load
 from proletto.scheduling.registry import SchedulingError, declared_jobs, describe_trigger
 from proletto.scheduling.selectors import jobs_with_stats, scheduler_status
@@ -246,7 +251,7 @@ class JobAdmin(admin.ModelAdmin):
 
     @admin.display(description="recent runs")
     def recent_runs(self, job):
-        return run_sparkline(list(reversed(getattr(job, "recent_runs", None) or [])))
+        return recent_runs_sparkline(job)
 
     # --- bulk actions (the same services as the buttons) ------------------------------------
 

@@ -61,6 +61,12 @@ def run_sparkline(runs) -> str:
     )
 
 
+def recent_runs_sparkline(job) -> str:
+    """The sparkline of a job fetched with its `recent_runs` (scheduling.selectors), oldest
+    first."""
+    return run_sparkline(list(reversed(getattr(job, "recent_runs", None) or [])))
+
+
 def run_chart(runs) -> str:
     """The job page's chart: 28 px per run, 140 px of bars, an axis labelled in seconds."""
     if not runs:

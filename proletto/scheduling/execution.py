@@ -131,14 +131,3 @@ def run_requests_orphaned_fail(*, holder: str) -> int:
         .exclude(claimed_by=holder)
         .update(status=RunRequest.Status.FAILED)
     )
-
-
-def run_requests_prune(*, now: dt.datetime | None = None) -> int:
-    """Delete handled run-now requests past the history retention period."""
-    cutoff = (now or timezone.now()) - dt.timedelta(days=settings.JOB_EXECUTION_RETENTION_DAYS)
-    deleted, _ = (
-        RunRequest.objects.filter(requested_at__lt=cutoff)
-        .exclude(status__in=[RunRequest.Status.PENDING, RunRequest.Status.CLAIMED])
-        .delete()
-    )
-    return deleted

@@ -18,6 +18,7 @@ from django.db import DatabaseError, connection, transaction
 from django.utils import timezone
 from django_apscheduler.models import DjangoJobExecution
 
+from proletto.bulk import delete_in_batches
 from proletto.models import JobRun, RunRequest, SchedulerInstance
 from proletto.scheduling.statuses import EXECUTED, INTERRUPTED, STARTED
 
@@ -173,3 +174,19 @@ def _orphan_reason(holder: str | None, seen_at: dt.datetime | None) -> str:
         f"interrupted: {holder} stopped answering (last seen {seen_at:%Y-%m-%d %H:%M:%S} UTC) "
         "before it recorded the outcome"
     )
+
+
+def job_history_prune(*, now: dt.datetime | None = None, batch_size: int = 1000) -> dict:
+    """Delete runs (with their JobRun) and handled run-now requests older than
+    JOB_EXECUTION_RETENTION_DAYS, in batches."""
+    now = now or timezone.now()
+    cutoff = now - dt.timedelta(days=settings.JOB_EXECUTION_RETENTION_DAYS)
+    finished = RunRequest.objects.filter(requested_at__lt=cutoff).exclude(
+        status__in=[RunRequest.Status.PENDING, RunRequest.Status.CLAIMED]
+    )
+    return {
+        "executions_deleted": delete_in_batches(
+            DjangoJobExecution.objects.filter(run_time__lt=cutoff), batch_size
+        ),
+        "run_requests_deleted": delete_in_batches(finished, batch_size),
+    }

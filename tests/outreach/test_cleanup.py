@@ -2,7 +2,6 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 from django.contrib.sessions.models import Session
-from django_apscheduler.models import DjangoJob, DjangoJobExecution
 
 from outreach.models import EmailEvent, EmailOutbox, UpsellSequence, UpsellSession
 from outreach.services.cleanup import outreach_cleanup
@@ -17,7 +16,6 @@ Status = EmailOutbox.Status
 def retention(settings):
     settings.EMAIL_OUTBOX_BODY_RETENTION_DAYS = 14
     settings.EMAIL_OUTBOX_RETENTION_DAYS = 180
-    settings.JOB_EXECUTION_RETENTION_DAYS = 30
 
 
 def outbox_row(enqueue, *, status, sent_days_ago=None, created_days_ago=0):
@@ -48,19 +46,6 @@ def test_it_deletes_in_batches_and_counts_them_all():
     assert not Session.objects.exists()
 
 
-def test_it_deletes_job_executions_past_retention():
-    job = DjangoJob.objects.create(id="process_email_retries", job_state=b"")
-    old = DjangoJobExecution.objects.create(
-        job=job, status="Executed", run_time=NOW - timedelta(days=31)
-    )
-    recent = DjangoJobExecution.objects.create(
-        job=job, status="Executed", run_time=NOW - timedelta(days=29)
-    )
-    assert outreach_cleanup(now=NOW)["job_executions_deleted"] == 1
-    assert list(DjangoJobExecution.objects.values_list("pk", flat=True)) == [recent.pk]
-    assert old.pk != recent.pk
-
-
 def test_it_drops_bodies_of_sent_emails_before_deleting_the_rows(enqueue):
     fresh = outbox_row(enqueue, status=Status.SENT, sent_days_ago=13)
     older = outbox_row(enqueue, status=Status.SENT, sent_days_ago=15)
@@ -78,9 +63,7 @@ def test_it_drops_bodies_of_sent_emails_before_deleting_the_rows(enqueue):
 
 
 def test_it_keeps_digest_emails_past_retention_without_their_bodies(enqueue):
-    digest = outbox_row(
-        lambda: enqueue(category="digest"), status=Status.SENT, sent_days_ago=400
-    )
+    digest = outbox_row(lambda: enqueue(category="digest"), status=Status.SENT, sent_days_ago=400)
     counts = outreach_cleanup(now=NOW)
     assert counts["outbox_rows_deleted"] == 0
     digest.refresh_from_db()

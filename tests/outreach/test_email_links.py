@@ -16,9 +16,9 @@ from digests.services.digest import digests_send_due
 from outreach.models import EmailOutbox, UpsellSequence, UpsellStep
 from outreach.services.upsell import upsell_process_due, upsell_session_start
 from proletto.models import CheckStatus
-from proletto.monitoring import checks
+from proletto.monitoring import registry
 from proletto.monitoring import services as monitoring
-from proletto.monitoring.checks import CheckResult
+from proletto.monitoring.results import CheckResult
 from tests.digests.digest_data import NOW, artist, opportunity
 
 pytestmark = pytest.mark.django_db
@@ -56,7 +56,9 @@ def send_every_email(monkeypatch, settings):
 
     status = {"value": CheckStatus.OK}
     monkeypatch.setattr(
-        checks, "CHECKS", [lambda now: [CheckResult("probe", status["value"], "1", "probe")]]
+        registry,
+        "health_checks",
+        lambda: [lambda now: [CheckResult("probe", status["value"], "1", "probe")]],
     )
     for minutes, value in [(0, CheckStatus.OK), (5, CheckStatus.FAILING)]:
         status["value"] = value

@@ -9,8 +9,8 @@ from django.core.management import CommandError, call_command
 
 from outreach.models import Category, EmailOutbox
 from proletto.models import CheckStatus, HealthAlert, HealthCheckResult, HealthCheckState
-from proletto.monitoring import checks, services
-from proletto.monitoring.checks import CheckResult
+from proletto.monitoring import registry, services
+from proletto.monitoring.results import CheckResult
 
 pytestmark = pytest.mark.django_db
 NOW = dt.datetime(2026, 11, 23, 12, 0, tzinfo=dt.UTC)
@@ -25,7 +25,7 @@ def probe(monkeypatch, settings):
     def check_probe(now):
         return [CheckResult("probe", state["status"], "1", f"probe is {state['status']}")]
 
-    monkeypatch.setattr(checks, "CHECKS", [check_probe])
+    monkeypatch.setattr(registry, "health_checks", lambda: [check_probe])
     return state
 
 

@@ -77,4 +77,4 @@ def test_it_describes_schedules_for_humans():
 
 def test_the_core_app_declares_its_jobs(settings):
     settings.SCHEDULER_JOB_MODULES = []
-    assert "prune_run_requests" in declared_jobs()
+    assert "prune_job_history" in declared_jobs()

@@ -2,7 +2,7 @@ import pytest
 from django_apscheduler.models import DjangoJobExecution
 
 from proletto.models import RunRequest
-from proletto.scheduling.execution import run_requests_prune
+from proletto.scheduling.history import job_history_prune
 from proletto.scheduling.jobstore import job_pause, job_request_run, jobs_sync
 from proletto.scheduling.registry import SchedulingError
 from proletto.scheduling.runtime import SchedulerProcess
@@ -77,5 +77,5 @@ def test_old_handled_requests_are_pruned(synced, live_leader):
         status=RunRequest.Status.DONE, requested_at=timezone.now() - dt.timedelta(days=400)
     )
     pending = job_request_run(job_id="hourly", requested_by="ops")
-    assert run_requests_prune() == 1
+    assert job_history_prune()["run_requests_deleted"] == 1
     assert list(RunRequest.objects.values_list("pk", flat=True)) == [pending.pk]

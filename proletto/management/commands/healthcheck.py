@@ -3,7 +3,7 @@ import json
 from django.core.management.base import BaseCommand, CommandError
 
 from proletto.models import CheckStatus
-from proletto.monitoring.checks import run_checks
+from proletto.monitoring.registry import run_checks
 
 STYLES = {CheckStatus.OK: "SUCCESS", CheckStatus.WARNING: "WARNING", CheckStatus.FAILING: "ERROR"}
 ORDER = {CheckStatus.FAILING: 0, CheckStatus.WARNING: 1, CheckStatus.OK: 2}
