@@ -1,5 +1,4 @@
 from django.conf import settings
-from django.db import close_old_connections, connection
 
 from billing.models import CreditLedgerEntry
 from billing.services.credits import credits_reset_due
@@ -9,17 +8,7 @@ from proletto.scheduling.triggers import WallClockCronTrigger
 
 def reset_monthly_credits() -> dict:
     """Monthly credit reset of yearly plans (monthly plans are reset by Stripe's webhook)."""
-    _close_stale_connections()
-    try:
-        return credits_reset_due(source=CreditLedgerEntry.Source.JOB).counts()
-    finally:
-        _close_stale_connections()
-
-
-def _close_stale_connections():
-    # A caller's open transaction (a test, a command wrapping the job) owns the connection.
-    if not connection.in_atomic_block:
-        close_old_connections()
+    return credits_reset_due(source=CreditLedgerEntry.Source.JOB).counts()
 
 
 JOBS = [

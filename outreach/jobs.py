@@ -1,7 +1,7 @@
-"""Scheduled entry points of the outreach app (discovered by proletto.scheduling.registry)."""
+"""Scheduled entry points of the outreach app (discovered by proletto.scheduling.registry).
 
-import logging
-import time
+Each returns its counts; the runtime logs one line per run and stores them on the run.
+"""
 
 from apscheduler.triggers.interval import IntervalTrigger
 from django.conf import settings
@@ -11,28 +11,17 @@ from outreach.services.relay import outbox_drain
 from outreach.services.upsell import upsell_process_due
 from proletto.scheduling.registry import ScheduledJob
 
-logger = logging.getLogger(__name__)
-
 
 def process_email_retries() -> dict:
-    started = time.monotonic()
-    counts = outbox_drain(max_seconds=settings.EMAIL_RELAY_JOB_MAX_SECONDS)
-    logger.info("process_email_retries %s in %.1fs", counts, time.monotonic() - started)
-    return counts
+    return outbox_drain(max_seconds=settings.EMAIL_RELAY_JOB_MAX_SECONDS)
 
 
 def process_upsell_emails() -> dict:
-    started = time.monotonic()
-    counts = upsell_process_due()
-    logger.info("process_upsell_emails %s in %.1fs", counts, time.monotonic() - started)
-    return counts
+    return upsell_process_due()
 
 
 def cleanup_expired_sessions() -> dict:
-    started = time.monotonic()
-    counts = outreach_cleanup()
-    logger.info("cleanup_expired_sessions %s in %.1fs", counts, time.monotonic() - started)
-    return counts
+    return outreach_cleanup()
 
 
 JOBS = [

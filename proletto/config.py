@@ -102,6 +102,17 @@ def log_level(value: str) -> str:
     return level
 
 
+LOG_FORMATS = {"text": "line", "json": "json"}
+
+
+def log_format(value: str) -> str:
+    """The formatter LOG_FORMAT names: `text` (one readable line) or `json` (one object)."""
+    name = value.strip().lower()
+    if name not in LOG_FORMATS:
+        raise ImproperlyConfigured(f"LOG_FORMAT={value!r} is not one of text, json")
+    return LOG_FORMATS[name]
+
+
 def secret_key(value: str | None, *, debug: bool) -> str:
     if value and value not in INSECURE_SECRET_KEYS and len(value) >= 32:
         return value

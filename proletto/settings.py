@@ -147,6 +147,7 @@ if not DEBUG and SITE_URL.startswith("https://"):
     SECURE_REDIRECT_EXEMPT = [r"^healthz$"]
 
 LOG_LEVEL = config.log_level(env.str("LOG_LEVEL", default="INFO"))
+LOG_FORMAT = config.log_format(env.str("LOG_FORMAT", default="text"))
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
@@ -154,9 +155,17 @@ LOGGING = {
         "line": {
             "format": "%(asctime)s %(levelname)s %(name)s [%(process)d] %(message)s",
             "datefmt": "%Y-%m-%dT%H:%M:%S%z",
-        }
+        },
+        # One JSON object per line; a record's extra fields (a job run's job_id,
+        # execution_id, trigger, counts, duration_seconds) become keys of their own.
+        "json": {
+            "()": "pythonjsonlogger.json.JsonFormatter",
+            "format": "%(asctime)s %(levelname)s %(name)s %(process)d %(message)s",
+            "rename_fields": {"asctime": "time", "levelname": "level", "name": "logger"},
+            "datefmt": "%Y-%m-%dT%H:%M:%S%z",
+        },
     },
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "line"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": LOG_FORMAT}},
     "root": {"handlers": ["console"], "level": LOG_LEVEL},
     "loggers": {
         # APScheduler logs every wake-up at INFO; its own lines add nothing to ours.
@@ -175,7 +184,7 @@ SCHEDULER_POLL_SECONDS = env.float("SCHEDULER_POLL_SECONDS", default=2.0)
 # How long SIGTERM waits for running jobs before marking them interrupted.
 SCHEDULER_SHUTDOWN_GRACE_SECONDS = env.int("SCHEDULER_SHUTDOWN_GRACE_SECONDS", default=30)
 SCHEDULER_HEARTBEAT_STALE_SECONDS = env.int("SCHEDULER_HEARTBEAT_STALE_SECONDS", default=60)
-# Execution history older than this is deleted by cleanup_expired_sessions.
+# Job runs and handled run-now requests older than this are deleted by prune_job_history.
 JOB_EXECUTION_RETENTION_DAYS = env.int("JOB_EXECUTION_RETENTION_DAYS", default=30)
 # Per-job schedule overrides: SCHEDULE_<JOB_ID_UPPER>="cron: 0 8 * * mon" or "interval: 15m".
 SCHEDULE_OVERRIDES = {

@@ -2,7 +2,6 @@
 
 import functools
 import logging
-import time
 import uuid
 from datetime import timedelta
 
@@ -39,7 +38,6 @@ def digests_send_due(*, now=None, batch_size: int = 1000) -> dict:
     them, and the outbox key is per (user, week).
     """
     now = now or timezone.now()
-    started = time.monotonic()
     counts = {"users": 0, "queued": 0, "skipped": 0, "taken_by_other_run": 0}
     by_week = weeks.due_zones_by_week(selectors.digest_candidate_zones(now=now), now)
     if by_week:
@@ -70,14 +68,6 @@ def digests_send_due(*, now=None, batch_size: int = 1000) -> dict:
                 )
                 for key, value in batch.items():
                     counts[key] += value
-    logger.info(
-        "send_weekly_digests: users=%d queued=%d skipped=%d taken_by_other_run=%d in %.2fs",
-        counts["users"],
-        counts["queued"],
-        counts["skipped"],
-        counts["taken_by_other_run"],
-        time.monotonic() - started,
-    )
     return counts
 
 

@@ -129,7 +129,6 @@ def opportunities_scrape(
     an admin click never scrape the same source at once. One failing source is recorded on
     its row and never stops the others. `dry_run` fetches and parses but writes nothing.
     """
-    started = time.monotonic()
     now = timezone.now()
     explicit = sources is not None
     if explicit:
@@ -181,12 +180,6 @@ def opportunities_scrape(
         summary.expired = _expired_queryset(now).count()
     else:
         summary.expired = opportunities_expire(now=now)
-    logger.info(
-        "scrape_opportunities%s: %s in %.1fs",
-        " (dry run)" if dry_run else "",
-        " ".join(f"{key}={value}" for key, value in summary.as_counts().items()),
-        time.monotonic() - started,
-    )
     return summary
 
 

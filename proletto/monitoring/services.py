@@ -8,7 +8,6 @@ has settled (or nothing, if it is back where it was last reported).
 
 import datetime as dt
 import logging
-import time
 
 from django.conf import settings
 from django.db import transaction
@@ -29,7 +28,6 @@ def _alert_level(status: str) -> str:
 def health_run(*, now=None) -> dict:
     """One maintenance bot pass: checks, history, state changes and alerts."""
     now = now or timezone.now()
-    started = time.monotonic()
     results = run_checks(now)
     with transaction.atomic():
         HealthCheckResult.objects.bulk_create(
@@ -80,11 +78,6 @@ def health_run(*, now=None) -> dict:
         "alerts": len(alerts),
         "pruned": pruned,
     }
-    logger.info(
-        "maintenance_bot: %(checks)d checks, %(ok)d ok, %(warning)d warning, %(failing)d failing, "
-        "%(alerts)d alerts, %(pruned)d old results pruned in %(seconds).2fs",
-        {**counts, "seconds": time.monotonic() - started},
-    )
     return counts
 
 

@@ -30,6 +30,7 @@ class Claim:
     job: ScheduledJob
     execution_id: int
     run_request_id: int | None = None
+    trigger: str = JobRun.Trigger.SCHEDULED  # why it runs (JobRun.Trigger)
 
 
 def _execution_start(job_id: str, run_time: dt.datetime, **owner) -> int | None:
@@ -151,7 +152,9 @@ def _next_run_time_move(job_id, expected, stored) -> bool:
 
 def _run_claim(job, run_time, **owner) -> Claim | None:
     execution_id = _execution_start(job.id, run_time, **owner)
-    return Claim(job=job, execution_id=execution_id) if execution_id is not None else None
+    if execution_id is None:
+        return None
+    return Claim(job=job, execution_id=execution_id, trigger=owner["trigger"])
 
 
 def _record_missed(job_id, run_times, *, now, status=MISSED, reason=None) -> None:
@@ -201,6 +204,13 @@ def run_requests_claim(*, holder: str, now: dt.datetime, running: set[str]) -> l
             )
             run_time += dt.timedelta(microseconds=1)
         RunRequest.objects.filter(pk=request.pk).update(execution_id=execution_id)
-        claims.append(Claim(job=job, execution_id=execution_id, run_request_id=request.pk))
+        claims.append(
+            Claim(
+                job=job,
+                execution_id=execution_id,
+                run_request_id=request.pk,
+                trigger=JobRun.Trigger.REQUESTED,
+            )
+        )
         running.add(job.id)
     return claims

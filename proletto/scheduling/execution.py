@@ -9,6 +9,7 @@ import threading
 import time
 import traceback
 import uuid
+from dataclasses import dataclass
 
 from django.conf import settings
 from django.db import DatabaseError, close_old_connections, connection
@@ -24,6 +25,8 @@ from proletto.scheduling.registry import SchedulingError, declared_jobs
 from proletto.scheduling.statuses import EXECUTED, FAILED, STARTED
 
 logger = logging.getLogger("proletto.scheduling")
+# One line per run, with structured fields (LOG_FORMAT=json shows them as keys).
+run_logger = logging.getLogger("proletto.scheduling.runs")
 
 
 def _close_stale_connections() -> None:
@@ -32,17 +35,53 @@ def _close_stale_connections() -> None:
         close_old_connections()
 
 
-def job_execute(*, claim: Claim) -> str:
-    """Run one claimed job and record the outcome; returns the final status.
+@dataclass(frozen=True)
+class RunOutcome:
+    job_id: str
+    execution_id: int
+    trigger: str
+    status: str
+    duration: float
+    counts: dict
+    error: str | None = None
 
-    Stale connections are closed before and after; the duration is real (start to finish).
+    def summary(self) -> str:
+        """The run in one line: the runtime's log line and what `runjob` prints."""
+        counts = " ".join(f"{key}={value}" for key, value in self.counts.items())
+        ran = self.status == EXECUTED
+        said = (counts or "nothing to count") if ran else self.error
+        return (
+            f"job {self.job_id} {'ran' if ran else 'failed'} in {self.duration:.2f}s "
+            f"(execution {self.execution_id}, {self.trigger}): {said}"
+        )
+
+
+def job_execute(*, claim: Claim, log: bool = True) -> str:
+    """Run one claimed job, record its outcome and counts, and log one line; returns the
+    final status."""
+    return job_run(claim=claim, log=log).status
+
+
+def job_run(*, claim: Claim, log: bool = True) -> RunOutcome:
+    """Run one claimed job and record the outcome and the counts it returned on the run.
+
+    A job returns its counts (a dict, or None for nothing to count); stale connections are
+    closed before and after; the duration is real (start to finish). One log line per run,
+    with the job, execution, trigger, counts and duration as structured fields.
     """
     _close_stale_connections()
     started = time.monotonic()
     error = tb = None
-    result = None
+    counts = {}
     try:
-        result = claim.job.func()
+        counts = claim.job.func()
+        if counts is None:
+            counts = {}
+        elif not isinstance(counts, dict):
+            raise TypeError(
+                f"job {claim.job.id} returned {type(counts).__name__}: a job returns its counts "
+                "as a dict"
+            )
         status = EXECUTED
     except Exception as exc:
         status = FAILED
@@ -56,18 +95,37 @@ def job_execute(*, claim: Claim) -> str:
         duration=duration,
         error=error,
         tb=tb,
-        result=result,
+        result=counts if status == EXECUTED else None,
     )
     _close_stale_connections()
-    if status == EXECUTED:
-        logger.info("job %s ok in %.2fs: %s", claim.job.id, duration, result or {})
-    else:
-        logger.error("job %s failed in %.2fs: %s", claim.job.id, duration, error)
-    return status
+    outcome = RunOutcome(
+        job_id=claim.job.id,
+        execution_id=claim.execution_id,
+        trigger=str(claim.trigger),
+        status=status,
+        duration=duration,
+        counts=counts if status == EXECUTED else {},
+        error=error,
+    )
+    if log:
+        run_logger.log(
+            logging.INFO if status == EXECUTED else logging.ERROR,
+            outcome.summary(),
+            extra={
+                "job_id": outcome.job_id,
+                "execution_id": outcome.execution_id,
+                "trigger": outcome.trigger,
+                "status": outcome.status,
+                "duration_seconds": round(outcome.duration, 3),
+                "counts": outcome.counts,
+            },
+        )
+    return outcome
 
 
-def job_run_here(*, job_id: str) -> tuple[int, str]:
-    """`manage.py runjob`: run a job in this process, recorded in the same history."""
+def job_run_here(*, job_id: str) -> RunOutcome:
+    """`manage.py runjob`: run a job in this process, recorded in the same history; the
+    caller reports the outcome (no log line of its own)."""
     declared = declared_jobs()
     job = declared.get(job_id)
     if job is None:
@@ -92,9 +150,9 @@ def job_run_here(*, job_id: str) -> tuple[int, str]:
                 job_id, run_time, holder=holder, trigger=JobRun.Trigger.COMMAND
             )
             run_time += dt.timedelta(microseconds=1)
-        claim = Claim(job=job, execution_id=execution_id)
+        claim = Claim(job=job, execution_id=execution_id, trigger=JobRun.Trigger.COMMAND)
         with _beating(holder):
-            return execution_id, job_execute(claim=claim)
+            return job_run(claim=claim, log=False)
     finally:
         instance_forget(holder=holder)
 
