@@ -6,6 +6,7 @@ from django.views.decorators.http import require_POST
 
 from billing.exceptions import BillingError
 from billing.services.stripe_events import stripe_event_verify
+from proletto.errors import error_response
 from proletto.inbox.services import inbox_store
 
 logger = logging.getLogger(__name__)
@@ -22,7 +23,7 @@ def stripe_webhook(request):
         )
     except BillingError as exc:
         logger.warning("stripe webhook rejected (%s): %s", exc.status, exc)
-        return JsonResponse({"error": str(exc)}, status=exc.status)
+        return error_response(exc)
     stored, created = inbox_store(
         source="stripe",
         kind=event["type"],

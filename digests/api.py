@@ -12,12 +12,13 @@ from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_POST
 
-from digests.errors import ConsentRefused, DigestsError, TestDigestRateLimited
+from digests.errors import DigestsError
 from digests.jobs import SEND_WEEKLY_DIGESTS
 from digests.models import DigestEmail
 from digests.services.digest import digest_send_test
 from digests.weeks import week_of
 from proletto.admin_api import staff_permission_required
+from proletto.errors import error_response
 from proletto.scheduling.jobstore import job_request_run
 from proletto.scheduling.registry import SchedulingError
 from proletto.scheduling.selectors import scheduler_status
@@ -67,7 +68,7 @@ def run_digest_now(request):
     try:
         run = job_request_run(job_id=SEND_WEEKLY_DIGESTS, requested_by=request.user.username)
     except SchedulingError as exc:
-        return JsonResponse({"error": str(exc)}, status=409)
+        return error_response(exc)
     return JsonResponse(
         {
             "requested": True,
@@ -87,15 +88,10 @@ def test_digest_email(request, user_id):
         return JsonResponse({"error": f"no user with id {user_id}"}, status=404)
     try:
         digest = digest_send_test(user=user, requested_by=request.user)
-    except ConsentRefused as exc:
-        # The row would never be sent: say so rather than "queued".
-        return JsonResponse({"error": str(exc)}, status=409)
-    except TestDigestRateLimited as exc:
-        response = JsonResponse({"error": str(exc)}, status=429)
-        response["Retry-After"] = str(exc.retry_after_seconds)
-        return response
     except DigestsError as exc:
-        return JsonResponse({"error": str(exc)}, status=422)
+        # 409 when consent refuses it (it would never be sent: not "queued"), 429 with
+        # Retry-After past the rate limit, 422 for anything else.
+        return error_response(exc)
     # No address in the answer: the caller names a user id, and ids must not turn into a way
     # to list everyone's email address.
     return JsonResponse(

@@ -30,11 +30,14 @@ from apscheduler.triggers.interval import IntervalTrigger
 from django.conf import settings
 
 from proletto.discovery import app_modules
+from proletto.errors import ProlettoError
 from proletto.scheduling.triggers import WallClockCronTrigger
 
 
-class SchedulingError(Exception):
+class SchedulingError(ProlettoError):
     """A scheduling request that cannot be honoured; the message is shown to the user as is."""
+
+    status = 409
 
 
 class MissedRunPolicy(enum.StrEnum):

@@ -1,11 +1,11 @@
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import CommandError
 
-from billing.exceptions import BillingError
 from billing.models import CreditLedgerEntry, Subscription
 from billing.services.credits import credits_reset, credits_reset_due
+from proletto.errors import ProlettoCommand
 
 
-class Command(BaseCommand):
+class Command(ProlettoCommand):
     help = (
         "Reset monthly credits by hand, as the daily job does: every yearly subscription whose "
         "reset is due, or one subscription (--subscription) to its current period unless it "
@@ -24,17 +24,14 @@ class Command(BaseCommand):
 
     def handle(self, *args, dry_run=False, subscription=None, **options):
         source = CreditLedgerEntry.Source.COMMAND
-        try:
-            if subscription is None:
-                report = credits_reset_due(source=source, dry_run=dry_run)
-            else:
-                report = credits_reset(
-                    subscription_ids=[self._subscription_id(subscription)],
-                    source=source,
-                    dry_run=dry_run,
-                )
-        except BillingError as exc:
-            raise CommandError(str(exc)) from None
+        if subscription is None:
+            report = credits_reset_due(source=source, dry_run=dry_run)
+        else:
+            report = credits_reset(
+                subscription_ids=[self._subscription_id(subscription)],
+                source=source,
+                dry_run=dry_run,
+            )
 
         verb = "would reset" if dry_run else "reset"
         for item in report.reset:

@@ -1,9 +1,9 @@
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import CommandError
 
-from digests.errors import DigestsError
 from digests.models import OpportunitySource
 from digests.selectors import sources_due
 from digests.services.scrape import opportunities_scrape
+from proletto.errors import ProlettoCommand
 
 
 def _plain(text: str) -> str:
@@ -14,7 +14,7 @@ def _plain(text: str) -> str:
 STATUS_STYLES = {"ok": "SUCCESS", "not_modified": "SUCCESS", "failed": "ERROR", "busy": "WARNING"}
 
 
-class Command(BaseCommand):
+class Command(ProlettoCommand):
     help = (
         "Scrape opportunity sources: every due, enabled source, or the ones named with "
         "--source (now, whatever their schedule). Upserts by canonical URL; expires past ones. "
@@ -43,12 +43,9 @@ class Command(BaseCommand):
             self.stdout.write(f"No source is due ({enabled} enabled). Nothing to do.")
             return
         progress = Progress(self, total)
-        try:
-            summary = opportunities_scrape(
-                source_names=sources, dry_run=dry_run, timeout=timeout, on_result=progress.step
-            )
-        except DigestsError as exc:
-            raise CommandError(str(exc)) from exc
+        summary = opportunities_scrape(
+            source_names=sources, dry_run=dry_run, timeout=timeout, on_result=progress.step
+        )
         progress.finish()
         self.write_table(summary)
         counts = summary.as_counts()

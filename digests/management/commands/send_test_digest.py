@@ -1,14 +1,14 @@
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import CommandError
 from django.template.loader import render_to_string
 
 from digests import selectors
-from digests.errors import DigestsError
 from digests.models import Opportunity
 from digests.rendering import DigestCards
 from digests.services.digest import digest_email_context, digest_picks_for, digest_send_test
+from proletto.errors import ProlettoCommand
 
 
-class Command(BaseCommand):
+class Command(ProlettoCommand):
     help = (
         "Send USER the digest they would get now, whatever their subscription, recorded with "
         "status 'test'. USER is an id, a username or an email."
@@ -21,14 +21,11 @@ class Command(BaseCommand):
         )
 
     def handle(self, *args, user, dry_run, **options):
-        try:
-            target = selectors.user_by_reference(user)
-            if dry_run:
-                self.print_dry_run(target)
-                return
-            digest = digest_send_test(user=target)
-        except DigestsError as exc:
-            raise CommandError(str(exc)) from None
+        target = selectors.user_by_reference(user)
+        if dry_run:
+            self.print_dry_run(target)
+            return
+        digest = digest_send_test(user=target)
         self.stdout.write(
             self.style.SUCCESS(
                 f"Test digest #{digest.pk} with {digest.opportunity_count} opportunities queued "

@@ -2,16 +2,16 @@ import logging
 import signal
 import threading
 
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import CommandError
 from django.db import DatabaseError, close_old_connections
 
-from outreach.errors import OutboxError
 from outreach.services.relay import OutboxRelay
+from proletto.errors import ProlettoCommand
 
 logger = logging.getLogger("outreach.relay")
 
 
-class Command(BaseCommand):
+class Command(ProlettoCommand):
     help = (
         "Send due emails from the outbox. Without --loop: drain once and exit. With --loop: "
         "a long-lived relay worker (run several, on several hosts, against one PostgreSQL)."
@@ -39,10 +39,7 @@ class Command(BaseCommand):
             if value is not None and value < 1:
                 raise CommandError(f"{name} must be at least 1")
         self.stopping = threading.Event()
-        try:
-            relay = OutboxRelay(batch_size=batch_size, concurrency=concurrency)
-        except OutboxError as exc:
-            raise CommandError(str(exc)) from None
+        relay = OutboxRelay(batch_size=batch_size, concurrency=concurrency)
         with relay:
             if not loop:
                 counts = relay.drain()
