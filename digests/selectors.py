@@ -276,10 +276,3 @@ def digest_weekly_rates(*, weeks: int = 12) -> list[dict]:
         for row in reversed(list(rows))
     ]
 
-
-def sources_failing(*, min_failures: int = 1) -> QuerySet[OpportunitySource]:
-    """Enabled sources whose last `min_failures` or more fetches failed (for the maintenance
-    bot and the admin): the worst first."""
-    return OpportunitySource.objects.filter(
-        enabled=True, consecutive_failures__gte=min_failures
-    ).order_by("-consecutive_failures", "name")

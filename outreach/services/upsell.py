@@ -8,7 +8,7 @@ from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from billing.selectors import pro_subscribers
+from billing.selectors import pro_subscribers, user_is_pro
 from outreach.consent import marketing_extras
 from outreach.errors import OutboxError
 from outreach.models import Category, EmailOutbox, UpsellSequence, UpsellSession
@@ -25,7 +25,7 @@ def upsell_session_start(*, user, sequence_code: str, now: datetime | None = Non
     sequence = UpsellSequence.objects.filter(code=sequence_code, is_active=True).first()
     if sequence is None:
         raise OutboxError(f"no active upsell sequence {sequence_code!r}")
-    if pro_subscribers().filter(pk=user.pk).exists():
+    if user_is_pro(user):
         return None
     active = UpsellSession.objects.filter(
         user=user, sequence=sequence, status=UpsellSession.Status.ACTIVE

@@ -8,7 +8,7 @@ import time_machine
 from django.db import connection
 
 from digests.models import OpportunitySource
-from digests.selectors import sources_due, sources_failing
+from digests.selectors import sources_due
 from digests.services.scrape import opportunities_scrape, source_claim
 
 from .conftest import NOW
@@ -91,11 +91,3 @@ def test_two_runs_claiming_at_once_take_each_source_once(make_source):
         thread.join()
     assert sorted(taken[0] + taken[1]) == sorted(source.pk for source in sources)
 
-
-def test_failing_sources_are_listed_worst_first_without_disabled_ones(make_source):
-    make_source("Fine", "https://a.example/")
-    make_source("Flaky", "https://b.example/", consecutive_failures=1)
-    make_source("Dead", "https://c.example/", consecutive_failures=9)
-    make_source("Off", "https://d.example/", consecutive_failures=5, enabled=False)
-    assert [s.name for s in sources_failing()] == ["Dead", "Flaky"]
-    assert [s.name for s in sources_failing(min_failures=3)] == ["Dead"]
