@@ -275,4 +275,3 @@ def digest_weekly_rates(*, weeks: int = 12) -> list[dict]:
         }
         for row in reversed(list(rows))
     ]
-

@@ -90,4 +90,3 @@ def test_two_runs_claiming_at_once_take_each_source_once(make_source):
     for thread in threads:
         thread.join()
     assert sorted(taken[0] + taken[1]) == sorted(source.pk for source in sources)
-

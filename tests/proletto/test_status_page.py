@@ -71,9 +71,7 @@ def test_healthz_names_no_check_and_no_secret(client, states):
     assert "SECRET" not in response.content.decode()
 
 
-def test_the_status_page_costs_the_same_queries_for_3_or_30_checks_and_alerts(
-    admin_client, states
-):
+def test_the_status_page_costs_the_same_queries_for_3_or_30_checks_and_alerts(admin_client, states):
     def page_queries():
         with CaptureQueriesContext(connection) as queries:
             assert admin_client.get("/admin/system/status/").status_code == 200
