@@ -17,7 +17,7 @@ def confirmation_page(
     modeladmin,
     request,
     *,
-    action: str,
+    action: str | None,
     title: str,
     question: str,
     selected,

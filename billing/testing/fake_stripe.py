@@ -26,11 +26,12 @@ import html
 import itertools
 import json
 import re
-import threading
 import time
 import urllib.request
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from urllib.parse import parse_qsl, urlsplit
+
+from proletto.testing.local_server import LocalHTTPServer
 
 _ids = itertools.count(1)
 _NESTED_KEY = re.compile(r"\[([^\]]*)\]")
@@ -75,7 +76,7 @@ def _new_id(prefix: str) -> str:
     return f"{prefix}_fake{next(_ids):06d}"
 
 
-class FakeStripe:
+class FakeStripe(LocalHTTPServer):
     def __init__(
         self,
         *,
@@ -91,37 +92,11 @@ class FakeStripe:
         self.customers: dict[str, dict] = {}
         self.checkout_sessions: dict[str, dict] = {}
         self.portal_sessions: dict[str, dict] = {}
-        self._lock = threading.Lock()
-        self._server = ThreadingHTTPServer(("127.0.0.1", port), _Handler)
-        self._server.daemon_threads = True
-        self._server.fake = self
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
-
-    # --- lifecycle ---------------------------------------------------------------------
-
-    @property
-    def url(self) -> str:
-        host, port = self._server.server_address[:2]
-        return f"http://{host}:{port}"
+        super().__init__(_Handler, port=port)
 
     @property
     def api_base(self) -> str:
         return self.url
-
-    def start(self) -> "FakeStripe":
-        self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        self._server.shutdown()
-        self._server.server_close()
-        self._thread.join(timeout=5)
-
-    def __enter__(self):
-        return self.start()
-
-    def __exit__(self, *exc_info):
-        self.stop()
 
     # --- objects -----------------------------------------------------------------------
 

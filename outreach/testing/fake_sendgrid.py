@@ -11,11 +11,12 @@ webhook. Point Anymail at it with ANYMAIL["SENDGRID_API_URL"] = server.api_url.
 import json
 import random
 import socket
-import threading
 import time
 import uuid
 from collections import Counter, deque
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
+
+from proletto.testing.local_server import LocalHTTPServer
 
 OK = "ok"
 ERROR_500 = "500"
@@ -32,7 +33,7 @@ MODES = {OK, ERROR_500, ERROR_503, REJECT_400, HANG, DROP, LATE, DRIP}
 RANDOM_FAILURES = (ERROR_500, ERROR_503, HANG, DROP)
 
 
-class FakeSendGrid:
+class FakeSendGrid(LocalHTTPServer):
     def __init__(
         self,
         *,
@@ -57,31 +58,11 @@ class FakeSendGrid:
         self.accepted: list[dict] = []
         self.requests = 0
         self._plan: deque[str] = deque()
-        self._lock = threading.Lock()
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
-        self._server.daemon_threads = True
-        self._server.fake = self
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+        super().__init__(_Handler)
 
     @property
     def api_url(self) -> str:
-        host, port = self._server.server_address[:2]
-        return f"http://{host}:{port}/v3/"
-
-    def start(self) -> "FakeSendGrid":
-        self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        self._server.shutdown()
-        self._server.server_close()
-        self._thread.join(timeout=5)
-
-    def __enter__(self):
-        return self.start()
-
-    def __exit__(self, *exc_info):
-        self.stop()
+        return f"{self.url}/v3/"
 
     def fail_next(self, count: int, mode: str) -> None:
         """The next `count` requests fail with `mode` (see MODES); then it answers normally."""

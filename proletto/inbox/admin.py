@@ -7,10 +7,10 @@ import json
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
 from django.http import HttpResponseRedirect
-from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.html import format_html
 
+from proletto.admin_confirmation import confirmation_page
 from proletto.inbox.services import inbox_replay, inbox_replay_failed
 from proletto.models import InboundEvent
 
@@ -144,13 +144,23 @@ class InboundEventAdmin(admin.ModelAdmin):
         )
 
     def _confirmation(self, request, *, title, events, action=None, total=None):
-        context = {
-            **self.admin_site.each_context(request),
-            "title": title,
-            "opts": self.model._meta,
-            "events": events,
-            "total": len(events) if total is None else total,
-            "action": action,
-            "action_checkbox_name": admin.helpers.ACTION_CHECKBOX_NAME,
-        }
-        return TemplateResponse(request, "admin/inbox/replay_confirmation.html", context)
+        events = list(events)
+        total = len(events) if total is None else total
+        return confirmation_page(
+            self,
+            request,
+            action=action,
+            title=title,
+            question=f"{total} event(s) will be applied again by the next process_inbox run.",
+            selected=[event.pk for event in events],
+            will_act=[
+                f"#{event.pk} {event.source} {event.kind} {event.external_id} — "
+                f"{event.get_state_display()}"
+                for event in events
+            ],
+            confirm_label=f"Yes, replay {total} event(s)",
+            note=(
+                "An event already applied takes effect once: the Stripe event id and the ESP "
+                "event id are checked again."
+            ),
+        )
