@@ -10,7 +10,7 @@ from django.db.models import Count, Min, Q
 from outreach.models import Category, EmailOutbox
 from outreach.selectors import outbox_backlog, outbox_relay_health
 from outreach.services.outbox import outbox_enqueue
-from proletto.monitoring.results import FAILING, OK, WARNING, CheckResult, StatusTile
+from proletto.monitoring.results import FAILING, OK, WARNING, CheckResult, StatusTile, status_for
 
 
 def check_outbox(now) -> list[CheckResult]:
@@ -19,12 +19,11 @@ def check_outbox(now) -> list[CheckResult]:
         status__in=EmailOutbox.DUE_STATUSES, next_attempt_at__lte=now
     ).aggregate(oldest=Min("next_attempt_at"), count=Count("id"))
     age = (now - oldest_due["oldest"]).total_seconds() if oldest_due["oldest"] else 0.0
-    if age >= settings.HEALTH_OUTBOX_BACKLOG_FAILING_SECONDS:
-        backlog_status = FAILING
-    elif age >= settings.HEALTH_OUTBOX_BACKLOG_WARNING_SECONDS:
-        backlog_status = WARNING
-    else:
-        backlog_status = OK
+    backlog_status = status_for(
+        age,
+        warning=settings.HEALTH_OUTBOX_BACKLOG_WARNING_SECONDS,
+        failing=settings.HEALTH_OUTBOX_BACKLOG_FAILING_SECONDS,
+    )
     day_ago = now - dt.timedelta(days=1)
     day = EmailOutbox.objects.aggregate(
         dead=Count("id", filter=Q(status=Status.DEAD, updated_at__gte=day_ago)),
@@ -38,14 +37,15 @@ def check_outbox(now) -> list[CheckResult]:
     )
     bad = day["bounced"] + day["complained"]
     rate = bad / day["sent"] if day["sent"] else 0.0
-    if day["sent"] < settings.HEALTH_BOUNCE_MIN_SENT:
-        rate_status = OK
-    elif rate >= settings.HEALTH_BOUNCE_RATE_FAILING:
-        rate_status = FAILING
-    elif rate >= settings.HEALTH_BOUNCE_RATE_WARNING:
-        rate_status = WARNING
-    else:
-        rate_status = OK
+    rate_status = (
+        OK
+        if day["sent"] < settings.HEALTH_BOUNCE_MIN_SENT
+        else status_for(
+            rate,
+            warning=settings.HEALTH_BOUNCE_RATE_WARNING,
+            failing=settings.HEALTH_BOUNCE_RATE_FAILING,
+        )
+    )
     return [
         CheckResult(
             "outbox backlog",
@@ -88,22 +88,22 @@ def check_outbox_relay(now) -> list[CheckResult]:
     stuck = health["stuck_sending"]
     stuck_status = OK if stuck < settings.HEALTH_OUTBOX_STUCK_SENDING_FAILING else FAILING
     due = health["due_retry"]
-    if due >= settings.HEALTH_OUTBOX_DUE_RETRY_FAILING:
-        due_status = FAILING
-    elif due >= settings.HEALTH_OUTBOX_DUE_RETRY_WARNING:
-        due_status = WARNING
-    else:
-        due_status = OK
+    due_status = status_for(
+        due,
+        warning=settings.HEALTH_OUTBOX_DUE_RETRY_WARNING,
+        failing=settings.HEALTH_OUTBOX_DUE_RETRY_FAILING,
+    )
     outcomes = health["sent"] + health["failed"]
     rate = health["failed"] / outcomes if outcomes else 0.0
-    if outcomes < settings.HEALTH_ESP_MIN_SENDS:
-        rate_status = OK
-    elif rate >= settings.HEALTH_ESP_ERROR_RATE_FAILING:
-        rate_status = FAILING
-    elif rate >= settings.HEALTH_ESP_ERROR_RATE_WARNING:
-        rate_status = WARNING
-    else:
-        rate_status = OK
+    rate_status = (
+        OK
+        if outcomes < settings.HEALTH_ESP_MIN_SENDS
+        else status_for(
+            rate,
+            warning=settings.HEALTH_ESP_ERROR_RATE_WARNING,
+            failing=settings.HEALTH_ESP_ERROR_RATE_FAILING,
+        )
+    )
     minutes = settings.HEALTH_ESP_WINDOW_MINUTES
     return [
         CheckResult(

@@ -101,15 +101,28 @@ def _copy(cursor, table: str, model_fields: Sequence, rows: Iterable[Sequence]) 
 
 
 def delete_in_batches(queryset, batch_size: int) -> int:
-    """Delete what `queryset` selects, `batch_size` rows per transaction; how many went.
-
-    Deleting by a bounded list of primary keys keeps each statement (and its locks) short."""
-    model = queryset.model
+    """Delete what `queryset` selects, `batch_size` rows per transaction; how many went."""
     total = 0
+    for pks in _pk_batches(queryset, batch_size):
+        with transaction.atomic():
+            queryset.model.objects.filter(pk__in=pks).delete()
+        total += len(pks)
+    return total
+
+
+def update_in_batches(queryset, batch_size: int, **values) -> int:
+    """Set `values` on what `queryset` selects, `batch_size` rows per statement. The values
+    must take a row out of `queryset`, or it is selected again."""
+    return sum(
+        queryset.model.objects.filter(pk__in=pks).update(**values)
+        for pks in _pk_batches(queryset, batch_size)
+    )
+
+
+def _pk_batches(queryset, batch_size: int):
+    # Working by a bounded list of primary keys keeps each statement (and its locks) short.
     while True:
         pks = list(queryset.order_by("pk").values_list("pk", flat=True)[:batch_size])
         if not pks:
-            return total
-        with transaction.atomic():
-            model.objects.filter(pk__in=pks).delete()
-        total += len(pks)
+            return
+        yield pks

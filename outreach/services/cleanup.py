@@ -4,12 +4,12 @@ from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.contrib.sessions.models import Session
-from django.db.models import Q, QuerySet
+from django.db.models import Q
 from django.utils import timezone
 
 from outreach.models import Category, EmailEvent, EmailOutbox, Suppression
 from outreach.services.upsell import upsell_sessions_expire
-from proletto.bulk import delete_in_batches
+from proletto.bulk import delete_in_batches, update_in_batches
 
 
 def outreach_cleanup(*, now: datetime | None = None, batch_size: int | None = None) -> dict:
@@ -35,7 +35,7 @@ def outreach_cleanup(*, now: datetime | None = None, batch_size: int | None = No
             ),
             batch_size,
         ),
-        "outbox_bodies_dropped": _update_in_batches(
+        "outbox_bodies_dropped": update_in_batches(
             EmailOutbox.objects.filter(
                 finished_before(body_cutoff), status__in=final, bodies_dropped_at__isnull=True
             ),
@@ -54,13 +54,3 @@ def outreach_cleanup(*, now: datetime | None = None, batch_size: int | None = No
         ),
     }
     return counts
-
-
-def _update_in_batches(queryset: QuerySet, batch_size: int, **values) -> int:
-    model = queryset.model
-    total = 0
-    while True:
-        pks = list(queryset.order_by("pk").values_list("pk", flat=True)[:batch_size])
-        if not pks:
-            return total
-        total += model.objects.filter(pk__in=pks).update(**values)

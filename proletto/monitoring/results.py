@@ -17,6 +17,13 @@ class CheckResult:
     summary: str
 
 
+def status_for(value: float, *, warning: float, failing: float) -> str:
+    """OK below `warning`, WARNING from it, FAILING from `failing` (higher is worse)."""
+    if value >= failing:
+        return FAILING
+    return WARNING if value >= warning else OK
+
+
 # A check takes the instant it runs at and only reads.
 Check = Callable[[dt.datetime], list["CheckResult"]]
 
