@@ -21,9 +21,9 @@ from django_apscheduler.models import DjangoJob, DjangoJobExecution
 
 from proletto.models import InboundEvent
 from proletto.monitoring.results import FAILING, OK, WARNING, CheckResult
-from proletto.scheduling.jobstore import job_state_load
 from proletto.scheduling.selectors import scheduler_status
 from proletto.scheduling.statuses import INTERRUPTED
+from proletto.scheduling.trigger_spec import job_state_trigger
 
 
 def check_database(now) -> list[CheckResult]:
@@ -110,7 +110,7 @@ def _job_overdue(job, now, grace) -> CheckResult:
     if job.next_run_time is None:
         return CheckResult(name, OK, "paused", f"{job.id} is paused")
     try:
-        trigger = job_state_load(job.job_state).trigger
+        trigger = job_state_trigger(job.job_state)
     except Exception as exc:
         return CheckResult(name, FAILING, "-", f"{job.id}: stored job cannot be loaded ({exc})")
     reference = job.last_success

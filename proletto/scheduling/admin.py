@@ -1,7 +1,7 @@
 """Admin for the job store and its history (replaces django-apscheduler's stock admin).
 
 Nothing in the web request runs a job: "run now" records a request the leader executes, and
-next_run_time / the pickled state cannot be edited (a hand edit used to make the stock
+next_run_time / the stored trigger cannot be edited (a hand edit used to make the stock
 scheduler spin).
 """
 
@@ -26,9 +26,10 @@ from proletto.scheduling.charts import (
     recent_runs_sparkline,
     run_chart,
 )
-from proletto.scheduling.jobstore import job_pause, job_request_run, job_resume, job_state_load
+from proletto.scheduling.jobstore import job_pause, job_request_run, job_resume
 from proletto.scheduling.registry import SchedulingError, declared_jobs, describe_trigger
 from proletto.scheduling.selectors import jobs_with_stats, scheduler_status
+from proletto.scheduling.trigger_spec import job_state_trigger
 
 admin.site.unregister(DjangoJob)
 admin.site.unregister(DjangoJobExecution)
@@ -41,8 +42,8 @@ PAUSE_JOB = "proletto.pause_job"
 
 def _trigger_of(job: DjangoJob):
     try:
-        return job_state_load(job.job_state).trigger
-    except Exception:  # a state pickled by code that no longer exists
+        return job_state_trigger(job.job_state)
+    except (ValueError, KeyError, TypeError):  # not written by this code: synced at next start
         return None
 
 

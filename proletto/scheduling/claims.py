@@ -14,9 +14,10 @@ from django_apscheduler.models import DjangoJob, DjangoJobExecution
 
 from proletto.models import JobRun, RunRequest
 from proletto.scheduling.history import execution_start
-from proletto.scheduling.jobstore import _job_state_dump, job_state_load
 from proletto.scheduling.registry import MissedRunPolicy, ScheduledJob, declared_jobs
 from proletto.scheduling.statuses import MAX_INSTANCES, MISSED
+from proletto.scheduling.trigger_spec import job_state_trigger
+from proletto.scheduling.triggers import fire_times_due
 
 logger = logging.getLogger("proletto.scheduling")
 
@@ -66,18 +67,16 @@ def due_runs_claim(*, now: dt.datetime, running: set[str], holder: str = "") -> 
 
 
 def _due_run_claim(job_id, next_run_time, job_state, *, job, now, running, holder):
-    stored = job_state_load(job_state)
-    # The column wins over the pickled state: a hand edit of next_run_time is honoured
-    # instead of making the scheduler spin on a disagreement.
-    stored.next_run_time = next_run_time
-    run_times = stored._get_run_times(now) or [next_run_time]
+    trigger = job_state_trigger(job_state)
+    # From the next_run_time column (a hand edit is honoured) up to now, on the schedule.
+    run_times = fire_times_due(trigger, next_run_time, now) or [next_run_time]
     if job is not None and not job.coalesce:
         on_time = [t for t in run_times if (now - t).total_seconds() <= job.misfire_grace_time]
         if on_time:
             return _catch_up_claim(
                 job_id,
                 next_run_time,
-                stored,
+                trigger,
                 run_times,
                 on_time,
                 job=job,
@@ -87,10 +86,8 @@ def _due_run_claim(job_id, next_run_time, job_state, *, job, now, running, holde
             )
     # The schedule's next fire time strictly after now (not 'last run + interval'), so a
     # hand-edited time does not shift the job off its schedule.
-    stored.next_run_time = stored.trigger.get_next_fire_time(
-        None, now + dt.timedelta(microseconds=1)
-    )
-    if not _next_run_time_move(job_id, next_run_time, stored) or job is None:
+    following = trigger.get_next_fire_time(None, now + dt.timedelta(microseconds=1))
+    if not _next_run_time_move(job_id, next_run_time, following) or job is None:
         return None  # another process got there first, or the job is no longer declared
     latest = run_times[-1]
     late = (now - latest).total_seconds() > job.misfire_grace_time
@@ -115,7 +112,7 @@ def _due_run_claim(job_id, next_run_time, job_state, *, job, now, running, holde
 
 
 def _catch_up_claim(
-    job_id, next_run_time, stored, run_times, on_time, *, job, running, now, holder
+    job_id, next_run_time, trigger, run_times, on_time, *, job, running, now, holder
 ):
     """coalesce=False: every fire time still within the misfire grace runs, oldest first and
     one at a time (max_instances=1); older ones are recorded as missed."""
@@ -124,13 +121,11 @@ def _catch_up_claim(
         return None  # the fire time waits, still due, for the run in progress to finish
     first = on_time[0]
     if job_id in running:
-        stored.next_run_time = first  # only move past the fire times that are too late
+        following = first  # only move past the fire times that are too late
     else:
         # On the schedule's grid after this fire time (a hand-edited time does not shift it).
-        stored.next_run_time = stored.trigger.get_next_fire_time(
-            None, first + dt.timedelta(microseconds=1)
-        )
-    if not _next_run_time_move(job_id, next_run_time, stored):
+        following = trigger.get_next_fire_time(None, first + dt.timedelta(microseconds=1))
+    if not _next_run_time_move(job_id, next_run_time, following):
         return None
     if too_late:
         _record_missed(job_id, too_late, now=now)
@@ -140,13 +135,11 @@ def _catch_up_claim(
     return _run_claim(job, first, holder=holder, trigger=trigger)
 
 
-def _next_run_time_move(job_id, expected, stored) -> bool:
-    """Move the job to `stored.next_run_time` if it still stands at `expected`: of two
-    schedulers that read the same fire time, only one moves it on and claims it."""
+def _next_run_time_move(job_id, expected, following) -> bool:
+    """Move the job to `following` if it still stands at `expected`: of two schedulers that
+    read the same fire time, only one moves it on and claims it."""
     return bool(
-        DjangoJob.objects.filter(id=job_id, next_run_time=expected).update(
-            next_run_time=stored.next_run_time, job_state=_job_state_dump(stored)
-        )
+        DjangoJob.objects.filter(id=job_id, next_run_time=expected).update(next_run_time=following)
     )
 
 

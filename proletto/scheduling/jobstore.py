@@ -2,54 +2,29 @@
 
 import datetime as dt
 import logging
-import pickle
-from types import SimpleNamespace
 
-from apscheduler.job import Job
 from django.db import transaction
 from django.utils import timezone
 from django_apscheduler.models import DjangoJob
 
 from proletto.models import RunRequest
 from proletto.scheduling.registry import (
-    ScheduledJob,
     SchedulingError,
     declared_jobs,
     effective_trigger,
 )
+from proletto.scheduling.trigger_spec import job_state_dump, job_state_trigger
 
 logger = logging.getLogger("proletto.scheduling")
 
 
-def job_state_load(job_state: bytes) -> Job:
-    job = Job.__new__(Job)
-    job.__setstate__(pickle.loads(job_state))
-    return job
-
-
-def _job_state_dump(job: Job) -> bytes:
-    return pickle.dumps(job.__getstate__(), pickle.HIGHEST_PROTOCOL)
-
-
-# Job() only asks its scheduler for a time zone to read next_run_time in; ours is UTC.
-_UTC_SCHEDULER = SimpleNamespace(timezone=dt.UTC)
-
-
-def _store_job(job: ScheduledJob, trigger, next_run_time) -> Job:
-    return Job(
-        _UTC_SCHEDULER,
-        id=job.id,
-        func=job.func_ref,
-        trigger=trigger,
-        executor="default",
-        args=(),
-        kwargs={},
-        name=job.id,
-        misfire_grace_time=job.misfire_grace_time,
-        coalesce=job.coalesce,
-        max_instances=1,
-        next_run_time=next_run_time,
-    )
+def _stored_trigger(job_state: bytes):
+    """The trigger a row holds, or None when it holds none this code can read (a state
+    written by django-apscheduler's own DjangoJobStore): the row is then written anew."""
+    try:
+        return job_state_trigger(job_state)
+    except (ValueError, KeyError, TypeError):
+        return None
 
 
 def _trigger_key(trigger) -> tuple:
@@ -80,28 +55,28 @@ def jobs_sync(*, now: dt.datetime | None = None) -> dict:
         counts["removed"] = len(stale.values_list("id", flat=True))
         stale.delete()
         existing = {row.id: row for row in DjangoJob.objects.filter(id__in=list(declared))}
-        for job_id, job in declared.items():
+        for job_id in declared:
             trigger = triggers[job_id]
             row = existing.get(job_id)
             if row is None:
-                stored = _store_job(job, trigger, trigger.get_next_fire_time(None, now))
                 DjangoJob.objects.create(
-                    id=job_id, next_run_time=stored.next_run_time, job_state=_job_state_dump(stored)
+                    id=job_id,
+                    next_run_time=trigger.get_next_fire_time(None, now),
+                    job_state=job_state_dump(trigger),
                 )
                 counts["added"] += 1
                 continue
-            old = job_state_load(row.job_state)
-            if _trigger_key(old.trigger) == _trigger_key(trigger):
-                trigger, next_run_time = old.trigger, row.next_run_time
+            old = _stored_trigger(row.job_state)
+            if old is not None and _trigger_key(old) == _trigger_key(trigger):
+                trigger, next_run_time = old, row.next_run_time
                 counts["kept"] += 1
             else:
                 next_run_time = (
                     None if row.next_run_time is None else trigger.get_next_fire_time(None, now)
                 )
                 counts["updated"] += 1
-            stored = _store_job(job, trigger, next_run_time)
             DjangoJob.objects.filter(id=job_id).update(
-                next_run_time=next_run_time, job_state=_job_state_dump(stored)
+                next_run_time=next_run_time, job_state=job_state_dump(trigger)
             )
     return counts
 
@@ -126,11 +101,8 @@ def job_pause(*, job_id: str) -> DjangoJob:
     """Pause a job: no scheduled run until resumed (persisted as next_run_time=None)."""
     with transaction.atomic():
         row = _job_row(job_id, for_update=True)
-        job = job_state_load(row.job_state)
-        job.next_run_time = None
         row.next_run_time = None
-        row.job_state = _job_state_dump(job)
-        row.save(update_fields=["next_run_time", "job_state"])
+        row.save(update_fields=["next_run_time"])
     logger.info("job %s paused", job_id)
     return row
 
@@ -142,11 +114,9 @@ def job_resume(*, job_id: str) -> DjangoJob:
         row = _job_row(job_id, for_update=True)
         if row.next_run_time is not None:
             return row
-        job = job_state_load(row.job_state)
-        job.next_run_time = job.trigger.get_next_fire_time(None, timezone.now())
-        row.next_run_time = job.next_run_time
-        row.job_state = _job_state_dump(job)
-        row.save(update_fields=["next_run_time", "job_state"])
+        trigger = job_state_trigger(row.job_state)
+        row.next_run_time = trigger.get_next_fire_time(None, timezone.now())
+        row.save(update_fields=["next_run_time"])
     logger.info("job %s resumed, next run %s", job_id, row.next_run_time)
     return row
 

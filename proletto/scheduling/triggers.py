@@ -42,6 +42,17 @@ def wall_time_instant(wall: dt.datetime, zone) -> dt.datetime:
     return after.replace(microsecond=0)
 
 
+def fire_times_due(trigger, first: dt.datetime, now: dt.datetime) -> list[dt.datetime]:
+    """The fire times from `first` up to `now`, each the trigger's next after the one before
+    (APScheduler's public get_next_fire_time; what its private Job._get_run_times does)."""
+    times = []
+    fire = first
+    while fire is not None and fire <= now:
+        times.append(fire)
+        fire = trigger.get_next_fire_time(fire, now)
+    return times
+
+
 class WallClockCronTrigger(CronTrigger):
     __slots__ = ()
 
@@ -54,7 +65,7 @@ class WallClockCronTrigger(CronTrigger):
 
     def get_next_fire_time(self, previous_fire_time, now):
         if previous_fire_time:
-            start = previous_fire_time + _TICK  # strictly after: Job._get_run_times loops on it
+            start = previous_fire_time + _TICK  # strictly after: fire_times_due loops on it
         else:
             start = max(now, self.start_date) if self.start_date else now
         matcher = self._wall_clock_matcher()
