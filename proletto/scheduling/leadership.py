@@ -3,7 +3,8 @@
 import datetime as dt
 import time
 
-from django.db.models import Q
+from django.db.models import DateTimeField, ExpressionWrapper, Q
+from django.db.models.functions import Now
 from django.utils import timezone
 from django_apscheduler.models import DjangoJobExecution
 
@@ -13,20 +14,25 @@ from proletto.scheduling.statuses import INTERRUPTED, STARTED
 LEASE_NAME = "scheduler"
 
 
-def lease_acquire(*, holder: str, seconds: float, now: dt.datetime | None = None) -> bool:
-    """Take or renew the lease; True if `holder` leads until now + seconds."""
-    now = now or timezone.now()
+def lease_acquire(*, holder: str, seconds: float) -> bool:
+    """Take or renew the lease; True if `holder` leads for `seconds` from now.
+
+    Every time is the database's (Now() in the conditional UPDATEs): schedulers on hosts whose
+    clocks disagree still agree on when a lease has expired.
+    """
     SchedulerLease.objects.get_or_create(name=LEASE_NAME)
-    expires_at = now + dt.timedelta(seconds=seconds)
+    expires_at = ExpressionWrapper(
+        Now() + dt.timedelta(seconds=seconds), output_field=DateTimeField()
+    )
     renewed = SchedulerLease.objects.filter(name=LEASE_NAME, holder=holder).update(
-        expires_at=expires_at, heartbeat_at=now
+        expires_at=expires_at, heartbeat_at=Now()
     )
     if renewed:
         return True
     taken = (
         SchedulerLease.objects.filter(name=LEASE_NAME)
-        .filter(Q(expires_at__isnull=True) | Q(expires_at__lt=now))
-        .update(holder=holder, acquired_at=now, expires_at=expires_at, heartbeat_at=now)
+        .filter(Q(expires_at__isnull=True) | Q(expires_at__lt=Now()))
+        .update(holder=holder, acquired_at=Now(), expires_at=expires_at, heartbeat_at=Now())
     )
     return bool(taken)
 

@@ -4,6 +4,7 @@ import datetime as dt
 
 from django.conf import settings
 from django.db.models import Avg, Max, OuterRef, Prefetch, Q, Subquery
+from django.db.models.functions import Now
 from django.utils import timezone
 from django_apscheduler.models import DjangoJob, DjangoJobExecution
 
@@ -20,8 +21,9 @@ def scheduler_status(*, with_jobs: bool = True) -> dict:
     `alive` means a leader holds an unexpired lease and its heartbeat is younger than
     SCHEDULER_HEARTBEAT_STALE_SECONDS.
     """
-    now = timezone.now()
-    lease = SchedulerLease.objects.filter(name=LEASE_NAME).first()
+    # The lease is written on the database's clock: judge it on the same clock.
+    lease = SchedulerLease.objects.filter(name=LEASE_NAME).annotate(db_now=Now()).first()
+    now = lease.db_now if lease else timezone.now()
     leader = lease.holder if lease and lease.holder else None
     heartbeat_at = lease.heartbeat_at if lease else None
     age = (now - heartbeat_at).total_seconds() if heartbeat_at else None
@@ -33,7 +35,7 @@ def scheduler_status(*, with_jobs: bool = True) -> dict:
         and age < settings.SCHEDULER_HEARTBEAT_STALE_SECONDS
     )
     # A process beats every lease/3 s; one not seen for a stale heartbeat's time is gone.
-    seen_since = now - dt.timedelta(seconds=settings.SCHEDULER_HEARTBEAT_STALE_SECONDS)
+    seen_since = timezone.now() - dt.timedelta(seconds=settings.SCHEDULER_HEARTBEAT_STALE_SECONDS)
     live = SchedulerInstance.objects.filter(
         seen_at__gte=seen_since, kind=SchedulerInstance.Kind.SCHEDULER
     ).exclude(holder=leader or "")

@@ -10,6 +10,7 @@ from proletto.scheduling.execution import job_execute
 from proletto.scheduling.jobstore import job_pause, jobs_sync
 from proletto.scheduling.leadership import lease_acquire
 from proletto.scheduling.runtime import SchedulerProcess
+from tests.proletto.lease_time import lease_ages
 
 pytestmark = pytest.mark.django_db
 SYNCED_AT = dt.datetime(2026, 3, 2, 10, 20, tzinfo=dt.UTC)
@@ -160,6 +161,7 @@ def test_a_leader_that_lost_its_lease_starts_nothing(synced):
         process.tick()
         assert process.is_leading()
     # It stalled past its lease (a long GC pause, a frozen VM); another process took over.
+    lease_ages(3600)
     with time_machine.travel(ELEVEN, tick=False):
         assert lease_acquire(holder="new-leader", seconds=60)
         process._next_renew_at = 0.0  # its renewal is due
