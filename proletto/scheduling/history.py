@@ -20,6 +20,7 @@ from django_apscheduler.models import DjangoJobExecution
 
 from proletto.bulk import delete_in_batches
 from proletto.models import JobRun, RunRequest, SchedulerInstance
+from proletto.scheduling.leadership import before_now
 from proletto.scheduling.statuses import EXECUTED, INTERRUPTED, STARTED
 
 logger = logging.getLogger("proletto.scheduling")
@@ -115,17 +116,16 @@ def _json_safe(result: dict) -> dict:
 
 
 def live_holders(*, now: dt.datetime | None = None):
-    """The processes (schedulers and `runjob`s) that beat recently, as a subquery."""
-    now = now or timezone.now()
-    since = now - dt.timedelta(seconds=settings.SCHEDULER_HEARTBEAT_STALE_SECONDS)
+    """The processes (schedulers and `runjob`s) that beat recently, as a subquery; on the
+    database's clock, as the beats, unless `now` is given."""
+    since = before_now(dt.timedelta(seconds=settings.SCHEDULER_HEARTBEAT_STALE_SECONDS), now)
     return SchedulerInstance.objects.filter(seen_at__gte=since).values("holder")
 
 
 def executions_orphaned(*, now: dt.datetime | None = None, exclude_ids=()):
     """ "Started" runs that no live process owns (runs from before owners were recorded count
     once they are older than a stale heartbeat)."""
-    now = now or timezone.now()
-    stale = now - dt.timedelta(seconds=settings.SCHEDULER_HEARTBEAT_STALE_SECONDS)
+    stale = before_now(dt.timedelta(seconds=settings.SCHEDULER_HEARTBEAT_STALE_SECONDS), now)
     return (
         DjangoJobExecution.objects.filter(status=STARTED)
         .exclude(pk__in=list(exclude_ids))
@@ -137,7 +137,6 @@ def executions_orphaned(*, now: dt.datetime | None = None, exclude_ids=()):
 def executions_orphaned_close(*, now: dt.datetime | None = None, exclude_ids=()) -> int:
     """Close every orphaned "Started" run as interrupted, saying which process left it and
     when it was last seen; their run-now requests fail. Returns how many were closed."""
-    now = now or timezone.now()
     orphans = list(
         executions_orphaned(now=now, exclude_ids=exclude_ids).values_list("pk", "run__holder")
     )

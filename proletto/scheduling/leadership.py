@@ -5,7 +5,6 @@ import time
 
 from django.db.models import DateTimeField, ExpressionWrapper, Q
 from django.db.models.functions import Now
-from django.utils import timezone
 from django_apscheduler.models import DjangoJobExecution
 
 from proletto.models import SchedulerInstance, SchedulerLease
@@ -45,8 +44,9 @@ def instance_beat(
     *, holder: str, now: dt.datetime | None = None, kind=SchedulerInstance.Kind.SCHEDULER
 ) -> None:
     """Say this process (leader, standby or `runjob`) is alive: the status page counts the
-    standbys, and the runs it owns are not orphans."""
-    now = now or timezone.now()
+    standbys, and the runs it owns are not orphans. On the database's clock unless `now` is
+    given."""
+    now = now or Now()
     if not SchedulerInstance.objects.filter(holder=holder).update(seen_at=now):
         SchedulerInstance.objects.bulk_create(
             [SchedulerInstance(holder=holder, kind=kind, started_at=now, seen_at=now)],
@@ -60,8 +60,9 @@ def instance_forget(*, holder: str) -> None:
 
 def instances_prune(*, now: dt.datetime | None = None) -> int:
     """Forget processes that died without saying so (kill -9) a day ago or more."""
-    now = now or timezone.now()
-    deleted, _ = SchedulerInstance.objects.filter(seen_at__lt=now - dt.timedelta(days=1)).delete()
+    deleted, _ = SchedulerInstance.objects.filter(
+        seen_at__lt=before_now(dt.timedelta(days=1), now)
+    ).delete()
     return deleted
 
 
@@ -71,3 +72,10 @@ def executions_interrupt(*, reason: str, execution_ids=None, exclude_ids=()) -> 
     if execution_ids is not None:
         rows = rows.filter(pk__in=list(execution_ids))
     return rows.update(status=INTERRUPTED, exception=reason[:1000], finished=time.time())
+
+
+def before_now(delta: dt.timedelta, now: dt.datetime | None = None):
+    """`delta` before `now`, or before the database's Now() (the clock the beats are on)."""
+    if now is not None:
+        return now - delta
+    return ExpressionWrapper(Now() - delta, output_field=DateTimeField())

@@ -15,6 +15,7 @@ from django_apscheduler.models import DjangoJob, DjangoJobExecution
 from proletto.models import JobRun, RunRequest, SchedulerInstance
 from proletto.scheduling import history, statuses
 from proletto.scheduling.jobstore import jobs_sync
+from proletto.scheduling.leadership import instance_beat
 from proletto.scheduling.runtime import SchedulerProcess
 
 pytestmark = pytest.mark.django_db
@@ -202,3 +203,12 @@ def test_an_outcome_is_written_even_if_the_job_returned_values_json_cannot_hold(
     )
     assert DjangoJobExecution.objects.get(pk=pk).status == statuses.EXECUTED
     assert JobRun.objects.get(pk=pk).result["since"] == "2026-03-02T10:30:00Z"
+
+
+def test_a_live_process_on_a_host_whose_clock_is_behind_is_not_taken_for_gone(synced):
+    # Beats are on the database's clock: the host's 10 minutes of lag do not show.
+    with time_machine.travel(dt.datetime.now(dt.UTC) - dt.timedelta(minutes=10), tick=False):
+        instance_beat(holder="host:8:hh")
+    pk = started_run(holder="host:8:hh")
+    assert history.executions_orphaned_close() == 0
+    assert DjangoJobExecution.objects.get(pk=pk).status == statuses.STARTED
