@@ -12,6 +12,7 @@ from django.utils import timezone
 from django.utils.html import format_html
 
 from digests import selectors
+from digests.admin_delivery import DeliveryFilter, outbox_time
 from digests.deadlines import opportunity_deadline_label
 from digests.errors import DigestsError, TestDigestRateLimited
 from digests.models import DigestEmail, DigestItem, Opportunity, OpportunitySource
@@ -224,19 +225,6 @@ class DigestItemInline(admin.TabularInline):
         return "; ".join(item.reasons)
 
 
-class DeliveryFilter(admin.SimpleListFilter):
-    title = "delivery"
-    parameter_name = "delivery"
-
-    def lookups(self, request, model_admin):
-        return DigestEmail.Delivery.choices
-
-    def queryset(self, request, queryset):
-        if self.value() in DigestEmail.Delivery.values:
-            return queryset.filter(delivery=self.value())
-        return queryset
-
-
 @admin.register(DigestEmail)
 class DigestEmailAdmin(admin.ModelAdmin):
     list_display = [
@@ -281,17 +269,9 @@ class DigestEmailAdmin(admin.ModelAdmin):
     def delivery(self, digest):
         return DigestEmail.Delivery(digest.delivery).label
 
-    @admin.display(description="sent at", ordering="sent_at")
-    def sent_at(self, digest):
-        return digest.sent_at
-
-    @admin.display(description="opened at", ordering="opened_at")
-    def opened_at(self, digest):
-        return digest.opened_at
-
-    @admin.display(description="clicked at", ordering="clicked_at")
-    def clicked_at(self, digest):
-        return digest.clicked_at
+    sent_at = outbox_time("sent_at")
+    opened_at = outbox_time("opened_at")
+    clicked_at = outbox_time("clicked_at")
 
     def has_add_permission(self, request):
         return False

@@ -20,12 +20,8 @@ from django_apscheduler.models import DjangoJob, DjangoJobExecution
 
 from proletto.admin_display import admin_datetime, short_text
 from proletto.models import RunRequest
-from proletto.scheduling.charts import (
-    OUTCOME_COLOURS,
-    outcome_legend,
-    recent_runs_sparkline,
-    run_chart,
-)
+from proletto.scheduling import charts
+from proletto.scheduling.charts import OUTCOME_COLOURS
 from proletto.scheduling.jobstore import job_pause, job_request_run, job_resume
 from proletto.scheduling.registry import SchedulingError, declared_jobs, describe_trigger
 from proletto.scheduling.selectors import jobs_with_stats, scheduler_status
@@ -149,8 +145,8 @@ class JobAdmin(admin.ModelAdmin):
             "next_run": admin_datetime(job.next_run_time),
             "last_success": admin_datetime(job.last_success),
             "average_duration": self.average_duration(job),
-            "chart": run_chart(runs),
-            "legend": outcome_legend(),
+            "chart": charts.run_chart(runs),
+            "legend": charts.outcome_legend(),
             "runs": [self.run_row(run) for run in reversed(runs)],
             "runs_url": _runs_url(job.id),
             "can_run": self.has_run_permission(request),
@@ -252,7 +248,7 @@ class JobAdmin(admin.ModelAdmin):
 
     @admin.display(description="recent runs")
     def recent_runs(self, job):
-        return recent_runs_sparkline(job)
+        return charts.recent_runs_sparkline(job)
 
     # --- bulk actions (the same services as the buttons) ------------------------------------
 
