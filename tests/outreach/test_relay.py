@@ -9,7 +9,9 @@ from django.core import mail
 
 from outreach.models import EmailOutbox
 from outreach.services.events import suppression_add
+from outreach.services import relay as relay_module
 from outreach.services.relay import OutboxRelay, backoff_delay, outbox_drain, outbox_reclaim_stuck
+from outreach.services.relay_results import outbox_record_outcomes, outcome_of
 from outreach.testing.fake_sendgrid import (
     DRIP,
     DROP,
@@ -206,8 +208,12 @@ def test_a_result_is_not_recorded_over_a_claim_another_relay_took(settings, enqu
         [claimed] = relay._claim()
         # Another relay took the row over (this one was presumed dead) and sent it.
         EmailOutbox.objects.filter(pk=row.pk).update(claim_token="other", status=Status.SENT)
-        results = [relay._send_one(claimed)]
-        counts = relay._record([claimed], results)
+        result = relay._send_one(claimed)
+        counts = outbox_record_outcomes(
+            claim_token=relay.claim_token,
+            outcomes=[outcome_of(result, attempts=claimed.attempts, now=T0)],
+            now=T0,
+        )
     assert counts == {"lost_claim": 1}
     assert refreshed(row).claim_token == "other"
 
@@ -233,16 +239,15 @@ def test_a_result_is_recorded_when_the_database_answers_again(monkeypatch, sendg
     from django.db import OperationalError
 
     row = enqueue()
-    real_record = OutboxRelay._record
     calls = []
 
-    def record(self, rows, results):
+    def record(**kwargs):
         calls.append(1)
         if len(calls) == 1:
             raise OperationalError("the connection was terminated")
-        return real_record(self, rows, results)
+        return outbox_record_outcomes(**kwargs)
 
-    monkeypatch.setattr(OutboxRelay, "_record", record)
+    monkeypatch.setattr(relay_module, "outbox_record_outcomes", record)
     with OutboxRelay(concurrency=1) as relay:
         counts = relay.drain()
     assert counts == {"claimed": 1, "sent": 1}
@@ -250,11 +255,11 @@ def test_a_result_is_recorded_when_the_database_answers_again(monkeypatch, sendg
     assert sendgrid.accepted_outbox_ids() == {str(row.id): 1}
 
 
-def test_the_relay_claims_no_more_rows_than_it_can_send_at_once(sendgrid, enqueue):
-    rows = [enqueue(recipient=f"artist{i}@example.com") for i in range(5)]
-    with OutboxRelay(batch_size=100, concurrency=2) as relay:
+def test_the_relay_claims_no_more_rows_than_its_senders_and_their_prefetch(sendgrid, enqueue):
+    rows = [enqueue(recipient=f"artist{i}@example.com") for i in range(9)]
+    with OutboxRelay(batch_size=100, concurrency=2, prefetch=3) as relay:
         relay._exchange(Counter(), claim=True)
-        assert EmailOutbox.objects.filter(status=Status.SENDING).count() == 2
+        assert EmailOutbox.objects.filter(status=Status.SENDING).count() == 5
         relay.drain()
     assert {refreshed(row).status for row in rows} == {Status.SENT}
 
