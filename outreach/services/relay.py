@@ -32,13 +32,13 @@ from django.conf import settings
 from django.db import Error as DatabaseFault
 from django.db import connection as database
 from django.db import transaction
-from django.db.models import F
 from django.utils import timezone
 
 from outreach.errors import OutboxError
 from outreach.models import EmailOutbox
-from outreach.selectors import outbox_due, outbox_rows_refused
+from outreach.selectors import outbox_rows_refused
 from outreach.services.counts import _counts
+from outreach.services.relay_claims import outbox_claim_due
 from outreach.services.relay_results import (
     AMBIGUOUS,
     Outcome,
@@ -96,8 +96,8 @@ class OutboxRelay:
         # What each held row becomes, waiting to be recorded; when the first was held.
         self._held: dict[int, Outcome] = {}
         self._held_since: float | None = None
-        # The status and due time each claimed row had, to give back a row never sent.
-        self._was_due: dict[int, tuple[str, datetime | None]] = {}
+        # The status each claimed row had, to give back a row never sent as it was.
+        self._status_before: dict[int, str] = {}
         self._database_down_since: float | None = None
         self._database_retry_at = 0.0
         self._database_failures = 0
@@ -137,10 +137,13 @@ class OutboxRelay:
             if stopping and stopping_since is None:
                 stopping_since = time.monotonic()
                 self._give_back_unsent()
-            wants_rows = not stopping and not nothing_due and self._free() >= self.group_size
+            may_claim = not stopping and not nothing_due and self._room() > 0
+            # A group of places free now, or a group of results to record (then as many rows
+            # as they free are claimed in the same transaction).
+            wants_rows = may_claim and self._room() - len(self._held) >= self.group_size
             if (wants_rows or self._group_ready()) and self._database_usable():
-                claimed = self._database(lambda c=wants_rows: self._exchange(counts, claim=c))
-                if wants_rows and claimed is not None:
+                claimed = self._database(lambda c=may_claim: self._exchange(counts, claim=c))
+                if may_claim and claimed is not None:
                     nothing_due = claimed == 0
             if not self._in_flight and not self._held:
                 if stopping or nothing_due:
@@ -162,9 +165,9 @@ class OutboxRelay:
         self._exchange(counts, claim=False)
         return _counts(counts)
 
-    def _free(self) -> int:
-        """Rows this relay may still claim."""
-        return self.concurrency + self.prefetch - len(self._in_flight) - len(self._held)
+    def _room(self) -> int:
+        """Rows this relay may claim once its held results are recorded."""
+        return self.concurrency + self.prefetch - len(self._in_flight)
 
     def _group_ready(self) -> bool:
         """Held results are recorded once a group is full, once the oldest has waited
@@ -187,8 +190,7 @@ class OutboxRelay:
         with transaction.atomic():
             recorded = outbox_record_outcomes(claim_token=self.claim_token, outcomes=held, now=now)
             if claim:
-                free = self._free() + len(held)
-                rows, suppressed, reclaimed = self._claim_rows(min(free, self.batch_size))
+                rows, suppressed, reclaimed = self._claim_rows(min(self._room(), self.batch_size))
         for outcome in held:
             del self._held[outcome.id]
         self._held_since = time.monotonic() if self._held else None
@@ -208,7 +210,7 @@ class OutboxRelay:
             if row not in suppressed:
                 self._in_flight[row.id] = row
                 self._futures[row.id] = self._pool.submit(self._send_and_report, row)
-        self._was_due = {row_id: self._was_due[row_id] for row_id in self._in_flight}
+        self._status_before = {pk: self._status_before[pk] for pk in self._in_flight}
         return len(rows)
 
     def _collect(self, *, wait: bool) -> None:
@@ -241,8 +243,7 @@ class OutboxRelay:
             if future.cancel():
                 self._in_flight.pop(row_id)
                 del self._futures[row_id]
-                due_status, due_at = self._was_due[row_id]
-                self._hold(outcome_unsent(row_id, due_status=due_status, due_at=due_at))
+                self._hold(outcome_unsent(row_id, status=self._status_before[row_id]))
 
     def _given_up(self, stopping_since: float) -> bool:
         """Stopping with the database away: hold results for EMAIL_RELAY_SHUTDOWN_GRACE
@@ -316,13 +317,15 @@ class OutboxRelay:
         """Claim up to `limit` due rows (inside the caller's transaction); suppressed ones are
         settled at once. Returns (rows, the suppressed among them, reclaim counts)."""
         reclaimed = {}
+        now = timezone.now()
         if time.monotonic() - self._reclaimed_at >= RECLAIM_EVERY_SECONDS:
-            reclaimed = outbox_reclaim_stuck(now=timezone.now())
+            reclaimed = outbox_reclaim_stuck(now=now)
             self._reclaimed_at = time.monotonic()
-        rows = self._claim(limit)
-        if not rows:
+        claimed = outbox_claim_due(claim_token=self.claim_token, limit=limit, now=now)
+        if not claimed.rows:
             return [], set(), reclaimed
-        suppressed = outbox_rows_refused(rows)
+        self._status_before.update(claimed.status_before)
+        suppressed = outbox_rows_refused(claimed.rows)
         if suppressed:
             EmailOutbox.objects.filter(
                 id__in=[row.id for row in suppressed], status=Status.SENDING
@@ -331,47 +334,9 @@ class OutboxRelay:
                 claim_token="",
                 next_attempt_at=None,
                 last_error="address is on the suppression list",
-                updated_at=timezone.now(),
-            )
-        return rows, suppressed, reclaimed
-
-    def _claim(self, limit: int | None = None) -> list[EmailOutbox]:
-        now = timezone.now()
-        with transaction.atomic(savepoint=False):
-            # SKIP LOCKED on PostgreSQL lets several relays take different rows at once;
-            # SQLite ignores it (its write lock serialises relays) and the conditional
-            # UPDATE below is the claim on both.
-            rows = list(
-                outbox_due(now=now).select_for_update(skip_locked=True)[: limit or self.batch_size]
-            )
-            if not rows:
-                return []
-            claimed = EmailOutbox.objects.filter(
-                id__in=[row.id for row in rows],
-                status__in=EmailOutbox.DUE_STATUSES,
-                next_attempt_at__lte=now,
-            ).update(
-                status=Status.SENDING,
-                claim_token=self.claim_token,
-                claimed_at=now,
-                attempts=F("attempts") + 1,
                 updated_at=now,
             )
-            if claimed != len(rows):
-                # SQLite without row locks: another relay got some first; ask which are ours.
-                ours = set(
-                    EmailOutbox.objects.filter(
-                        id__in=[row.id for row in rows],
-                        claim_token=self.claim_token,
-                        status=Status.SENDING,
-                    ).values_list("id", flat=True)
-                )
-                rows = [row for row in rows if row.id in ours]
-        for row in rows:
-            self._was_due[row.id] = (row.status, row.next_attempt_at)
-            row.status, row.claim_token, row.claimed_at = Status.SENDING, self.claim_token, now
-            row.attempts += 1
-        return sorted(rows, key=lambda row: row.id)
+        return claimed.rows, suppressed, reclaimed
 
     # --- send ----------------------------------------------------------------------------
 

@@ -44,8 +44,8 @@ class Outcome:
     next_attempt_at: datetime | None = None
     last_error: str = ""
     esp_message_id: str = ""
-    # A row given back unsent (the relay stopped first): its attempt is not counted.
-    attempts_back: int = 0
+    # A row given back unsent (the relay stopped first): due as before, its attempt undone.
+    given_back: bool = False
 
 
 def outcome_of(result: SendResult, *, attempts: int, now: datetime) -> Outcome:
@@ -66,9 +66,9 @@ def outcome_of(result: SendResult, *, attempts: int, now: datetime) -> Outcome:
     return Outcome(result.id, Status.RETRY, AMBIGUOUS, now + delay, error)
 
 
-def outcome_unsent(row_id: int, *, due_status: str, due_at: datetime | None) -> Outcome:
-    """A claimed row the relay never sent: due again at once, as it was, its attempt undone."""
-    return Outcome(row_id, due_status, "released", due_at, attempts_back=1)
+def outcome_unsent(row_id: int, *, status: str) -> Outcome:
+    """A claimed row the relay never sent: back to its status before, due when it was."""
+    return Outcome(row_id, status, "given_back", given_back=True)
 
 
 def outbox_record_outcomes(*, claim_token: str, outcomes: list[Outcome], now: datetime) -> Counter:
@@ -93,18 +93,23 @@ def outbox_record_outcomes(*, claim_token: str, outcomes: list[Outcome], now: da
             stamped(outcome.next_attempt_at),
             outcome.last_error[:2000],
             outcome.esp_message_id,
-            outcome.attempts_back,
+            int(outcome.given_back),
         ]
     sent = Status.SENT
     sql = f"""
-        WITH outcome (id, status, next_attempt_at, last_error, esp_message_id, attempts_back)
+        WITH outcome (id, status, next_attempt_at, last_error, esp_message_id, given_back)
             AS (VALUES {values})
         UPDATE {table}
         SET status = outcome.status,
             claim_token = '',
-            next_attempt_at = outcome.next_attempt_at,
-            last_error = outcome.last_error,
-            attempts = attempts - outcome.attempts_back,
+            next_attempt_at = CASE
+                WHEN outcome.given_back = 1 THEN {table}.next_attempt_at
+                ELSE outcome.next_attempt_at
+            END,
+            last_error = CASE
+                WHEN outcome.given_back = 1 THEN {table}.last_error ELSE outcome.last_error
+            END,
+            attempts = attempts - outcome.given_back,
             sent_at = CASE WHEN outcome.status = '{sent}' THEN %s ELSE sent_at END,
             esp_name = CASE WHEN outcome.status = '{sent}' THEN %s ELSE esp_name END,
             esp_message_id = CASE

@@ -6,11 +6,13 @@ from datetime import UTC, datetime, timedelta
 import pytest
 import time_machine
 from django.core import mail
+from django.utils import timezone
 
 from outreach.models import EmailOutbox
-from outreach.services.events import suppression_add
 from outreach.services import relay as relay_module
+from outreach.services.events import suppression_add
 from outreach.services.relay import OutboxRelay, backoff_delay, outbox_drain, outbox_reclaim_stuck
+from outreach.services.relay_claims import outbox_claim_due
 from outreach.services.relay_results import outbox_record_outcomes, outcome_of
 from outreach.testing.fake_sendgrid import (
     DRIP,
@@ -205,7 +207,8 @@ def test_a_stuck_row_with_no_attempts_left_is_dead(settings, enqueue):
 def test_a_result_is_not_recorded_over_a_claim_another_relay_took(settings, enqueue):
     row = enqueue()
     with OutboxRelay(batch_size=10, concurrency=1) as relay:
-        [claimed] = relay._claim()
+        claim = outbox_claim_due(claim_token=relay.claim_token, limit=10, now=timezone.now())
+        [claimed] = claim.rows
         # Another relay took the row over (this one was presumed dead) and sent it.
         EmailOutbox.objects.filter(pk=row.pk).update(claim_token="other", status=Status.SENT)
         result = relay._send_one(claimed)
