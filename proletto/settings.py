@@ -236,7 +236,7 @@ EMAIL_RELAY_CONCURRENCY = env.int("EMAIL_RELAY_CONCURRENCY", default=8)
 # Rows a relay claims ahead of its free senders, so a sender never waits on the database. A
 # relay holds at most concurrency + prefetch rows in "sending": a kill -9 resends at most that
 # many (only those already sent; the others go out once, after the claim timeout).
-EMAIL_RELAY_PREFETCH = env.int("EMAIL_RELAY_PREFETCH", default=8)
+EMAIL_RELAY_PREFETCH = env.int("EMAIL_RELAY_PREFETCH", default=16)
 # A send that timed out or was dropped may have reached the ESP: its row is resent only after
 # this long without an ESP event for it (the outbox id travels in the message's metadata).
 EMAIL_AMBIGUOUS_SETTLE_SECONDS = env.float("EMAIL_AMBIGUOUS_SETTLE_SECONDS", default=900)

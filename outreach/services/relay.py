@@ -21,11 +21,13 @@ import logging
 import os
 import queue
 import socket
+import threading
 import time
 import uuid
 from collections import Counter
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from django.conf import settings
@@ -57,14 +59,22 @@ Status = EmailOutbox.Status
 # Waits between attempts to reach the database while holding results (capped).
 DATABASE_RETRY_SECONDS = (0.25, 0.5, 1.0, 2.0)
 RECLAIM_EVERY_SECONDS = 2.0
-# The longest a result waits in memory for others to be recorded with it.
-GROUP_LINGER_SECONDS = 0.05
+# The longest a result waits in memory for others to be recorded with it: its sender's slot
+# waits as long, so this is a small share of one send (~50 ms).
+GROUP_LINGER_SECONDS = 0.005
+
+
+@dataclass(frozen=True)
+class NotSent:
+    """A row a sender took after the relay was told to stop: given back unsent."""
+
+    id: int
 
 
 class OutboxRelay:
     """Keeps up to `concurrency` sends in flight and `prefetch` rows waiting for a sender; the
-    database is touched only by the thread that calls drain(): one transaction per group of
-    results (record them, claim as many rows as they freed)."""
+    database is touched only by the thread that calls drain(): one statement per group of
+    results, one short transaction per group of rows claimed."""
 
     def __init__(
         self,
@@ -81,23 +91,28 @@ class OutboxRelay:
             raise OutboxError("batch size and concurrency must be at least 1")
         if self.prefetch < 0:
             raise OutboxError("prefetch must be 0 or more")
-        # Results recorded together, and rows claimed together: half the prefetch, so the
-        # senders still have rows waiting while the group is recorded.
-        self.group_size = max(1, self.prefetch // 2)
+        # Rows claimed together: half the prefetch, so the senders still have rows waiting
+        # while the next group is claimed.
+        self.claim_size = max(1, self.prefetch // 2)
+        # Results recorded together (or after GROUP_LINGER_SECONDS).
+        self.record_size = max(1, self.concurrency // 4)
         self.relay_id = f"{socket.gethostname()}:{os.getpid()}"
         # One claim token for the relay's life: a row still carrying it is still ours.
         self.claim_token = f"{uuid.uuid4().hex}"
         self._pool = ThreadPoolExecutor(self.concurrency, thread_name_prefix="outbox-relay")
         self._sender = EspSender()
-        self._done: queue.SimpleQueue[SendResult] = queue.SimpleQueue()
+        self._done: queue.SimpleQueue[SendResult | NotSent] = queue.SimpleQueue()
+        # A send takes a slot, given back once its result is recorded: sends in flight plus
+        # results not yet recorded stay within `concurrency`, so a kill -9 resends at most that
+        # many emails, however many rows wait for a sender.
+        self._send_slots = threading.Semaphore(self.concurrency)
+        self._stopping = threading.Event()
         # Rows given to the senders, without a result yet (waiting for a sender, or sending).
         self._in_flight: dict[int, EmailOutbox] = {}
         self._futures: dict[int, Future] = {}
         # What each held row becomes, waiting to be recorded; when the first was held.
         self._held: dict[int, Outcome] = {}
         self._held_since: float | None = None
-        # The status each claimed row had, to give back a row never sent as it was.
-        self._status_before: dict[int, str] = {}
         self._database_down_since: float | None = None
         self._database_retry_at = 0.0
         self._database_failures = 0
@@ -111,6 +126,10 @@ class OutboxRelay:
         self.close()
 
     def close(self):
+        # Senders waiting for a slot (results the database never took) give their rows back.
+        self._stopping.set()
+        for _ in range(self.concurrency):
+            self._send_slots.release()
         self._pool.shutdown(wait=True)
         for connection in self._sender.close():
             try:
@@ -130,17 +149,19 @@ class OutboxRelay:
         started = time.monotonic()
         stopping_since = None
         nothing_due = False
+        self._stopping.clear()
         while True:
             stopping = bool(should_stop and should_stop()) or (
                 max_seconds is not None and time.monotonic() - started >= max_seconds
             )
             if stopping and stopping_since is None:
                 stopping_since = time.monotonic()
+                self._stopping.set()
                 self._give_back_unsent()
             may_claim = not stopping and not nothing_due and self._room() > 0
             # A group of places free now, or a group of results to record (then as many rows
-            # as they free are claimed in the same transaction).
-            wants_rows = may_claim and self._room() - len(self._held) >= self.group_size
+            # as the relay has room for are claimed right after).
+            wants_rows = may_claim and self._room() >= self.claim_size
             if (wants_rows or self._group_ready()) and self._database_usable():
                 claimed = self._database(lambda c=may_claim: self._exchange(counts, claim=c))
                 if may_claim and claimed is not None:
@@ -166,8 +187,8 @@ class OutboxRelay:
         return _counts(counts)
 
     def _room(self) -> int:
-        """Rows this relay may claim once its held results are recorded."""
-        return self.concurrency + self.prefetch - len(self._in_flight)
+        """Rows this relay may still claim (it holds at most concurrency + prefetch)."""
+        return self.concurrency + self.prefetch - len(self._in_flight) - len(self._held)
 
     def _group_ready(self) -> bool:
         """Held results are recorded once a group is full, once the oldest has waited
@@ -175,34 +196,37 @@ class OutboxRelay:
         if not self._held:
             return False
         return (
-            len(self._held) >= self.group_size
+            len(self._held) >= self.record_size
             or not self._in_flight
             or time.monotonic() - self._held_since >= GROUP_LINGER_SECONDS
         )
 
     def _exchange(self, counts: Counter, *, claim: bool) -> int:
-        """One transaction: record the results held, then claim rows for the free places.
-        Results leave memory, and claimed rows go to the senders, only once it committed."""
+        """Record the results held (one statement, committed at once, so a crash after it
+        resends none of them), then claim rows for the places free. Results leave memory, and
+        claimed rows go to the senders, only once the database has taken them."""
         held = list(self._held.values())
-        rows: list[EmailOutbox] = []
-        suppressed: set[EmailOutbox] = set()
-        now = timezone.now()
-        with transaction.atomic():
-            recorded = outbox_record_outcomes(claim_token=self.claim_token, outcomes=held, now=now)
-            if claim:
-                rows, suppressed, reclaimed = self._claim_rows(min(self._room(), self.batch_size))
-        for outcome in held:
-            del self._held[outcome.id]
-        self._held_since = time.monotonic() if self._held else None
-        counts.update(recorded)
-        if recorded["lost_claim"]:
-            logger.warning(
-                "outbox relay %s: %s rows were taken over or settled before their result was saved",
-                self.relay_id,
-                recorded["lost_claim"],
+        if held:
+            recorded = outbox_record_outcomes(
+                claim_token=self.claim_token, outcomes=held, now=timezone.now()
             )
+            for outcome in held:
+                del self._held[outcome.id]
+                if not outcome.given_back:
+                    self._send_slots.release()
+            self._held_since = time.monotonic() if self._held else None
+            counts.update(recorded)
+            if recorded["lost_claim"]:
+                logger.warning(
+                    "outbox relay %s: %s rows were taken over or settled before their result "
+                    "was saved",
+                    self.relay_id,
+                    recorded["lost_claim"],
+                )
         if not claim:
             return 0
+        with transaction.atomic():
+            rows, suppressed, reclaimed = self._claim_rows(min(self._room(), self.batch_size))
         counts.update(reclaimed)
         counts["claimed"] += len(rows)
         counts["suppressed"] += len(suppressed)
@@ -210,7 +234,6 @@ class OutboxRelay:
             if row not in suppressed:
                 self._in_flight[row.id] = row
                 self._futures[row.id] = self._pool.submit(self._send_and_report, row)
-        self._status_before = {pk: self._status_before[pk] for pk in self._in_flight}
         return len(rows)
 
     def _collect(self, *, wait: bool) -> None:
@@ -226,7 +249,10 @@ class OutboxRelay:
         while True:
             row = self._in_flight.pop(result.id)
             self._futures.pop(result.id, None)
-            self._hold(outcome_of(result, attempts=row.attempts, now=timezone.now()))
+            if isinstance(result, NotSent):
+                self._hold(outcome_unsent(row.id, attempts=row.attempts))
+            else:
+                self._hold(outcome_of(result, attempts=row.attempts, now=timezone.now()))
             try:
                 result = self._done.get_nowait()
             except queue.Empty:
@@ -241,9 +267,9 @@ class OutboxRelay:
         """Rows no sender has started go back to the queue (recorded with the next group)."""
         for row_id, future in list(self._futures.items()):
             if future.cancel():
-                self._in_flight.pop(row_id)
+                row = self._in_flight.pop(row_id)
                 del self._futures[row_id]
-                self._hold(outcome_unsent(row_id, status=self._status_before[row_id]))
+                self._hold(outcome_unsent(row_id, attempts=row.attempts))
 
     def _given_up(self, stopping_since: float) -> bool:
         """Stopping with the database away: hold results for EMAIL_RELAY_SHUTDOWN_GRACE
@@ -321,11 +347,10 @@ class OutboxRelay:
         if time.monotonic() - self._reclaimed_at >= RECLAIM_EVERY_SECONDS:
             reclaimed = outbox_reclaim_stuck(now=now)
             self._reclaimed_at = time.monotonic()
-        claimed = outbox_claim_due(claim_token=self.claim_token, limit=limit, now=now)
-        if not claimed.rows:
+        rows = outbox_claim_due(claim_token=self.claim_token, limit=limit, now=now)
+        if not rows:
             return [], set(), reclaimed
-        self._status_before.update(claimed.status_before)
-        suppressed = outbox_rows_refused(claimed.rows)
+        suppressed = outbox_rows_refused(rows)
         if suppressed:
             EmailOutbox.objects.filter(
                 id__in=[row.id for row in suppressed], status=Status.SENDING
@@ -336,7 +361,7 @@ class OutboxRelay:
                 last_error="address is on the suppression list",
                 updated_at=now,
             )
-        return claimed.rows, suppressed, reclaimed
+        return rows, suppressed, reclaimed
 
     # --- send ----------------------------------------------------------------------------
 
@@ -344,6 +369,11 @@ class OutboxRelay:
         return self._sender.send(row)
 
     def _send_and_report(self, row: EmailOutbox) -> None:
+        self._send_slots.acquire()
+        if self._stopping.is_set():
+            self._send_slots.release()
+            self._done.put(NotSent(row.id))
+            return
         try:
             result = self._send_one(row)
         except Exception as exc:  # noqa: BLE001 - a send must always report back

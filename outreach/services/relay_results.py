@@ -66,8 +66,10 @@ def outcome_of(result: SendResult, *, attempts: int, now: datetime) -> Outcome:
     return Outcome(result.id, Status.RETRY, AMBIGUOUS, now + delay, error)
 
 
-def outcome_unsent(row_id: int, *, status: str) -> Outcome:
-    """A claimed row the relay never sent: back to its status before, due when it was."""
+def outcome_unsent(row_id: int, *, attempts: int) -> Outcome:
+    """A claimed row the relay never sent: due again when it was, its attempt undone (back in
+    `retry` if an earlier attempt failed, else `queued`)."""
+    status = Status.RETRY if attempts > 1 else Status.QUEUED
     return Outcome(row_id, status, "given_back", given_back=True)
 
 

@@ -207,8 +207,7 @@ def test_a_stuck_row_with_no_attempts_left_is_dead(settings, enqueue):
 def test_a_result_is_not_recorded_over_a_claim_another_relay_took(settings, enqueue):
     row = enqueue()
     with OutboxRelay(batch_size=10, concurrency=1) as relay:
-        claim = outbox_claim_due(claim_token=relay.claim_token, limit=10, now=timezone.now())
-        [claimed] = claim.rows
+        [claimed] = outbox_claim_due(claim_token=relay.claim_token, limit=10, now=timezone.now())
         # Another relay took the row over (this one was presumed dead) and sent it.
         EmailOutbox.objects.filter(pk=row.pk).update(claim_token="other", status=Status.SENT)
         result = relay._send_one(claimed)
