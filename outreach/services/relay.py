@@ -33,7 +33,6 @@ from datetime import datetime, timedelta
 from django.conf import settings
 from django.db import Error as DatabaseFault
 from django.db import connection as database
-from django.db import transaction
 from django.utils import timezone
 
 from outreach.errors import OutboxError
@@ -158,13 +157,11 @@ class OutboxRelay:
                 stopping_since = time.monotonic()
                 self._stopping.set()
                 self._give_back_unsent()
-            may_claim = not stopping and not nothing_due and self._room() > 0
-            # A group of places free now, or a group of results to record (then as many rows
-            # as the relay has room for are claimed right after).
-            wants_rows = may_claim and self._room() >= self.claim_size
+            # Rows are claimed a group at a time (fewer, larger claims: less CPU per email).
+            wants_rows = not stopping and not nothing_due and self._room() >= self.claim_size
             if (wants_rows or self._group_ready()) and self._database_usable():
-                claimed = self._database(lambda c=may_claim: self._exchange(counts, claim=c))
-                if may_claim and claimed is not None:
+                claimed = self._database(lambda c=wants_rows: self._exchange(counts, claim=c))
+                if wants_rows and claimed is not None:
                     nothing_due = claimed == 0
             if not self._in_flight and not self._held:
                 if stopping or nothing_due:
@@ -225,8 +222,7 @@ class OutboxRelay:
                 )
         if not claim:
             return 0
-        with transaction.atomic():
-            rows, suppressed, reclaimed = self._claim_rows(min(self._room(), self.batch_size))
+        rows, suppressed, reclaimed = self._claim_rows(min(self._room(), self.batch_size))
         counts.update(reclaimed)
         counts["claimed"] += len(rows)
         counts["suppressed"] += len(suppressed)
@@ -340,27 +336,37 @@ class OutboxRelay:
     # --- claim ---------------------------------------------------------------------------
 
     def _claim_rows(self, limit: int) -> tuple[list[EmailOutbox], set[EmailOutbox], dict]:
-        """Claim up to `limit` due rows (inside the caller's transaction); suppressed ones are
-        settled at once. Returns (rows, the suppressed among them, reclaim counts)."""
+        """Claim up to `limit` due rows; suppressed ones are settled at once. Returns (rows,
+        the suppressed among them, reclaim counts)."""
         reclaimed = {}
         now = timezone.now()
         if time.monotonic() - self._reclaimed_at >= RECLAIM_EVERY_SECONDS:
             reclaimed = outbox_reclaim_stuck(now=now)
             self._reclaimed_at = time.monotonic()
+        # The claim commits on its own (one round trip: results arriving meanwhile wait for
+        # it); if the database fails before the consent check is done, the rows are held as
+        # given back, recorded when it answers again.
         rows = outbox_claim_due(claim_token=self.claim_token, limit=limit, now=now)
         if not rows:
             return [], set(), reclaimed
-        suppressed = outbox_rows_refused(rows)
-        if suppressed:
-            EmailOutbox.objects.filter(
-                id__in=[row.id for row in suppressed], status=Status.SENDING
-            ).update(
-                status=Status.SUPPRESSED,
-                claim_token="",
-                next_attempt_at=None,
-                last_error="address is on the suppression list",
-                updated_at=now,
-            )
+        try:
+            suppressed = outbox_rows_refused(rows)
+            if suppressed:
+                EmailOutbox.objects.filter(
+                    id__in=[row.id for row in suppressed],
+                    claim_token=self.claim_token,
+                    status=Status.SENDING,
+                ).update(
+                    status=Status.SUPPRESSED,
+                    claim_token="",
+                    next_attempt_at=None,
+                    last_error="address is on the suppression list",
+                    updated_at=now,
+                )
+        except DatabaseFault:
+            for row in rows:
+                self._hold(outcome_unsent(row.id, attempts=row.attempts))
+            raise
         return rows, suppressed, reclaimed
 
     # --- send ----------------------------------------------------------------------------
