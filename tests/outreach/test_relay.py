@@ -285,3 +285,45 @@ def test_an_esp_request_that_drips_its_answer_ends_at_its_deadline(sendgrid, enq
     row = enqueue()
     assert outbox_drain() == {"claimed": 1, "ambiguous": 1}
     assert "no complete answer from the ESP within 0.5 s" in refreshed(row).last_error
+
+
+def test_while_results_wait_for_the_database_no_more_than_concurrency_emails_are_sent(
+    monkeypatch, sendgrid, enqueue
+):
+    from django.db import OperationalError
+
+    rows = [enqueue(recipient=f"artist{i}@example.com") for i in range(6)]
+    requests_while_down = []
+
+    def record(**kwargs):
+        if len(requests_while_down) < 3:
+            # The database refuses the results three times; meanwhile the claimed rows wait.
+            requests_while_down.append(sendgrid.requests)
+            raise OperationalError("the connection was terminated")
+        return outbox_record_outcomes(**kwargs)
+
+    monkeypatch.setattr(relay_module, "outbox_record_outcomes", record)
+    with OutboxRelay(concurrency=2, prefetch=4) as relay:
+        counts = relay.drain()
+    assert requests_while_down[-1] == 2  # the kill -9 bound: sends + unrecorded <= 2
+    assert counts["sent"] == 6
+    assert sendgrid.accepted_outbox_ids() == {str(row.id): 1 for row in rows}
+
+
+def test_a_stopping_relay_gives_back_the_rows_no_sender_started(sendgrid, enqueue):
+    rows = [enqueue(recipient=f"artist{i}@example.com") for i in range(3)]
+    calls = []
+
+    def should_stop():
+        calls.append(1)
+        return len(calls) > 1  # stop right after the first claim
+
+    with OutboxRelay(concurrency=1, prefetch=2) as relay:
+        counts = relay.drain(should_stop=should_stop)
+    assert counts["claimed"] == 3
+    assert counts.get("sent", 0) + counts["given_back"] == 3
+    # With one sender, the second and third rows cannot start before the first is recorded.
+    for row in rows[1:]:
+        row = refreshed(row)
+        assert (row.status, row.attempts, row.claim_token) == (Status.QUEUED, 0, "")
+    assert len(sendgrid.accepted) <= 1
