@@ -28,7 +28,6 @@ from collections import Counter
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
-from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.db import Error as DatabaseFault
@@ -39,7 +38,7 @@ from outreach.errors import OutboxError
 from outreach.models import EmailOutbox
 from outreach.selectors import outbox_rows_refused
 from outreach.services.counts import _counts
-from outreach.services.relay_claims import outbox_claim_due
+from outreach.services.relay_claims import outbox_claim_due, outbox_reclaim_stuck
 from outreach.services.relay_results import (
     AMBIGUOUS,
     Outcome,
@@ -394,26 +393,6 @@ def _close_quietly() -> None:
         database.close()
     except DatabaseFault:
         pass  # the connection is already gone; the next query opens a fresh one
-
-
-def outbox_reclaim_stuck(*, now: datetime) -> dict:
-    """Rows left in `sending` by a relay that died go back to the queue (or die if spent)."""
-    cutoff = now - timedelta(seconds=settings.EMAIL_CLAIM_TIMEOUT_SECONDS)
-    stuck = EmailOutbox.objects.filter(status=Status.SENDING, claimed_at__lt=cutoff)
-    reason = "the relay sending it stopped before recording a result"
-    dead = stuck.filter(attempts__gte=settings.EMAIL_MAX_ATTEMPTS).update(
-        status=Status.DEAD,
-        claim_token="",
-        next_attempt_at=None,
-        last_error=f"gave up after retries: {reason}",
-        updated_at=now,
-    )
-    reclaimed = stuck.filter(attempts__lt=settings.EMAIL_MAX_ATTEMPTS).update(
-        status=Status.RETRY, claim_token="", next_attempt_at=now, last_error=reason, updated_at=now
-    )
-    if dead or reclaimed:
-        logger.warning("outbox: reclaimed %s stuck rows, %s of them dead", reclaimed + dead, dead)
-    return {"reclaimed": reclaimed, "dead": dead}
 
 
 def outbox_drain(

@@ -1,4 +1,5 @@
-"""Claiming due outbox rows for one relay: one statement per group of rows.
+"""Claiming due outbox rows for one relay (one statement per group of rows), and taking back
+the rows of a relay that died (outbox_reclaim_stuck).
 
 Raw SQL because this runs for every few emails a relay sends: through the ORM (a
 select_for_update of model instances, then an UPDATE, in a transaction) the same claim cost
@@ -8,11 +9,15 @@ the same order.
 """
 
 import json
-from datetime import datetime
+import logging
+from datetime import datetime, timedelta
 
+from django.conf import settings
 from django.db import connection as database
 
 from outreach.models import EmailOutbox
+
+logger = logging.getLogger(__name__)
 
 Status = EmailOutbox.Status
 # What a sender needs of a row, what the consent check reads, and its attempts so far.
@@ -65,3 +70,23 @@ def _row(values: dict) -> EmailOutbox:
         headers=json.loads(headers) if isinstance(headers, str) else headers,
         status=Status.SENDING,
     )
+
+
+def outbox_reclaim_stuck(*, now: datetime) -> dict:
+    """Rows left in `sending` by a relay that died go back to the queue (or die if spent)."""
+    cutoff = now - timedelta(seconds=settings.EMAIL_CLAIM_TIMEOUT_SECONDS)
+    stuck = EmailOutbox.objects.filter(status=Status.SENDING, claimed_at__lt=cutoff)
+    reason = "the relay sending it stopped before recording a result"
+    dead = stuck.filter(attempts__gte=settings.EMAIL_MAX_ATTEMPTS).update(
+        status=Status.DEAD,
+        claim_token="",
+        next_attempt_at=None,
+        last_error=f"gave up after retries: {reason}",
+        updated_at=now,
+    )
+    reclaimed = stuck.filter(attempts__lt=settings.EMAIL_MAX_ATTEMPTS).update(
+        status=Status.RETRY, claim_token="", next_attempt_at=now, last_error=reason, updated_at=now
+    )
+    if dead or reclaimed:
+        logger.warning("outbox: reclaimed %s stuck rows, %s of them dead", reclaimed + dead, dead)
+    return {"reclaimed": reclaimed, "dead": dead}
