@@ -177,9 +177,11 @@ class OutboxRelay:
         """Claim up to batch_size rows, send them and record the results (tests, admin)."""
         counts: Counter = Counter()
         self._exchange(counts, claim=True)
-        while self._in_flight:
-            self._collect(wait=True)
-        self._exchange(counts, claim=False)
+        while self._in_flight or self._held:
+            self._collect(wait=bool(self._in_flight))
+            if self._group_ready():
+                # Recording frees the senders' slots for the rows still waiting.
+                self._exchange(counts, claim=False)
         return _counts(counts)
 
     def _room(self) -> int:
@@ -233,9 +235,9 @@ class OutboxRelay:
 
     def _collect(self, *, wait: bool) -> None:
         """Move finished sends to the held results, waiting a little for one if asked (never
-        past the time the oldest held result is due to be recorded)."""
+        past the time the oldest held result is due to be recorded, while it can be)."""
         timeout = 0.2
-        if self._held_since is not None:
+        if self._held_since is not None and self._database_usable():
             timeout = max(0.0, self._held_since + GROUP_LINGER_SECONDS - time.monotonic())
         try:
             result = self._done.get(timeout=timeout) if wait else self._done.get_nowait()

@@ -204,6 +204,13 @@ def test_a_stuck_row_with_no_attempts_left_is_dead(settings, enqueue):
     assert refreshed(row).status == Status.DEAD
 
 
+def test_one_batch_sends_more_rows_than_the_relay_has_senders(sendgrid, enqueue):
+    rows = [enqueue(recipient=f"artist{i}@example.com") for i in range(5)]
+    with OutboxRelay(batch_size=5, concurrency=2, prefetch=3) as relay:
+        assert relay.process_batch() == {"claimed": 5, "sent": 5}
+    assert sendgrid.accepted_outbox_ids() == {str(row.id): 1 for row in rows}
+
+
 def test_a_result_is_not_recorded_over_a_claim_another_relay_took(settings, enqueue):
     row = enqueue()
     with OutboxRelay(batch_size=10, concurrency=1) as relay:
