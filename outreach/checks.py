@@ -43,6 +43,8 @@ def check_outreach_settings(app_configs, **kwargs):
     for name in ("EMAIL_MAX_ATTEMPTS", "EMAIL_RELAY_BATCH_SIZE", "EMAIL_RELAY_CONCURRENCY"):
         if getattr(settings, name) < 1:
             problems.append(Error(f"{name} must be at least 1", id="outreach.E001"))
+    if settings.EMAIL_RELAY_PREFETCH < 0:
+        problems.append(Error("EMAIL_RELAY_PREFETCH must be 0 or more", id="outreach.E001"))
     if settings.EMAIL_RETRY_FACTOR < 1 or settings.EMAIL_RETRY_BASE_SECONDS <= 0:
         problems.append(
             Error(

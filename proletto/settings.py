@@ -238,11 +238,14 @@ EMAIL_MAX_ATTEMPTS = env.int("EMAIL_MAX_ATTEMPTS", default=8)
 # renews its claims every quarter of it, so it must outlast four ESP deadlines (EMAIL_TIMEOUT;
 # system check outreach.E003 says so).
 EMAIL_CLAIM_TIMEOUT_SECONDS = env.int("EMAIL_CLAIM_TIMEOUT_SECONDS", default=900)
-# The most rows one claim statement takes (a relay never holds more than its concurrency).
+# The most rows one claim statement takes (a relay never holds more than concurrency + prefetch).
 EMAIL_RELAY_BATCH_SIZE = env.int("EMAIL_RELAY_BATCH_SIZE", default=100)
-# Sends in flight per relay (threads, each with its own ESP connection); also the most rows a
-# relay holds in "sending", so the most a kill -9 of a relay can send twice.
+# Sends in flight per relay (threads, each with its own ESP connection).
 EMAIL_RELAY_CONCURRENCY = env.int("EMAIL_RELAY_CONCURRENCY", default=8)
+# Rows a relay claims ahead of its free senders, so a sender never waits on the database. A
+# relay holds at most concurrency + prefetch rows in "sending": a kill -9 resends at most that
+# many (only those already sent; the others go out once, after the claim timeout).
+EMAIL_RELAY_PREFETCH = env.int("EMAIL_RELAY_PREFETCH", default=16)
 # A send that timed out or was dropped may have reached the ESP: its row is resent only after
 # this long without an ESP event for it (the outbox id travels in the message's metadata).
 EMAIL_AMBIGUOUS_SETTLE_SECONDS = env.float("EMAIL_AMBIGUOUS_SETTLE_SECONDS", default=900)

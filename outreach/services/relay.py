@@ -1,8 +1,11 @@
 """The outbox relay: sends due rows through the ESP, each email once through faults.
 
-- Sends stay in flight continuously (no batch barrier): a slot that frees is refilled at once,
-  and a relay never holds more than EMAIL_RELAY_CONCURRENCY rows in `sending` (in flight or
-  with a result not yet recorded), so a kill -9 resends at most that many.
+- Sends stay in flight continuously (no batch barrier, no wait on the database): the relay
+  claims EMAIL_RELAY_PREFETCH rows ahead of its EMAIL_RELAY_CONCURRENCY senders, so a sender
+  that frees takes its next row at once, and results are recorded in small groups by the
+  thread that calls drain() while the senders go on. A relay never holds more than
+  concurrency + prefetch rows in `sending` (queued to a sender, being sent, or with a result
+  not yet recorded), so a kill -9 resends at most that many (only those already sent).
 - A result the ESP gave is never forgotten: it waits in memory until the database takes it
   (retried with backoff on a fresh connection), and the relay's claims are extended while
   it holds them, so a database outage or restart resends nothing.
@@ -10,75 +13,104 @@
   timed out or was dropped after it left is *ambiguous*: the ESP may have the email. The row
   waits EMAIL_AMBIGUOUS_SETTLE_SECONDS for an ESP event carrying its outbox id (metadata),
   which marks it sent (outreach.services.events.outbox_record_event); only then is it resent.
+- Told to stop, a relay sends no more rows: those still waiting for a sender go back to the
+  queue as they were (their attempt undone), the sends in flight end and are recorded.
 """
 
 import logging
 import os
 import queue
-import random
 import socket
+import threading
 import time
 import uuid
 from collections import Counter
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
-from datetime import datetime, timedelta
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass
 
 from django.conf import settings
 from django.db import Error as DatabaseFault
 from django.db import connection as database
-from django.db import transaction
-from django.db.models import Case, CharField, DateTimeField, F, Value, When
 from django.utils import timezone
 
 from outreach.errors import OutboxError
 from outreach.models import EmailOutbox
-from outreach.selectors import outbox_due, outbox_rows_refused
+from outreach.selectors import outbox_rows_refused
 from outreach.services.counts import _counts
+from outreach.services.relay_claims import outbox_claim_due, outbox_reclaim_stuck
+from outreach.services.relay_results import (
+    AMBIGUOUS,
+    Outcome,
+    backoff_delay,
+    outbox_record_outcomes,
+    outcome_of,
+    outcome_unsent,
+)
 from outreach.services.sending import EspSender, SendResult, _one_line
+
+__all__ = ["AMBIGUOUS", "OutboxRelay", "backoff_delay", "outbox_drain", "outbox_reclaim_stuck"]
 
 logger = logging.getLogger(__name__)
 
 Status = EmailOutbox.Status
-AMBIGUOUS = "ambiguous"
 # Waits between attempts to reach the database while holding results (capped).
 DATABASE_RETRY_SECONDS = (0.25, 0.5, 1.0, 2.0)
 RECLAIM_EVERY_SECONDS = 2.0
-# How long a finished send waits for others to be recorded with it (a few ms of a slot's time).
-GROUP_LINGER_SECONDS = 0.003
+# The longest a result waits in memory for others to be recorded with it: its sender's slot
+# waits as long, so this is a small share of one send (~50 ms).
+GROUP_LINGER_SECONDS = 0.005
 
 
-def backoff_delay(attempts: int, *, rng: random.Random | None = None) -> timedelta:
-    """How long to wait after the `attempts`-th failed send: exponential, capped, jittered.
+@dataclass(frozen=True)
+class NotSent:
+    """A row a sender took after the relay was told to stop: given back unsent."""
 
-    The jitter keeps the wait between half and all of the exponential value, so a burst of
-    failures (an ESP outage) does not come back as a burst of retries.
-    """
-    exponential = settings.EMAIL_RETRY_BASE_SECONDS * settings.EMAIL_RETRY_FACTOR ** max(
-        attempts - 1, 0
-    )
-    capped = min(settings.EMAIL_RETRY_CAP_SECONDS, exponential)
-    return timedelta(seconds=capped * (rng or random).uniform(0.5, 1.0))
+    id: int
 
 
 class OutboxRelay:
-    """Keeps up to `concurrency` sends in flight; the database is touched only by the thread
-    that calls drain(), a few set-based statements per wake-up."""
+    """Keeps up to `concurrency` sends in flight and `prefetch` rows waiting for a sender; the
+    database is touched only by the thread that calls drain(): one statement per group of
+    results, one short transaction per group of rows claimed."""
 
-    def __init__(self, *, batch_size: int | None = None, concurrency: int | None = None):
+    def __init__(
+        self,
+        *,
+        batch_size: int | None = None,
+        concurrency: int | None = None,
+        prefetch: int | None = None,
+    ):
         self.concurrency = concurrency or settings.EMAIL_RELAY_CONCURRENCY
-        # The most rows one claim statement takes (never more than the free send slots).
+        self.prefetch = settings.EMAIL_RELAY_PREFETCH if prefetch is None else prefetch
+        # The most rows one claim statement takes.
         self.batch_size = batch_size or settings.EMAIL_RELAY_BATCH_SIZE
         if self.batch_size < 1 or self.concurrency < 1:
             raise OutboxError("batch size and concurrency must be at least 1")
+        if self.prefetch < 0:
+            raise OutboxError("prefetch must be 0 or more")
+        # Rows claimed together: half the prefetch, so the senders still have rows waiting
+        # while the next group is claimed.
+        self.claim_size = max(1, self.prefetch // 2)
+        # Results recorded together (or after GROUP_LINGER_SECONDS).
+        self.record_size = max(1, self.concurrency // 4)
         self.relay_id = f"{socket.gethostname()}:{os.getpid()}"
         # One claim token for the relay's life: a row still carrying it is still ours.
         self.claim_token = f"{uuid.uuid4().hex}"
         self._pool = ThreadPoolExecutor(self.concurrency, thread_name_prefix="outbox-relay")
         self._sender = EspSender()
-        self._done: queue.SimpleQueue[SendResult] = queue.SimpleQueue()
+        self._done: queue.SimpleQueue[SendResult | NotSent] = queue.SimpleQueue()
+        # A send takes a slot, given back once its result is recorded: sends in flight plus
+        # results not yet recorded stay within `concurrency`, so a kill -9 resends at most that
+        # many emails, however many rows wait for a sender.
+        self._send_slots = threading.Semaphore(self.concurrency)
+        self._stopping = threading.Event()
+        # Rows given to the senders, without a result yet (waiting for a sender, or sending).
         self._in_flight: dict[int, EmailOutbox] = {}
-        self._held: dict[int, tuple[EmailOutbox, SendResult]] = {}
+        self._futures: dict[int, Future] = {}
+        # What each held row becomes, waiting to be recorded; when the first was held.
+        self._held: dict[int, Outcome] = {}
+        self._held_since: float | None = None
         self._database_down_since: float | None = None
         self._database_retry_at = 0.0
         self._database_failures = 0
@@ -92,6 +124,10 @@ class OutboxRelay:
         self.close()
 
     def close(self):
+        # Senders waiting for a slot (results the database never took) give their rows back.
+        self._stopping.set()
+        for _ in range(self.concurrency):
+            self._send_slots.release()
         self._pool.shutdown(wait=True)
         for connection in self._sender.close():
             try:
@@ -104,20 +140,25 @@ class OutboxRelay:
     def drain(
         self, *, max_seconds: float | None = None, should_stop: Callable[[], bool] | None = None
     ) -> dict:
-        """Send until nothing is due, time is up or should_stop() says so; then finish the
-        sends in flight (each bounded by its deadline) and record every result."""
+        """Send until nothing is due, time is up or should_stop() says so; then give back the
+        rows no sender took, finish the sends in flight (each bounded by its deadline) and
+        record every result."""
         counts: Counter = Counter()
         started = time.monotonic()
         stopping_since = None
         nothing_due = False
+        self._stopping.clear()
         while True:
             stopping = bool(should_stop and should_stop()) or (
                 max_seconds is not None and time.monotonic() - started >= max_seconds
             )
             if stopping and stopping_since is None:
                 stopping_since = time.monotonic()
-            wants_rows = not stopping and not nothing_due and self._free_slots() > 0
-            if (self._held or wants_rows) and self._database_usable():
+                self._stopping.set()
+                self._give_back_unsent()
+            # Rows are claimed a group at a time (fewer, larger claims: less CPU per email).
+            wants_rows = not stopping and not nothing_due and self._room() >= self.claim_size
+            if (wants_rows or self._group_ready()) and self._database_usable():
                 claimed = self._database(lambda c=wants_rows: self._exchange(counts, claim=c))
                 if wants_rows and claimed is not None:
                     nothing_due = claimed == 0
@@ -135,64 +176,97 @@ class OutboxRelay:
     def process_batch(self) -> dict:
         """Claim up to batch_size rows, send them and record the results (tests, admin)."""
         counts: Counter = Counter()
-        self._exchange(counts, claim=True, limit=self.batch_size)
-        while self._in_flight:
-            self._collect(wait=True)
-        self._exchange(counts, claim=False)
+        self._exchange(counts, claim=True)
+        while self._in_flight or self._held:
+            self._collect(wait=bool(self._in_flight))
+            if self._group_ready():
+                # Recording frees the senders' slots for the rows still waiting.
+                self._exchange(counts, claim=False)
         return _counts(counts)
 
-    def _free_slots(self) -> int:
-        return self.concurrency - len(self._in_flight) - len(self._held)
+    def _room(self) -> int:
+        """Rows this relay may still claim (it holds at most concurrency + prefetch)."""
+        return self.concurrency + self.prefetch - len(self._in_flight) - len(self._held)
 
-    def _exchange(self, counts: Counter, *, claim: bool, limit: int | None = None) -> int:
-        """One transaction: record the results held, then claim rows for the free slots.
-        Results leave memory, and claimed rows go to the senders, only once it committed."""
-        held = dict(self._held)
-        rows: list[EmailOutbox] = []
-        suppressed: set[EmailOutbox] = set()
-        with transaction.atomic():
-            rows_held = [row for row, _ in held.values()]
-            recorded = self._record(rows_held, [result for _, result in held.values()])
-            if claim:
-                free = self.concurrency - len(self._in_flight)
-                rows, suppressed, reclaimed = self._claim_rows(min(free, limit or self.batch_size))
-        for pk in held:
-            self._held.pop(pk, None)
-        counts.update(recorded)
+    def _group_ready(self) -> bool:
+        """Held results are recorded once a group is full, once the oldest has waited
+        GROUP_LINGER_SECONDS, or when no send is left to join them."""
+        if not self._held:
+            return False
+        return (
+            len(self._held) >= self.record_size
+            or not self._in_flight
+            or time.monotonic() - self._held_since >= GROUP_LINGER_SECONDS
+        )
+
+    def _exchange(self, counts: Counter, *, claim: bool) -> int:
+        """Record the results held (one statement, committed at once, so a crash after it
+        resends none of them), then claim rows for the places free. Results leave memory, and
+        claimed rows go to the senders, only once the database has taken them."""
+        held = list(self._held.values())
+        if held:
+            recorded = outbox_record_outcomes(
+                claim_token=self.claim_token, outcomes=held, now=timezone.now()
+            )
+            for outcome in held:
+                del self._held[outcome.id]
+                if not outcome.given_back:
+                    self._send_slots.release()
+            self._held_since = time.monotonic() if self._held else None
+            counts.update(recorded)
+            if recorded["lost_claim"]:
+                logger.warning(
+                    "outbox relay %s: %s rows were taken over or settled before their result "
+                    "was saved",
+                    self.relay_id,
+                    recorded["lost_claim"],
+                )
         if not claim:
             return 0
+        rows, suppressed, reclaimed = self._claim_rows(min(self._room(), self.batch_size))
         counts.update(reclaimed)
         counts["claimed"] += len(rows)
         counts["suppressed"] += len(suppressed)
         for row in rows:
             if row not in suppressed:
                 self._in_flight[row.id] = row
-                self._pool.submit(self._send_and_report, row)
+                self._futures[row.id] = self._pool.submit(self._send_and_report, row)
         return len(rows)
 
     def _collect(self, *, wait: bool) -> None:
-        """Move finished sends to the held results (waiting a little for one if asked).
-
-        Results finishing within GROUP_LINGER_SECONDS of each other are recorded together,
-        up to a quarter of the slots: fewer transactions per email, slots refilled at once.
-        """
+        """Move finished sends to the held results, waiting a little for one if asked (never
+        past the time the oldest held result is due to be recorded, while it can be)."""
+        timeout = 0.2
+        if self._held_since is not None and self._database_usable():
+            timeout = max(0.0, self._held_since + GROUP_LINGER_SECONDS - time.monotonic())
         try:
-            result = self._done.get(timeout=0.2) if wait else self._done.get_nowait()
+            result = self._done.get(timeout=timeout) if wait else self._done.get_nowait()
         except queue.Empty:
             return
-        group = max(1, self.concurrency // 4)
-        linger_until = time.monotonic() + GROUP_LINGER_SECONDS
         while True:
             row = self._in_flight.pop(result.id)
-            self._held[result.id] = (row, result)
-            remaining = linger_until - time.monotonic()
+            self._futures.pop(result.id, None)
+            if isinstance(result, NotSent):
+                self._hold(outcome_unsent(row.id, attempts=row.attempts))
+            else:
+                self._hold(outcome_of(result, attempts=row.attempts, now=timezone.now()))
             try:
-                if len(self._held) < group and self._in_flight and remaining > 0:
-                    result = self._done.get(timeout=remaining)
-                else:
-                    result = self._done.get_nowait()
+                result = self._done.get_nowait()
             except queue.Empty:
                 return
+
+    def _hold(self, outcome: Outcome) -> None:
+        if not self._held:
+            self._held_since = time.monotonic()
+        self._held[outcome.id] = outcome
+
+    def _give_back_unsent(self) -> None:
+        """Rows no sender has started go back to the queue (recorded with the next group)."""
+        for row_id, future in list(self._futures.items()):
+            if future.cancel():
+                row = self._in_flight.pop(row_id)
+                del self._futures[row_id]
+                self._hold(outcome_unsent(row_id, attempts=row.attempts))
 
     def _given_up(self, stopping_since: float) -> bool:
         """Stopping with the database away: hold results for EMAIL_RELAY_SHUTDOWN_GRACE
@@ -263,64 +337,38 @@ class OutboxRelay:
     # --- claim ---------------------------------------------------------------------------
 
     def _claim_rows(self, limit: int) -> tuple[list[EmailOutbox], set[EmailOutbox], dict]:
-        """Claim up to `limit` due rows (inside the caller's transaction); suppressed ones are
-        settled at once. Returns (rows, the suppressed among them, reclaim counts)."""
+        """Claim up to `limit` due rows; suppressed ones are settled at once. Returns (rows,
+        the suppressed among them, reclaim counts)."""
         reclaimed = {}
+        now = timezone.now()
         if time.monotonic() - self._reclaimed_at >= RECLAIM_EVERY_SECONDS:
-            reclaimed = outbox_reclaim_stuck(now=timezone.now())
+            reclaimed = outbox_reclaim_stuck(now=now)
             self._reclaimed_at = time.monotonic()
-        rows = self._claim(limit)
+        # The claim commits on its own (one round trip: results arriving meanwhile wait for
+        # it); if the database fails before the consent check is done, the rows are held as
+        # given back, recorded when it answers again.
+        rows = outbox_claim_due(claim_token=self.claim_token, limit=limit, now=now)
         if not rows:
             return [], set(), reclaimed
-        suppressed = outbox_rows_refused(rows)
-        if suppressed:
-            EmailOutbox.objects.filter(
-                id__in=[row.id for row in suppressed], status=Status.SENDING
-            ).update(
-                status=Status.SUPPRESSED,
-                claim_token="",
-                next_attempt_at=None,
-                last_error="address is on the suppression list",
-                updated_at=timezone.now(),
-            )
-        return rows, suppressed, reclaimed
-
-    def _claim(self, limit: int | None = None) -> list[EmailOutbox]:
-        now = timezone.now()
-        with transaction.atomic(savepoint=False):
-            # SKIP LOCKED on PostgreSQL lets several relays take different rows at once;
-            # SQLite ignores it (its write lock serialises relays) and the conditional
-            # UPDATE below is the claim on both.
-            rows = list(
-                outbox_due(now=now).select_for_update(skip_locked=True)[: limit or self.batch_size]
-            )
-            if not rows:
-                return []
-            claimed = EmailOutbox.objects.filter(
-                id__in=[row.id for row in rows],
-                status__in=EmailOutbox.DUE_STATUSES,
-                next_attempt_at__lte=now,
-            ).update(
-                status=Status.SENDING,
-                claim_token=self.claim_token,
-                claimed_at=now,
-                attempts=F("attempts") + 1,
-                updated_at=now,
-            )
-            if claimed != len(rows):
-                # SQLite without row locks: another relay got some first; ask which are ours.
-                ours = set(
-                    EmailOutbox.objects.filter(
-                        id__in=[row.id for row in rows],
-                        claim_token=self.claim_token,
-                        status=Status.SENDING,
-                    ).values_list("id", flat=True)
+        try:
+            suppressed = outbox_rows_refused(rows)
+            if suppressed:
+                EmailOutbox.objects.filter(
+                    id__in=[row.id for row in suppressed],
+                    claim_token=self.claim_token,
+                    status=Status.SENDING,
+                ).update(
+                    status=Status.SUPPRESSED,
+                    claim_token="",
+                    next_attempt_at=None,
+                    last_error="address is on the suppression list",
+                    updated_at=now,
                 )
-                rows = [row for row in rows if row.id in ours]
-        for row in rows:
-            row.status, row.claim_token, row.claimed_at = Status.SENDING, self.claim_token, now
-            row.attempts += 1
-        return sorted(rows, key=lambda row: row.id)
+        except DatabaseFault:
+            for row in rows:
+                self._hold(outcome_unsent(row.id, attempts=row.attempts))
+            raise
+        return rows, suppressed, reclaimed
 
     # --- send ----------------------------------------------------------------------------
 
@@ -328,96 +376,16 @@ class OutboxRelay:
         return self._sender.send(row)
 
     def _send_and_report(self, row: EmailOutbox) -> None:
+        self._send_slots.acquire()
+        if self._stopping.is_set():
+            self._send_slots.release()
+            self._done.put(NotSent(row.id))
+            return
         try:
             result = self._send_one(row)
         except Exception as exc:  # noqa: BLE001 - a send must always report back
             result = SendResult(row.id, ok=False, error=_one_line(exc))
         self._done.put(result)
-
-    # --- record --------------------------------------------------------------------------
-
-    def _record(self, rows: list[EmailOutbox], results: list[SendResult]) -> Counter:
-        """Record results with a few set-based UPDATEs; only on rows still claimed by this
-        relay (a row taken over, or settled by an ESP event, is not ours to change)."""
-        counts: Counter = Counter()
-        if not rows:
-            return counts
-        now = timezone.now()
-        by_id = {row.id: row for row in rows}
-        sent, retry, dead = [], [], []
-        for result in results:
-            row = by_id[result.id]
-            if result.ok:
-                sent.append(result)
-            elif result.permanent or row.attempts >= settings.EMAIL_MAX_ATTEMPTS:
-                reason = "rejected" if result.permanent else "gave up after retries"
-                if result.ambiguous:
-                    reason += f" ({AMBIGUOUS})"
-                dead.append((result.id, f"{reason}: {result.error}"[:2000]))
-            else:
-                delay = backoff_delay(row.attempts)
-                if result.ambiguous:
-                    # Give the ESP's events time to say whether it has the email.
-                    delay = max(delay, timedelta(seconds=settings.EMAIL_AMBIGUOUS_SETTLE_SECONDS))
-                    error = f"{AMBIGUOUS}: {result.error}; resent only if no ESP event for it"
-                else:
-                    error = result.error
-                retry.append((result.id, now + delay, error[:2000], result.ambiguous))
-        ours = EmailOutbox.objects.filter(claim_token=self.claim_token, status=Status.SENDING)
-        recorded = 0
-        with transaction.atomic(savepoint=False):
-            if sent:
-                done = ours.filter(id__in=[r.id for r in sent]).update(
-                    status=Status.SENT,
-                    claim_token="",
-                    sent_at=now,
-                    esp_name=settings.EMAIL_ESP,
-                    esp_message_id=_by_id([(r.id, r.message_id) for r in sent], CharField()),
-                    next_attempt_at=None,
-                    last_error="",
-                    updated_at=now,
-                )
-                counts["sent"] += done
-                recorded += done
-            for ambiguous, key in ((False, "failed"), (True, AMBIGUOUS)):
-                group = [item for item in retry if item[3] is ambiguous]
-                if group:
-                    done = ours.filter(id__in=[item[0] for item in group]).update(
-                        status=Status.RETRY,
-                        claim_token="",
-                        next_attempt_at=_by_id([(i, at) for i, at, _, _ in group], DateTimeField()),
-                        last_error=_by_id([(i, error) for i, _, error, _ in group], CharField()),
-                        updated_at=now,
-                    )
-                    counts[key] += done
-                    recorded += done
-            if dead:
-                done = ours.filter(id__in=[item[0] for item in dead]).update(
-                    status=Status.DEAD,
-                    claim_token="",
-                    next_attempt_at=None,
-                    last_error=_by_id(dead, CharField()),
-                    updated_at=now,
-                )
-                counts["dead"] += done
-                recorded += done
-        if recorded < len(results):
-            lost = len(results) - recorded
-            counts["lost_claim"] += lost
-            logger.warning(
-                "outbox relay %s: %s rows were taken over or settled before their result was saved",
-                self.relay_id,
-                lost,
-            )
-        return Counter(_counts(counts))
-
-
-def _by_id(pairs, output_field):
-    """A CASE choosing each row's own value: one UPDATE for rows with different values."""
-    return Case(
-        *[When(id=pk, then=Value(value, output_field=output_field)) for pk, value in pairs],
-        output_field=output_field,
-    )
 
 
 def _close_quietly() -> None:
@@ -427,26 +395,6 @@ def _close_quietly() -> None:
         database.close()
     except DatabaseFault:
         pass  # the connection is already gone; the next query opens a fresh one
-
-
-def outbox_reclaim_stuck(*, now: datetime) -> dict:
-    """Rows left in `sending` by a relay that died go back to the queue (or die if spent)."""
-    cutoff = now - timedelta(seconds=settings.EMAIL_CLAIM_TIMEOUT_SECONDS)
-    stuck = EmailOutbox.objects.filter(status=Status.SENDING, claimed_at__lt=cutoff)
-    reason = "the relay sending it stopped before recording a result"
-    dead = stuck.filter(attempts__gte=settings.EMAIL_MAX_ATTEMPTS).update(
-        status=Status.DEAD,
-        claim_token="",
-        next_attempt_at=None,
-        last_error=f"gave up after retries: {reason}",
-        updated_at=now,
-    )
-    reclaimed = stuck.filter(attempts__lt=settings.EMAIL_MAX_ATTEMPTS).update(
-        status=Status.RETRY, claim_token="", next_attempt_at=now, last_error=reason, updated_at=now
-    )
-    if dead or reclaimed:
-        logger.warning("outbox: reclaimed %s stuck rows, %s of them dead", reclaimed + dead, dead)
-    return {"reclaimed": reclaimed, "dead": dead}
 
 
 def outbox_drain(

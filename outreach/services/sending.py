@@ -56,6 +56,7 @@ class EspSender:
             connection.open()
             if getattr(connection, "session", None) is not None:
                 install_deadline_adapter(connection.session)
+                read_environment_once(connection.session, getattr(connection, "api_url", ""))
             self._local.connection = connection
             with self._connections_lock:
                 self._connections.append(connection)
@@ -110,6 +111,21 @@ class EspSender:
                 )
         message_id = (anymail_status.message_id if anymail_status else None) or ""
         return SendResult(row.id, ok=True, message_id=message_id or f"local-{uuid.uuid4()}")
+
+
+def read_environment_once(session, url: str) -> None:
+    """Take the ESP session's proxy and CA bundle settings from the environment now, once.
+
+    With `trust_env`, requests reads every environment variable (proxies, no_proxy, CA
+    bundles) and stats ~/.netrc again for every request: a quarter of the relay's CPU per
+    email. The environment does not change while a relay runs, so the result is kept on the
+    session and the per-request lookup turned off. (~/.netrc is not used: the ESP's API key
+    is the credential.)
+    """
+    environment = session.merge_environment_settings(url, {}, None, None, None)
+    session.proxies.update(environment["proxies"])
+    session.verify = environment["verify"]
+    session.trust_env = False
 
 
 def _maybe_reached_the_esp(exc: Exception) -> bool:

@@ -18,6 +18,12 @@ def test_it_refuses_a_retry_factor_below_one(settings):
     assert "outreach.E002" in [problem.id for problem in check_outreach_settings(None)]
 
 
+def test_it_refuses_a_negative_relay_prefetch(settings):
+    settings.EMAIL_RELAY_PREFETCH = -1
+    [problem] = check_outreach_settings(None)
+    assert (problem.id, problem.msg) == ("outreach.E001", "EMAIL_RELAY_PREFETCH must be 0 or more")
+
+
 @pytest.mark.django_db
 def test_the_demo_has_a_three_step_sequence_and_sessions_for_free_users(settings):
     settings.DEBUG = True

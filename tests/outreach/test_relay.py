@@ -6,10 +6,14 @@ from datetime import UTC, datetime, timedelta
 import pytest
 import time_machine
 from django.core import mail
+from django.utils import timezone
 
 from outreach.models import EmailOutbox
+from outreach.services import relay as relay_module
 from outreach.services.events import suppression_add
 from outreach.services.relay import OutboxRelay, backoff_delay, outbox_drain, outbox_reclaim_stuck
+from outreach.services.relay_claims import outbox_claim_due
+from outreach.services.relay_results import outbox_record_outcomes, outcome_of
 from outreach.testing.fake_sendgrid import (
     DRIP,
     DROP,
@@ -200,14 +204,25 @@ def test_a_stuck_row_with_no_attempts_left_is_dead(settings, enqueue):
     assert refreshed(row).status == Status.DEAD
 
 
+def test_one_batch_sends_more_rows_than_the_relay_has_senders(sendgrid, enqueue):
+    rows = [enqueue(recipient=f"artist{i}@example.com") for i in range(5)]
+    with OutboxRelay(batch_size=5, concurrency=2, prefetch=3) as relay:
+        assert relay.process_batch() == {"claimed": 5, "sent": 5}
+    assert sendgrid.accepted_outbox_ids() == {str(row.id): 1 for row in rows}
+
+
 def test_a_result_is_not_recorded_over_a_claim_another_relay_took(settings, enqueue):
     row = enqueue()
     with OutboxRelay(batch_size=10, concurrency=1) as relay:
-        [claimed] = relay._claim()
+        [claimed] = outbox_claim_due(claim_token=relay.claim_token, limit=10, now=timezone.now())
         # Another relay took the row over (this one was presumed dead) and sent it.
         EmailOutbox.objects.filter(pk=row.pk).update(claim_token="other", status=Status.SENT)
-        results = [relay._send_one(claimed)]
-        counts = relay._record([claimed], results)
+        result = relay._send_one(claimed)
+        counts = outbox_record_outcomes(
+            claim_token=relay.claim_token,
+            outcomes=[outcome_of(result, attempts=claimed.attempts, now=T0)],
+            now=T0,
+        )
     assert counts == {"lost_claim": 1}
     assert refreshed(row).claim_token == "other"
 
@@ -233,16 +248,15 @@ def test_a_result_is_recorded_when_the_database_answers_again(monkeypatch, sendg
     from django.db import OperationalError
 
     row = enqueue()
-    real_record = OutboxRelay._record
     calls = []
 
-    def record(self, rows, results):
+    def record(**kwargs):
         calls.append(1)
         if len(calls) == 1:
             raise OperationalError("the connection was terminated")
-        return real_record(self, rows, results)
+        return outbox_record_outcomes(**kwargs)
 
-    monkeypatch.setattr(OutboxRelay, "_record", record)
+    monkeypatch.setattr(relay_module, "outbox_record_outcomes", record)
     with OutboxRelay(concurrency=1) as relay:
         counts = relay.drain()
     assert counts == {"claimed": 1, "sent": 1}
@@ -250,11 +264,11 @@ def test_a_result_is_recorded_when_the_database_answers_again(monkeypatch, sendg
     assert sendgrid.accepted_outbox_ids() == {str(row.id): 1}
 
 
-def test_the_relay_claims_no_more_rows_than_it_can_send_at_once(sendgrid, enqueue):
-    rows = [enqueue(recipient=f"artist{i}@example.com") for i in range(5)]
-    with OutboxRelay(batch_size=100, concurrency=2) as relay:
+def test_the_relay_claims_no_more_rows_than_its_senders_and_their_prefetch(sendgrid, enqueue):
+    rows = [enqueue(recipient=f"artist{i}@example.com") for i in range(9)]
+    with OutboxRelay(batch_size=100, concurrency=2, prefetch=3) as relay:
         relay._exchange(Counter(), claim=True)
-        assert EmailOutbox.objects.filter(status=Status.SENDING).count() == 2
+        assert EmailOutbox.objects.filter(status=Status.SENDING).count() == 5
         relay.drain()
     assert {refreshed(row).status for row in rows} == {Status.SENT}
 
@@ -278,3 +292,45 @@ def test_an_esp_request_that_drips_its_answer_ends_at_its_deadline(sendgrid, enq
     row = enqueue()
     assert outbox_drain() == {"claimed": 1, "ambiguous": 1}
     assert "no complete answer from the ESP within 0.5 s" in refreshed(row).last_error
+
+
+def test_while_results_wait_for_the_database_no_more_than_concurrency_emails_are_sent(
+    monkeypatch, sendgrid, enqueue
+):
+    from django.db import OperationalError
+
+    rows = [enqueue(recipient=f"artist{i}@example.com") for i in range(6)]
+    requests_while_down = []
+
+    def record(**kwargs):
+        if len(requests_while_down) < 3:
+            # The database refuses the results three times; meanwhile the claimed rows wait.
+            requests_while_down.append(sendgrid.requests)
+            raise OperationalError("the connection was terminated")
+        return outbox_record_outcomes(**kwargs)
+
+    monkeypatch.setattr(relay_module, "outbox_record_outcomes", record)
+    with OutboxRelay(concurrency=2, prefetch=4) as relay:
+        counts = relay.drain()
+    assert requests_while_down[-1] == 2  # the kill -9 bound: sends + unrecorded <= 2
+    assert counts["sent"] == 6
+    assert sendgrid.accepted_outbox_ids() == {str(row.id): 1 for row in rows}
+
+
+def test_a_stopping_relay_gives_back_the_rows_no_sender_started(sendgrid, enqueue):
+    rows = [enqueue(recipient=f"artist{i}@example.com") for i in range(3)]
+    calls = []
+
+    def should_stop():
+        calls.append(1)
+        return len(calls) > 1  # stop right after the first claim
+
+    with OutboxRelay(concurrency=1, prefetch=2) as relay:
+        counts = relay.drain(should_stop=should_stop)
+    assert counts["claimed"] == 3
+    assert counts.get("sent", 0) + counts["given_back"] == 3
+    # With one sender, the second and third rows cannot start before the first is recorded.
+    for row in rows[1:]:
+        row = refreshed(row)
+        assert (row.status, row.attempts, row.claim_token) == (Status.QUEUED, 0, "")
+    assert len(sendgrid.accepted) <= 1

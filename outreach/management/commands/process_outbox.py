@@ -28,7 +28,8 @@ class Command(ProlettoCommand):
         parser.add_argument(
             "--batch-size",
             type=int,
-            help="Most rows per claim statement (a relay never holds more than --concurrency).",
+            help="Most rows per claim statement (a relay holds at most concurrency + "
+            "EMAIL_RELAY_PREFETCH rows).",
         )
         parser.add_argument("--concurrency", type=int, help="Sends in flight.")
 
