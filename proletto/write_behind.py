@@ -1,0 +1,60 @@
+"""Writing one batch while the next is prepared: a pipeline one batch deep.
+
+A batch job that prepares rows in Python (scoring, rendering) and then writes them leaves
+PostgreSQL idle while Python works and Python idle while PostgreSQL writes. WriteBehind runs
+each batch's write in one thread of its own, with its own database connection (Django gives
+every thread one), so the caller prepares batch N+1 while batch N is written. Each write is
+its own transaction, as it would be inline: a failed write rolls back only its batch.
+
+Only one batch is in flight, so memory stays that of two batches whatever the run's size.
+The writes run in another connection, so they cannot join a transaction the caller holds:
+callers inside transaction.atomic() (and SQLite, one writer at a time) write inline.
+"""
+
+import logging
+from concurrent.futures import Future, ThreadPoolExecutor
+
+from django.db import connections
+
+logger = logging.getLogger(__name__)
+
+
+class WriteBehind:
+    """`with WriteBehind(write) as writer: writer.submit(batch)`; `writer.results` holds what
+    each write returned, in order. A write's error is raised by the next submit() or at the
+    end of the block, after which nothing more is written."""
+
+    def __init__(self, write):
+        self._write = write
+        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="write-behind")
+        self._pending: Future | None = None
+        self.results: list = []
+
+    def submit(self, batch) -> None:
+        self._wait()  # the batch before is written (or its error raised) first
+        self._pending = self._executor.submit(self._write, batch)
+
+    def _wait(self) -> None:
+        pending, self._pending = self._pending, None
+        if pending is not None:
+            self.results.append(pending.result())
+
+    def __enter__(self) -> "WriteBehind":
+        return self
+
+    def __exit__(self, exc_type, exc, tb) -> None:
+        try:
+            if exc_type is None:
+                self._wait()
+            elif self._pending is not None:
+                # The caller failed: let the batch already handed over finish (it is a
+                # transaction of its own), and report its own failure without hiding the
+                # caller's.
+                try:
+                    self._wait()
+                except Exception:
+                    logger.exception("write-behind: the last batch failed too")
+        finally:
+            # The thread's connection is closed in the thread that opened it.
+            self._executor.submit(connections.close_all).result()
+            self._executor.shutdown()
