@@ -17,9 +17,11 @@ either; one left from an earlier digest is found while building and linked inste
 import json
 from dataclasses import dataclass, field
 from datetime import date, datetime
+from typing import NamedTuple
 
 from django.conf import settings
 from django.db import transaction
+from django.db.models import F
 
 from digests import selectors
 from digests.general_picks import GeneralPicks, are_general
@@ -28,9 +30,10 @@ from digests.recommender import Catalogue
 from digests.rendering import DIGEST_TEMPLATE, DigestCards, DigestFrames
 from digests.services.digest_email import digest_email_context
 from outreach.models import Category, EmailOutbox
-from outreach.selectors import suppressed_addresses
+from outreach.selectors import SUPPRESSED, outbox_refusals
 from outreach.services.outbox import OutboxDraft, outbox_rows
 from proletto.bulk import ids_reserve, rows_insert, rows_insert_ignoring_conflicts
+from proletto.lookups import AnyOf
 
 DIGEST_FIELDS = (
     "id",
@@ -56,6 +59,20 @@ class DigestRun:
     now: datetime
     cards: DigestCards = field(default_factory=DigestCards)
     frames: DigestFrames = field(default_factory=DigestFrames)
+    _reasons_json: dict = field(default_factory=dict)
+
+    def reasons_json(self, reasons: tuple[str, ...]) -> str:
+        # A run's picks share a few dozen reasons: each JSON text is made once.
+        if reasons not in self._reasons_json:
+            self._reasons_json[reasons] = json.dumps(list(reasons))
+        return self._reasons_json[reasons]
+
+
+class _Recipient(NamedTuple):
+    # What outbox_refusals reads of an email: its address, category and user.
+    recipient: str
+    category: str
+    user_id: int
 
 
 @dataclass
@@ -79,37 +96,48 @@ def digest_batch_build(*, run: DigestRun, week: date, users: list[dict]) -> Dige
     and takes ids, but writes nothing."""
     limit = settings.DIGEST_OPPORTUNITY_COUNT
     profiles = selectors.digest_profiles(users)
-    suppressed = suppressed_addresses([user["email"] for user in users], Category.DIGEST)
-    plans = []  # (user, digest id, status, skip reason, picks)
-    for user, digest_id in zip(users, ids_reserve(DigestEmail, len(users)), strict=True):
+    # The outbox's consent rule, asked once: a suppressed address gets no email at all (the
+    # digest says why); an unsubscribe since the list was read, a "suppressed" email.
+    refusals = outbox_refusals(
+        [_Recipient(user["email"], Category.DIGEST, user["id"]) for user in users]
+    )
+    plans = []  # (user, digest id, status, skip reason, picks, consent refusal)
+    for user, digest_id, refusal in zip(
+        users, ids_reserve(DigestEmail, len(users)), refusals, strict=True
+    ):
         profile = profiles[user["id"]]
         # Nothing fits the profile (or it is empty): the best general picks, said so.
         picks = run.catalogue.recommend(profile, limit=limit) or run.general.recommend(
             profile, limit=limit
         )
-        if user["email"].lower() in suppressed:
-            plans.append((user, digest_id, DigestEmail.Status.SKIPPED, "address suppressed", []))
+        if refusal == SUPPRESSED:
+            status, reason, picks = DigestEmail.Status.SKIPPED, "address suppressed", []
         elif not picks:
-            reason = "no open opportunity to send"
-            plans.append((user, digest_id, DigestEmail.Status.SKIPPED, reason, []))
+            status, reason = DigestEmail.Status.SKIPPED, "no open opportunity to send"
         else:
-            plans.append((user, digest_id, DigestEmail.Status.QUEUED, "", picks))
-    queued = [(user, digest_id, picks) for user, digest_id, _, _, picks in plans if picks]
+            status, reason = DigestEmail.Status.QUEUED, ""
+        plans.append((user, digest_id, status, reason, picks, refusal))
+    queued = [(user, digest_id, picks) for user, digest_id, _, _, picks, _ in plans if picks]
     left = _outbox_rows_left(week=week, queued=queued)
     new = [plan for plan in queued if plan[1] not in left]
     new_ids = ids_reserve(EmailOutbox, len(new))
-    email_fields, email_rows = outbox_rows(_drafts(run=run, week=week, queued=new), ids=new_ids)
+    refusal_of = {plan[1]: plan[5] for plan in plans}
+    email_fields, email_rows = outbox_rows(
+        _drafts(run=run, week=week, queued=new),
+        ids=new_ids,
+        refusals=[refusal_of[digest_id] for _, digest_id, _ in new],
+    )
     outbox_of = left | {digest_id: pk for (_, digest_id, _), pk in zip(new, new_ids, strict=True)}
     return DigestBatch(
         users=len(users),
         digests=[
             (digest_id, user["id"], week, status, len(picks), reason, outbox_of.get(digest_id))
             + (run.run_id, run.now)
-            for user, digest_id, status, reason, picks in plans
+            for user, digest_id, status, reason, picks, _ in plans
         ],
         items={
             digest_id: [
-                (digest_id, pick.item_id, position, pick.score, json.dumps(list(pick.reasons)))
+                (digest_id, pick.item_id, position, pick.score, run.reasons_json(pick.reasons))
                 for position, pick in enumerate(picks, start=1)
             ]
             for _, digest_id, picks in queued
@@ -127,7 +155,7 @@ def _outbox_rows_left(*, week: date, queued: list) -> dict[int, int]:
     }
     keys, left = list(digest_of), {}
     for start in range(0, len(keys), 500):
-        rows = EmailOutbox.objects.filter(idempotency_key__in=keys[start : start + 500])
+        rows = EmailOutbox.objects.filter(AnyOf(F("idempotency_key"), keys[start : start + 500]))
         for key, pk in rows.values_list("idempotency_key", "id"):
             left[digest_of[key]] = pk
     return left

@@ -138,7 +138,9 @@ def outbox_enqueue_many(drafts: list[OutboxDraft]) -> dict[str, int]:
     return ids
 
 
-def outbox_rows(drafts: list[OutboxDraft], *, ids: list[int]) -> tuple[list[str], list[list]]:
+def outbox_rows(
+    drafts: list[OutboxDraft], *, ids: list[int], refusals: list[str] | None = None
+) -> tuple[list[str], list[list]]:
     """The outbox rows of `drafts` as plain values: (field names, one list of values a row),
     for proletto.bulk.rows_insert(EmailOutbox, fields, rows, json_text=True).
 
@@ -146,6 +148,7 @@ def outbox_rows(drafts: list[OutboxDraft], *, ids: list[int]) -> tuple[list[str]
     gets the primary key ids[i] (proletto.bulk.ids_reserve). Same rules as
     outbox_enqueue_many (validated, rendered, refused without consent, every other field at
     its default), but the caller makes sure no key is in the outbox yet: COPY cannot skip one.
+    `refusals`: outbox_refusals(drafts), when the caller has just asked it for its own ends.
     """
     now = timezone.now()
     fields = list(EmailOutbox._meta.concrete_fields)
@@ -153,8 +156,9 @@ def outbox_rows(drafts: list[OutboxDraft], *, ids: list[int]) -> tuple[list[str]
     blank = [_field_default(field, now) for field in fields]
     at = {name: i for i, name in enumerate(names)}
     rows = []
-    # The one consent rule reads recipient, category and user_id: a draft has them.
-    refusals = outbox_refusals(drafts)
+    if refusals is None:
+        # The one consent rule reads recipient, category and user_id: a draft has them.
+        refusals = outbox_refusals(drafts)
     for draft, pk, reason in zip(drafts, ids, refusals, strict=True):
         recipient, subject, body_text, body_html, headers = _draft_clean(draft)
         row = blank.copy()
