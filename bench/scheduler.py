@@ -220,14 +220,14 @@ def server_sessions() -> int | None:
         return cursor.fetchone()[0]
 
 
-def new_sessions(command: list[str], seconds: float, connect_log: Path, runs) -> dict:
+def new_sessions(command: list[str], seconds: float, connect_log: Path, runs, **env) -> dict:
     """New database sessions a minute of `command` running a job every second, counted over
     `seconds` after a warm-up."""
     connect_log.write_text("")
     process = subprocess.Popen(
         [sys.executable, *command],
         cwd=BASE_DIR,
-        env=child_env(BENCH_CONNECT_LOG=str(connect_log), BENCH_FIRE_LOG=os.devnull),
+        env=child_env(BENCH_CONNECT_LOG=str(connect_log), BENCH_FIRE_LOG=os.devnull, **env),
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
@@ -264,14 +264,30 @@ def sessions_per_minute(seconds: float, connect_log: Path) -> dict:
         return lambda: DjangoJobExecution.objects.filter(job_id=job_id).count()
 
     ours = new_sessions(
-        ["manage.py", "runapscheduler"], seconds, connect_log, executions("bench_tick")
+        ["manage.py", "runapscheduler"],
+        seconds,
+        connect_log,
+        executions("bench_tick"),
+        SCHEDULER_JOB_MODULES="bench.scheduler_jobs",
     )
     stock = new_sessions(
         ["bench/stock_apscheduler.py"], seconds, connect_log, executions("stock_tick")
     )
+    # The recipe as usually deployed: persistent connections (ours keeps CONN_MAX_AGE=0).
+    url = os.environ["DATABASE_URL"]
+    persistent = None
+    if url.startswith("postgres"):
+        persistent = new_sessions(
+            ["bench/stock_apscheduler.py"],
+            seconds,
+            connect_log,
+            executions("stock_tick"),
+            DATABASE_URL=f"{url}{'&' if '?' in url else '?'}conn_max_age=600",
+        )
     return {
         "ours": ours,
         "stock_recipe": stock,
+        "stock_recipe_conn_max_age_600": persistent,
         "ratio_to_stock": (
             round(ours["sessions_per_minute"] / stock["sessions_per_minute"], 2)
             if stock["sessions_per_minute"]
@@ -360,7 +376,8 @@ def main():
         f"(poll {pickup['baseline_poll_seconds']} s); failover max {takeover['max_seconds']} s "
         f"(lease {takeover['baseline_lease_seconds']} s); new sessions a minute with a "
         f"per-second job {sessions['ours']['sessions_per_minute']} (stock django-apscheduler "
-        f"recipe {sessions['stock_recipe']['sessions_per_minute']}); "
+        f"recipe {sessions['stock_recipe']['sessions_per_minute']}, with CONN_MAX_AGE=600 "
+        f"{(sessions['stock_recipe_conn_max_age_600'] or {}).get('sessions_per_minute')}); "
         f"targets met: {results['targets_met']}"
     )
 
