@@ -192,3 +192,14 @@ def test_queued_digest_bodies_are_stored_compressed_with_lz4(catalogue):
             "FROM outreach_emailoutbox"
         )
         assert cursor.fetchall() == [("lz4", "lz4")]
+
+
+def test_a_deleted_digest_queued_again_is_linked_to_its_weeks_email(catalogue):
+    user = artist("giulia")
+    digests_send_due(now=NOW)
+    email = EmailOutbox.objects.get()
+    DigestEmail.objects.all().delete()  # e.g. from the admin; the email row stays
+    counts = digests_send_due(now=NOW + dt.timedelta(hours=1))
+    assert counts["queued"] == 1
+    assert DigestEmail.objects.get(user=user).outbox_id == email.id
+    assert EmailOutbox.objects.count() == 1
