@@ -15,12 +15,12 @@ there are mediums, whether there is an open pixel) is part of the key a frame is
 
 import re
 import uuid
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import date, datetime
 from html import escape as html_escape
 
 from django.template.loader import render_to_string
-from django.utils.safestring import SafeData, SafeString
+from django.utils.safestring import SafeData, mark_safe
 from django.utils.text import Truncator
 
 from digests.deadlines import deadline_label
@@ -54,29 +54,16 @@ class Slotted:
 
     def fill(self, values: dict) -> str:
         parts = self.parts.copy()
-        parts[1::2] = [self.output(values[name]) for name in parts[1::2]]
+        if self.autoescape:
+            # As {{ value }} does (django.utils.html.conditional_escape, whose lazy-string
+            # wrapper cost more than the escaping): escaped unless already safe (a filled card).
+            parts[1::2] = [
+                value if isinstance(value, SafeData) else html_escape(value)
+                for value in (values[name] for name in parts[1::2])
+            ]
+        else:
+            parts[1::2] = [values[name] for name in parts[1::2]]
         return "".join(parts)
-
-    def output(self, value: str) -> str:
-        """`value` as {{ value }} writes it here."""
-        # As django.utils.html.conditional_escape, whose lazy-string wrapper cost more than
-        # the escaping: escaped unless already safe (a filled card).
-        if self.autoescape and not isinstance(value, SafeData):
-            return html_escape(value)
-        return value
-
-    def texts_around(self, name: str, values: dict) -> list[str]:
-        """The text between the slots called `name`, every other slot filled from `values`:
-        `output(value).join(texts)` is then fill() with `name` set to value."""
-        texts, current = [], [self.parts[0]]
-        for slot_name, text in zip(self.parts[1::2], self.parts[2::2], strict=True):
-            if slot_name == name:
-                texts.append("".join(current))
-                current = [text]
-            else:
-                current += [self.output(values[slot_name]), text]
-        texts.append("".join(current))
-        return texts
 
 
 @dataclass(frozen=True)
@@ -93,7 +80,6 @@ class OpportunityCard:
     deadline_timezone: str
     html: Slotted
     text: Slotted
-    _by_deadline_label: dict = field(default_factory=dict, compare=False, repr=False)
 
     @classmethod
     def render(cls, opportunity) -> "OpportunityCard":
@@ -112,23 +98,9 @@ class OpportunityCard:
 
     def fill(self, *, click_url: str, deadline_label: str) -> dict:
         """The card as one reader sees it: an `items` entry of the digest templates."""
-        html, text = self._around_click_url(deadline_label)
-        # Safe: rendered with autoescaping, and the values are escaped by output().
-        return {
-            "html": SafeString(self.html.output(click_url).join(html)),
-            "text": self.text.output(click_url).join(text),
-        }
-
-    def _around_click_url(self, deadline_label: str) -> tuple[list[str], list[str]]:
-        # A run fills each card for a few deadline labels (one per reader's zone) and a
-        # click link per reader: with the label in place, a reader's card is one join.
-        if deadline_label not in self._by_deadline_label:
-            values = {"deadline_label": deadline_label}
-            self._by_deadline_label[deadline_label] = (
-                self.html.texts_around("click_url", values),
-                self.text.texts_around("click_url", values),
-            )
-        return self._by_deadline_label[deadline_label]
+        values = {"click_url": click_url, "deadline_label": deadline_label}
+        # Safe: rendered with autoescaping, and the values are escaped by fill().
+        return {"html": mark_safe(self.html.fill(values)), "text": self.text.fill(values)}
 
 
 def card_render(opportunity, *, click_url: str, deadline_label: str) -> tuple[str, str]:
