@@ -1,6 +1,6 @@
-"""Benchmark: queueing the weekly digest, batched, against the naive per-user loop.
+"""Benchmark: queueing the weekly digest, against its floor, its code before #23 and a naive loop.
 
-    .venv/bin/python bench/digest.py [--users 10000] [--opportunities 2000]
+    .venv/bin/python bench/digest.py [--users 10000] [--opportunities 2000] [--repeat 2]
                                      [--naive-sample 300] [--memory-users 100000]
 
 Builds N Pro artists and M open opportunities in a throwaway database (test_<name> of
@@ -8,14 +8,23 @@ BENCH_DATABASE_URL, PostgreSQL by default), then measures in one run:
 
 - batched: `digests.services.digest.digests_send_due`, the job's service, from start until
   every digest is queued in the outbox: users/s and queries per 1,000 users;
+- floor (the bound): the same rows written with COPY and the same emails rendered (links
+  signed, frames filled), batch by batch with a commit each, with no scoring, no consent
+  reads and no ORM: users/s, and the share of it spent committing (deferred foreign-key
+  checks). The digest's figure is given as a share of it;
+- before #23: the digest's batch path as it was before issue #23 (bench/digest_before_23.py),
+  each batch picked, rendered and written in turn;
+- batched, floor and before #23 run --repeat times each, interleaved, on emptied tables; the
+  best run of each is kept (the machine is shared), with its process CPU time;
 - naive (the baseline): one user at a time with ORM queries per user, every opportunity
   scored in Python, one digest, its items and one outbox row saved per user. It runs on
   --naive-sample users and its rate is per user (said so in the output);
 - memory: peak traced Python memory (tracemalloc) of the batched run at N users and, with
   --memory-users, at that many users, to show it stays flat.
 
-Targets: >= 1,000 users/s, >= 20x the naive loop, <= 30 queries per 1,000 users, peak memory
-at 100,000 users within 1.5x of that at 10,000. Writes bench/results/digest.json.
+Targets: >= 0.4 of the floor and >= 1.5x the path before #23 (issue #23), >= 20x the naive
+loop, <= 30 queries per 1,000 users, peak memory at 100,000 users within 1.5x of that at
+10,000. Writes bench/results/digest.json.
 """
 
 import argparse
@@ -24,6 +33,7 @@ import json
 import os
 import platform
 import random
+import resource
 import sys
 import time
 import tracemalloc
@@ -43,6 +53,8 @@ django.setup()
 from django.db import connection, reset_queries  # noqa: E402
 from django.test.utils import CaptureQueriesContext, setup_databases, teardown_databases  # noqa: E402
 
+from bench.digest_before_23 import digests_send_due_before_23  # noqa: E402
+from bench.digest_floor import floor_picks, floor_run  # noqa: E402
 from billing.models import Plan, Subscription  # noqa: E402
 from digests.models import DigestEmail, DigestItem, Opportunity  # noqa: E402
 from digests.services.digest import digests_send_due  # noqa: E402
@@ -129,18 +141,43 @@ def build_users(start: int, count: int, plan: Plan, rng: random.Random) -> None:
 
 
 def clear_digests() -> None:
+    if connection.vendor == "postgresql":
+        # Each measured run starts from empty tables, not from the dead rows of the last.
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "TRUNCATE digests_digestitem, digests_digestemail, outreach_emailoutbox CASCADE"
+            )
+        return
     DigestItem.objects.all().delete()
     DigestEmail.objects.all().delete()
     EmailOutbox.objects.all().delete()
 
 
+def cpu_seconds() -> float:
+    usage = resource.getrusage(resource.RUSAGE_SELF)  # every thread of this process
+    return usage.ru_utime + usage.ru_stime
+
+
+def timed(run) -> dict:
+    clear_digests()
+    cpu, started = cpu_seconds(), time.perf_counter()
+    result = run()
+    return {
+        "seconds": time.perf_counter() - started,
+        "cpu_seconds": cpu_seconds() - cpu,
+        **(result or {}),
+    }
+
+
 def run_batched() -> dict:
     reset_queries()
     with CaptureQueriesContext(connection) as queries:
-        started = time.perf_counter()
         counts = digests_send_due(now=NOW)
-        elapsed = time.perf_counter() - started
-    return {"seconds": elapsed, "queries": len(queries), "counts": counts}
+    return {"queries": len(queries), "counts": counts}
+
+
+def best(runs: list[dict]) -> dict:
+    return min(runs, key=lambda run: run["seconds"])
 
 
 def run_naive(sample: int) -> dict:
@@ -207,6 +244,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--users", type=int, default=10_000)
     parser.add_argument("--opportunities", type=int, default=2_000)
+    parser.add_argument("--repeat", type=int, default=2, help="runs of each, best kept")
     parser.add_argument("--naive-sample", type=int, default=300)
     parser.add_argument(
         "--memory-users",
@@ -223,9 +261,17 @@ def main() -> None:
         build_catalogue(args.opportunities, rng)
         build_users(0, args.users, plan, rng)
 
-        batched = run_batched()
+        runs = {"batched": [], "floor": [], "before_23": []}
+        for _ in range(args.repeat):
+            runs["before_23"].append(timed(lambda: {"counts": digests_send_due_before_23(now=NOW)}))
+            runs["batched"].append(timed(run_batched))
+            picks = floor_picks()
+            runs["floor"].append(timed(lambda picks=picks: floor_run(picks, now=NOW)))
+        batched, floor, before = (best(runs[name]) for name in ("batched", "floor", "before_23"))
         queued = batched["counts"]["queued"] + batched["counts"]["skipped"]
         users_per_second = args.users / batched["seconds"]
+        floor_per_second = args.users / floor["seconds"]
+        before_per_second = args.users / before["seconds"]
         queries_per_1000 = batched["queries"] / args.users * 1000
         clear_digests()
         naive = run_naive(args.naive_sample)
@@ -245,6 +291,19 @@ def main() -> None:
             "digests_written": queued,
             "batched_seconds": round(batched["seconds"], 3),
             "batched_users_per_second": round(users_per_second, 1),
+            "batched_cpu_seconds": round(batched["cpu_seconds"], 3),
+            "floor_seconds": round(floor["seconds"], 3),
+            "floor_users_per_second": round(floor_per_second, 1),
+            "floor_cpu_seconds": round(floor["cpu_seconds"], 3),
+            "floor_commit_seconds": round(floor["commit_seconds"], 3),
+            "share_of_floor": round(users_per_second / floor_per_second, 2),
+            "before_23_seconds": round(before["seconds"], 3),
+            "before_23_users_per_second": round(before_per_second, 1),
+            "before_23_cpu_seconds": round(before["cpu_seconds"], 3),
+            "speedup_vs_before_23": round(users_per_second / before_per_second, 2),
+            "runs_seconds": {
+                name: [round(run["seconds"], 3) for run in values] for name, values in runs.items()
+            },
             "queries_per_1000_users": round(queries_per_1000, 1),
             "naive_sample_users": naive["users"],
             "naive_users_per_second": round(naive_per_second, 1),
@@ -254,6 +313,8 @@ def main() -> None:
             "peak_memory_large_mb": round(memory_large / 2**20, 1) if memory_large else None,
             "memory_ratio": round(memory_large / memory_small, 2) if memory_large else None,
             "targets": {
+                "share_of_floor": ">= 0.4",
+                "speedup_vs_before_23": ">= 1.5",
                 "users_per_second": ">= 1000",
                 "speedup_vs_naive": ">= 20",
                 "queries_per_1000_users": "<= 30",
@@ -270,6 +331,19 @@ def main() -> None:
     print(
         f"  batched: {result['batched_users_per_second']} users/s "
         f"({result['batched_seconds']} s), {result['queries_per_1000_users']} queries/1000 users"
+    )
+    print(
+        f"  floor (COPY + render): {result['floor_users_per_second']} users/s "
+        f"({result['floor_seconds']} s, of which commits {result['floor_commit_seconds']} s); "
+        f"digest = {result['share_of_floor']} of it"
+    )
+    print(
+        f"  before #23: {result['before_23_users_per_second']} users/s; "
+        f"digest = {result['speedup_vs_before_23']}x"
+    )
+    print(
+        f"  CPU of this process: digest {result['batched_cpu_seconds']} s, floor "
+        f"{result['floor_cpu_seconds']} s, before #23 {result['before_23_cpu_seconds']} s"
     )
     print(
         f"  naive loop (sample of {naive['users']} users): "

@@ -1,7 +1,8 @@
-"""Scheduler benchmark: idle CPU of the leader, fire delay, run-now pickup, failover.
+"""Scheduler benchmark: idle CPU, fire delay, run-now pickup, failover, new sessions a minute.
 
     .venv/bin/python bench/scheduler.py [--idle-seconds 60] [--fires 30] [--requests 10]
                                         [--kills 3] [--lease-seconds 6]
+                                        [--sessions-seconds 60]
 
 Runs real `manage.py runapscheduler` processes against a fresh SQLite file under var/ (or
 DATABASE_URL if set). Baselines measured in the same run:
@@ -9,9 +10,14 @@ DATABASE_URL if set). Baselines measured in the same run:
   - fire delay: how late a plain threading.Event.wait() wakes up for the same targets;
   - run-now pickup: SCHEDULER_POLL_SECONDS, the designed bound of a poll;
   - failover (three schedulers, the leader killed with kill -9): the lease length, the time
-    a dead leader's lease takes to expire.
+    a dead leader's lease takes to expire;
+  - new database sessions a minute with a job every second (one query a run): the stock
+    django-apscheduler recipe (bench/stock_apscheduler.py: BlockingScheduler, DjangoJobStore,
+    a job under @util.close_old_connections), run for the same window. Connections are
+    counted in each process (Django's connection_created signal) and, on PostgreSQL, by the
+    server (pg_stat_database.sessions, which also counts the bench's own reads).
 Targets (issue #3): idle CPU < 1 %, p99 fire delay < 1 s, run-now pickup < 5 s; failover
-within the lease plus one poll.
+within the lease plus one poll; issue #23: <= 2 new sessions a minute.
 """
 
 import argparse
@@ -202,6 +208,95 @@ def failover(kills: int, lease_seconds: int, poll_seconds: float) -> dict:
     }
 
 
+def server_sessions() -> int | None:
+    """Sessions PostgreSQL has started on this database so far (None on SQLite)."""
+    from django.db import connection
+
+    if connection.vendor != "postgresql":
+        return None
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_stat_clear_snapshot()")
+        cursor.execute("SELECT sessions FROM pg_stat_database WHERE datname = current_database()")
+        return cursor.fetchone()[0]
+
+
+def new_sessions(command: list[str], seconds: float, connect_log: Path, runs, **env) -> dict:
+    """New database sessions a minute of `command` running a job every second, counted over
+    `seconds` after a warm-up."""
+    connect_log.write_text("")
+    process = subprocess.Popen(
+        [sys.executable, *command],
+        cwd=BASE_DIR,
+        env=child_env(BENCH_CONNECT_LOG=str(connect_log), BENCH_FIRE_LOG=os.devnull, **env),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        wait_for(lambda: runs() >= 3, 60)
+        time.sleep(5)  # past start-up: leadership, job sync, first runs
+        runs_before, server_before = runs(), server_sessions()
+        started = time.time()
+        time.sleep(seconds)
+        ended = time.time()
+        runs_after, server_after = runs(), server_sessions()
+    finally:
+        stop(process)
+    connects = [float(line.split()[0]) for line in connect_log.read_text().splitlines()]
+    in_window = sum(1 for at in connects if started <= at < ended)
+    minutes = (ended - started) / 60
+    return {
+        "seconds": round(ended - started, 1),
+        "job_runs": runs_after - runs_before,
+        "connects": in_window,
+        "sessions_per_minute": round(in_window / minutes, 2),
+        "server_sessions_per_minute": (
+            round((server_after - server_before) / minutes, 2)
+            if server_before is not None
+            else None
+        ),
+    }
+
+
+def sessions_per_minute(seconds: float, connect_log: Path) -> dict:
+    from django_apscheduler.models import DjangoJobExecution
+
+    def executions(job_id):
+        return lambda: DjangoJobExecution.objects.filter(job_id=job_id).count()
+
+    ours = new_sessions(
+        ["manage.py", "runapscheduler"],
+        seconds,
+        connect_log,
+        executions("bench_tick"),
+        SCHEDULER_JOB_MODULES="bench.scheduler_jobs",
+    )
+    stock = new_sessions(
+        ["bench/stock_apscheduler.py"], seconds, connect_log, executions("stock_tick")
+    )
+    # The recipe as usually deployed: persistent connections (ours keeps CONN_MAX_AGE=0).
+    url = os.environ["DATABASE_URL"]
+    persistent = None
+    if url.startswith("postgres"):
+        persistent = new_sessions(
+            ["bench/stock_apscheduler.py"],
+            seconds,
+            connect_log,
+            executions("stock_tick"),
+            DATABASE_URL=f"{url}{'&' if '?' in url else '?'}conn_max_age=600",
+        )
+    return {
+        "ours": ours,
+        "stock_recipe": stock,
+        "stock_recipe_conn_max_age_600": persistent,
+        "ratio_to_stock": (
+            round(ours["sessions_per_minute"] / stock["sessions_per_minute"], 2)
+            if stock["sessions_per_minute"]
+            else None
+        ),
+        "target_per_minute": 2,
+    }
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--idle-seconds", type=float, default=60)
@@ -209,6 +304,7 @@ def main():
     parser.add_argument("--requests", type=int, default=10)
     parser.add_argument("--kills", type=int, default=3)
     parser.add_argument("--lease-seconds", type=int, default=6)
+    parser.add_argument("--sessions-seconds", type=float, default=60)
     options = parser.parse_args()
 
     sys.path.insert(0, str(BASE_DIR))
@@ -253,8 +349,13 @@ def main():
     takeover = failover(options.kills, options.lease_seconds, settings.SCHEDULER_POLL_SECONDS)
     print(json.dumps(takeover), flush=True)
 
+    print(f"new database sessions over {options.sessions_seconds:.0f}s each ...", flush=True)
+    sessions = sessions_per_minute(options.sessions_seconds, RESULTS / "scheduler-connects.log")
+    print(json.dumps(sessions), flush=True)
+
     results = {
         "database": settings.DATABASES["default"]["ENGINE"].rsplit(".", 1)[1],
+        "sessions": sessions,
         "idle_cpu": idle,
         "fire_delay": fires,
         "run_now_pickup": pickup,
@@ -262,7 +363,8 @@ def main():
         "targets_met": idle["leader_cpu_percent"] < 1.0
         and fires["p99_seconds"] < 1.0
         and pickup["max_seconds"] < 5.0
-        and takeover["max_seconds"] <= takeover["target_seconds"],
+        and takeover["max_seconds"] <= takeover["target_seconds"]
+        and sessions["ours"]["sessions_per_minute"] <= sessions["target_per_minute"],
     }
     (RESULTS / "scheduler.json").write_text(json.dumps(results, indent=2))
     print(
@@ -272,7 +374,11 @@ def main():
         f"(Event.wait lateness p99 {fires['baseline_p99_seconds']} s, x{fires['p99_ratio']}); "
         f"run-now pickup p50 {pickup['p50_seconds']} s, max {pickup['max_seconds']} s "
         f"(poll {pickup['baseline_poll_seconds']} s); failover max {takeover['max_seconds']} s "
-        f"(lease {takeover['baseline_lease_seconds']} s); targets met: {results['targets_met']}"
+        f"(lease {takeover['baseline_lease_seconds']} s); new sessions a minute with a "
+        f"per-second job {sessions['ours']['sessions_per_minute']} (stock django-apscheduler "
+        f"recipe {sessions['stock_recipe']['sessions_per_minute']}, with CONN_MAX_AGE=600 "
+        f"{(sessions['stock_recipe_conn_max_age_600'] or {}).get('sessions_per_minute')}); "
+        f"targets met: {results['targets_met']}"
     )
 
 

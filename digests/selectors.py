@@ -12,6 +12,7 @@ from digests import weeks
 from digests.errors import DigestsError
 from digests.models import DigestEmail, DigestItem, Opportunity, OpportunitySource
 from digests.recommender import Item, Profile
+from proletto.lookups import AnyOf
 
 
 def open_opportunities(*, now=None) -> QuerySet[Opportunity]:
@@ -145,7 +146,7 @@ def digest_profiles(users: list[dict]) -> dict[int, Profile]:
     user_ids = [user["id"] for user in users]
     clicked: dict[int, Counter] = defaultdict(Counter)
     for user_id, kind, mediums, tags in DigestItem.objects.filter(
-        digest__user_id__in=user_ids, clicked_at__isnull=False
+        AnyOf(F("digest__user_id"), user_ids), clicked_at__isnull=False
     ).values_list(
         "digest__user_id", "opportunity__kind", "opportunity__mediums", "opportunity__tags"
     ):
@@ -158,7 +159,7 @@ def digest_profiles(users: list[dict]) -> dict[int, Profile]:
         )
     sent: dict[int, set[int]] = defaultdict(set)
     for user_id, opportunity_id in (
-        DigestItem.objects.filter(digest__user_id__in=user_ids)
+        DigestItem.objects.filter(AnyOf(F("digest__user_id"), user_ids))
         .exclude(digest__status=DigestEmail.Status.TEST)
         .values_list("digest__user_id", "opportunity_id")
     ):

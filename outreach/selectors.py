@@ -2,11 +2,12 @@ from collections.abc import Iterable, Sequence
 from datetime import timedelta
 
 from django.contrib.auth import get_user_model
-from django.db.models import Count, Min, Q, QuerySet
+from django.db.models import Count, F, Min, Q, QuerySet
 from django.utils import timezone
 
 from billing.selectors import pro_subscribers
 from outreach.models import MARKETING_CATEGORIES, Category, EmailOutbox, Suppression
+from proletto.lookups import AnyOf
 
 SUPPRESSED = "address is on the suppression list"
 UNSUBSCRIBED = "recipient unsubscribed from marketing email"
@@ -57,7 +58,7 @@ def suppressed_addresses(addresses: Iterable[str], category: str | None = None) 
 
 def _suppressed_chunk(addresses: list[str], category: str | None) -> set[str]:
     return set(
-        Suppression.objects.filter(_category_filter(category), address__in=addresses)
+        Suppression.objects.filter(_category_filter(category), AnyOf(F("address"), addresses))
         .values_list("address", flat=True)
         .distinct()
     )
@@ -112,7 +113,7 @@ def _unsubscribed_users(user_ids: set[int]) -> set[int]:
     for start in range(0, len(ids), 500):
         found |= set(
             get_user_model()
-            .objects.filter(pk__in=ids[start : start + 500], unsubscribed_at__isnull=False)
+            .objects.filter(AnyOf(F("pk"), ids[start : start + 500]), unsubscribed_at__isnull=False)
             .values_list("pk", flat=True)
         )
     return found

@@ -8,9 +8,11 @@ quoting cost about as much as the insert itself. COPY streams the same rows in P
 text format, written by psycopg's C code, inside the caller's transaction.
 
 Values must be what the database stores (str, numbers, dates, None; JSON fields take Python
-values). Field defaults are not applied by rows_insert: the caller passes every column.
+values, or JSON text with json_text=True). Field defaults are not applied: the caller passes
+every column that has no database default or NULL.
 """
 
+import json
 from collections.abc import Iterable, Sequence
 
 from django.db import connection, transaction
@@ -18,20 +20,108 @@ from django.db.models import JSONField
 from psycopg import sql
 
 
-def rows_insert(model, fields: Sequence[str], rows: Iterable[Sequence]) -> None:
+def rows_insert(
+    model, fields: Sequence[str], rows: Iterable[Sequence], *, json_text: bool = False
+) -> None:
     """Insert rows (values of `fields`, in that order) that cannot break a unique constraint.
 
     COPY cannot skip a conflicting row: a conflict fails the whole statement, so this is for
-    rows such as children of parents the same transaction has just created.
+    rows such as children of parents the same transaction has just created. json_text: the
+    values of JSON fields are already JSON text (json.dumps), written as they are.
     """
     if connection.vendor != "postgresql":
-        model.objects.bulk_create(
-            [model(**dict(zip(fields, row, strict=True))) for row in rows], batch_size=1000
-        )
+        _bulk_create(model, fields, rows, json_text=json_text)
         return
     model_fields = [model._meta.get_field(name) for name in fields]
     with connection.cursor() as cursor:
-        _copy(cursor, model._meta.db_table, model_fields, rows)
+        _copy(cursor, model._meta.db_table, model_fields, rows, json_text=json_text)
+
+
+def rows_insert_ignoring_conflicts(model, fields: Sequence[str], rows: Sequence[Sequence]) -> set:
+    """Insert rows (values of `fields`, the primary key among them) leaving out any that would
+    break a unique constraint; returns the primary keys of the rows inserted.
+
+    For small rows whose key another writer may hold (a run racing another for the same
+    user and week). On PostgreSQL one INSERT ... SELECT FROM unnest(...) ON CONFLICT DO
+    NOTHING: conflicts are decided by the database with the same locking as a plain INSERT,
+    and no temporary table is created and dropped for it.
+    """
+    if not rows:
+        return set()
+    meta = model._meta
+    pk_index = list(fields).index(meta.pk.name)
+    if connection.vendor != "postgresql":
+        _bulk_create(model, fields, rows, ignore_conflicts=True)
+        pks = [row[pk_index] for row in rows]
+        inserted = set()
+        for start in range(0, len(pks), 500):
+            inserted |= set(
+                model.objects.filter(pk__in=pks[start : start + 500]).values_list("pk", flat=True)
+            )
+        return inserted
+    model_fields = [meta.get_field(name) for name in fields]
+    columns = sql.SQL(", ").join(sql.Identifier(field.column) for field in model_fields)
+    arrays = sql.SQL(", ").join(
+        sql.SQL("%s::{}[]").format(sql.SQL(field.cast_db_type(connection)))
+        for field in model_fields
+    )
+    statement = sql.SQL(
+        "INSERT INTO {table} ({columns}) SELECT * FROM unnest({arrays}) "
+        "ON CONFLICT DO NOTHING RETURNING {pk}"
+    ).format(
+        table=sql.Identifier(meta.db_table),
+        columns=columns,
+        arrays=arrays,
+        pk=sql.Identifier(meta.pk.column),
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(statement, [list(column) for column in zip(*rows, strict=True)])
+        return {pk for (pk,) in cursor.fetchall()}
+
+
+def ids_reserve(model, count: int) -> list[int]:
+    """`count` primary keys of `model` no row has, for rows the caller inserts with them.
+
+    For batch writers that need a row's id before writing it (a signed link carries it).
+    PostgreSQL: taken from the table's sequence, as INSERTs take them, never given twice.
+    SQLite: the keys after the highest ever used, safe only while this transaction holds the
+    write lock (the settings' IMMEDIATE transactions take it at BEGIN): call it inside
+    transaction.atomic() and insert the rows in that same transaction.
+    """
+    if count <= 0:
+        return []
+    table = model._meta.db_table
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            cursor.execute(
+                "SELECT nextval(pg_get_serial_sequence(%s, %s)) FROM generate_series(1, %s)",
+                [table, model._meta.pk.column, count],
+            )
+            return [pk for (pk,) in cursor.fetchall()]
+        if not connection.in_atomic_block:
+            raise RuntimeError("ids_reserve on SQLite needs the caller's write transaction")
+        # AUTOINCREMENT tables record the highest key ever used in sqlite_sequence, so a
+        # deleted row's key (which old signed links may still carry) is not given again.
+        cursor.execute(
+            "SELECT max(coalesce((SELECT seq FROM sqlite_sequence WHERE name = %s), 0), "
+            f"coalesce((SELECT max({connection.ops.quote_name(model._meta.pk.column)}) "
+            f"FROM {connection.ops.quote_name(table)}), 0))",
+            [table],
+        )
+        (highest,) = cursor.fetchone()
+    return list(range(highest + 1, highest + 1 + count))
+
+
+def _bulk_create(model, fields, rows, *, json_text=False, ignore_conflicts=False) -> None:
+    json_fields = {name for name in fields if isinstance(model._meta.get_field(name), JSONField)}
+    objs = []
+    for row in rows:
+        values = dict(zip(fields, row, strict=True))
+        if json_text:
+            for name in json_fields:
+                values[name] = json.loads(values[name])
+        objs.append(model(**values))
+    model.objects.bulk_create(objs, batch_size=500, ignore_conflicts=ignore_conflicts)
 
 
 def objs_insert_ignoring_conflicts(objs: Sequence, *, key: str) -> dict | None:
@@ -83,14 +173,18 @@ def objs_insert_ignoring_conflicts(objs: Sequence, *, key: str) -> dict | None:
     return inserted
 
 
-def _copy(cursor, table: str, model_fields: Sequence, rows: Iterable[Sequence]) -> None:
+def _copy(
+    cursor, table: str, model_fields: Sequence, rows: Iterable[Sequence], *, json_text=False
+) -> None:
     statement = sql.SQL("COPY {table} ({columns}) FROM STDIN").format(
         table=sql.Identifier(table),
         columns=sql.SQL(", ").join(sql.Identifier(field.column) for field in model_fields),
     )
     # psycopg writes strings, numbers, dates and None as they are; JSON needs its field's
     # adapter. Preparing every value through its field cost more than the COPY itself.
-    json_columns = [i for i, field in enumerate(model_fields) if isinstance(field, JSONField)]
+    json_columns = [
+        i for i, field in enumerate(model_fields) if isinstance(field, JSONField) and not json_text
+    ]
     with cursor.copy(statement) as copy:
         for row in rows:
             if json_columns:

@@ -184,6 +184,11 @@ SCHEDULER_POLL_SECONDS = env.float("SCHEDULER_POLL_SECONDS", default=2.0)
 # How long SIGTERM waits for running jobs before marking them interrupted.
 SCHEDULER_SHUTDOWN_GRACE_SECONDS = env.int("SCHEDULER_SHUTDOWN_GRACE_SECONDS", default=30)
 SCHEDULER_HEARTBEAT_STALE_SECONDS = env.int("SCHEDULER_HEARTBEAT_STALE_SECONDS", default=60)
+# How long a job's thread keeps its database session between runs (health-checked before
+# reuse); a job idle that long holds none (proletto/scheduling/job_threads.py).
+SCHEDULER_CONNECTION_MAX_AGE_SECONDS = env.float(
+    "SCHEDULER_CONNECTION_MAX_AGE_SECONDS", default=300.0
+)
 # Job runs and handled run-now requests older than this are deleted by prune_job_history.
 JOB_EXECUTION_RETENTION_DAYS = env.int("JOB_EXECUTION_RETENTION_DAYS", default=30)
 # Per-job schedule overrides: SCHEDULE_<JOB_ID_UPPER>="cron: 0 8 * * mon" or "interval: 15m".

@@ -4,8 +4,11 @@
   items_from_body).
 - opportunities: writes to the opportunity catalogue (opportunities_upsert,
   opportunities_touch, opportunities_expire).
-- digest: the weekly digest (digests_send_due, digest_email_context, digest_send_test,
-  digest_picks_for, digest_preview).
+- digest: the weekly digest (digests_send_due, digest_send_test, digest_picks_for,
+  digest_preview).
+- digest_batch: one batch of the weekly run as plain rows (digest_batch_build,
+  digest_batch_write), written behind the next batch's build.
+- digest_email: the digest email's context, headers and signed links (digest_email_context).
 - tracking: opens, clicks and unsubscribes (digest_record_open, digest_record_click,
   digest_unsubscribe).
 

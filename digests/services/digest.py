@@ -1,16 +1,11 @@
 """The weekly digest: pick, store and queue each user's digest; test sends and previews."""
 
-import functools
-import logging
 import uuid
 from datetime import timedelta
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
-from django.db import transaction
-from django.db.models import CharField, OuterRef, Subquery, Value
-from django.db.models.functions import Cast, Concat
-from django.urls import reverse
+from django.db import connection, transaction
 from django.utils import timezone
 
 from digests import selectors, tokens, weeks
@@ -19,113 +14,69 @@ from digests.general_picks import GeneralPicks, are_general
 from digests.models import DigestEmail, DigestItem, Opportunity
 from digests.recommender import Catalogue
 from digests.rendering import DIGEST_TEMPLATE, DigestCards, DigestFrames
-from outreach.consent import marketing_headers
-from outreach.models import Category, EmailOutbox
-from outreach.selectors import suppressed_addresses, suppression_for
+from digests.services.digest_batch import DigestRun, digest_batch_build, digest_batch_write
+from digests.services.digest_email import digest_email_context
+from outreach.models import Category
+from outreach.selectors import suppression_for
 from outreach.services.outbox import OutboxDraft, email_render, outbox_enqueue_many
-from proletto.bulk import objs_insert_ignoring_conflicts, rows_insert
-from proletto.preferences_link import preferences_url
-from proletto.vocabulary import MEDIUMS
-
-logger = logging.getLogger(__name__)
+from proletto.bulk import rows_insert
+from proletto.write_behind import WriteBehind
 
 
 def digests_send_due(*, now=None, batch_size: int = 1000) -> dict:
     """Queue this week's digest for every candidate whose local send time has come.
 
     Safe to run twice and to stop midway: each batch is one transaction, a digest row per
-    (user, week) is unique in the database, rows are filled in only by the run that inserted
-    them, and the outbox key is per (user, week).
+    (user, week) is unique in the database, items and emails are written only for the rows
+    the batch inserted, and the outbox key is per (user, week). Each batch is written while
+    the next one is picked and rendered (digests/services/digest_batch.py), except inside a
+    caller's transaction or on SQLite, where batches are written one after the other.
     """
     now = now or timezone.now()
     counts = {"users": 0, "queued": 0, "skipped": 0, "taken_by_other_run": 0}
     by_week = weeks.due_zones_by_week(selectors.digest_candidate_zones(now=now), now)
     if by_week:
         catalogue = Catalogue(selectors.catalogue_items(now=now), today=now.date())
-        general = GeneralPicks(catalogue, clicks=selectors.opportunity_click_counts(now=now))
-        cards = DigestCards()
-        run_id = uuid.uuid4().hex
-        for week, zones in sorted(by_week.items()):
-            last_id = 0
-            while True:
-                users = list(
-                    selectors.digest_recipients(week=week, zones=zones, now=now)
-                    .filter(pk__gt=last_id)
-                    .order_by("pk")
-                    .values(*selectors.PROFILE_FIELDS)[:batch_size]
-                )
-                if not users:
-                    break
-                last_id = users[-1]["id"]
-                batch = _digest_batch(
-                    week=week,
-                    users=users,
-                    catalogue=catalogue,
-                    general=general,
-                    cards=cards,
-                    run_id=run_id,
-                    now=now,
-                )
-                for key, value in batch.items():
-                    counts[key] += value
+        run = DigestRun(
+            catalogue=catalogue,
+            general=GeneralPicks(catalogue, clicks=selectors.opportunity_click_counts(now=now)),
+            run_id=uuid.uuid4().hex,
+            now=now,
+        )
+        batches = _recipient_batches(by_week=by_week, now=now, batch_size=batch_size)
+        if connection.vendor == "postgresql" and not connection.in_atomic_block:
+            with WriteBehind(digest_batch_write) as writer:
+                for week, users in batches:
+                    writer.submit(digest_batch_build(run=run, week=week, users=users))
+            results = writer.results
+        else:
+            results = []
+            for week, users in batches:
+                # On SQLite the ids are taken under this transaction's write lock.
+                with transaction.atomic():
+                    batch = digest_batch_build(run=run, week=week, users=users)
+                    results.append(digest_batch_write(batch))
+        for result in results:
+            for key, value in result.items():
+                counts[key] += value
     return counts
 
 
-def _digest_batch(
-    *,
-    week,
-    users: list[dict],
-    catalogue: Catalogue,
-    general: GeneralPicks,
-    cards: DigestCards,
-    run_id: str,
-    now,
-) -> dict:
-    limit = settings.DIGEST_OPPORTUNITY_COUNT
-    with transaction.atomic():
-        profiles = selectors.digest_profiles(users)
-        suppressed = suppressed_addresses([user["email"] for user in users], Category.DIGEST)
-        rows, picks_by_user = [], {}
-        for user in users:
-            profile = profiles[user["id"]]
-            # Nothing fits the profile (or it is empty): the best general picks, said so.
-            picks = catalogue.recommend(profile, limit=limit) or general.recommend(
-                profile, limit=limit
+def _recipient_batches(*, by_week: dict, now, batch_size: int):
+    """(week, up to batch_size PROFILE_FIELDS dicts), by week and user id."""
+    for week, zones in sorted(by_week.items()):
+        last_id = 0
+        while True:
+            users = list(
+                selectors.digest_recipients(week=week, zones=zones, now=now)
+                .filter(pk__gt=last_id)
+                .order_by("pk")
+                .values(*selectors.PROFILE_FIELDS)[:batch_size]
             )
-            row = DigestEmail(user_id=user["id"], week_start=week, run_id=run_id, created_at=now)
-            if user["email"].lower() in suppressed:
-                row.status, row.skip_reason = DigestEmail.Status.SKIPPED, "address suppressed"
-            elif not picks:
-                row.status = DigestEmail.Status.SKIPPED
-                row.skip_reason = "no open opportunity to send"
-            else:
-                row.status, row.opportunity_count = DigestEmail.Status.QUEUED, len(picks)
-                picks_by_user[user["id"]] = picks
-            rows.append(row)
-        # Another run may have taken some of these users since we read them: the unique
-        # (user, week) constraint keeps its rows, and we fill in only the ones we inserted.
-        ours = objs_insert_ignoring_conflicts(rows, key="user")
-        if ours is None:  # the database could not say which rows it inserted
-            ours = dict(
-                DigestEmail.objects.filter(
-                    run_id=run_id, week_start=week, user_id__in=[user["id"] for user in users]
-                ).values_list("user_id", "id")
-            )
-        queued = [user for user in users if user["id"] in ours and user["id"] in picks_by_user]
-        digest_ids = {user["id"]: ours[user["id"]] for user in queued}
-        _digest_store_items(digest_ids, picks_by_user)
-        _digest_enqueue(
-            week=week, users=queued, digest_ids=digest_ids, picks=picks_by_user, cards=cards
-        )
-    skipped = sum(
-        1 for row in rows if row.status == DigestEmail.Status.SKIPPED and row.user_id in ours
-    )
-    return {
-        "users": len(users),
-        "queued": len(queued),
-        "skipped": skipped,
-        "taken_by_other_run": len(users) - len(ours),
-    }
+            if not users:
+                break
+            last_id = users[-1]["id"]
+            yield week, users
 
 
 def _digest_store_items(digest_ids: dict[int, int], picks_by_user: dict) -> None:
@@ -141,124 +92,28 @@ def _digest_store_items(digest_ids: dict[int, int], picks_by_user: dict) -> None
     )
 
 
-def _digest_enqueue(
-    *, week, users: list[dict], digest_ids: dict, picks: dict, cards=None, test=False
-):
-    cards = cards or DigestCards()
-    cards.load({pick.item_id for user in users for pick in picks[user["id"]]})
-    frames = DigestFrames()
-    drafts = []
-    for user in users:
-        digest_id = digest_ids[user["id"]]
-        context, headers = digest_email_context(
-            user=user,
-            digest_id=digest_id,
-            opportunity_ids=[pick.item_id for pick in picks[user["id"]]],
-            cards=cards,
-            general=are_general(picks[user["id"]]),
-        )
-        if test:
-            key = f"digest-test:{digest_id}"
-        else:
-            key = _digest_outbox_key(user_id=user["id"], week=week)
-        drafts.append(
-            OutboxDraft(
-                recipient=user["email"],
-                template=DIGEST_TEMPLATE,
-                context=context,
-                category=Category.DIGEST,
-                idempotency_key=key,
-                headers=headers,
-                user_id=user["id"],
-                rendered=frames.render(context),
-            )
-        )
-    outbox_ids = outbox_enqueue_many(drafts)
-    if test:
-        (draft,) = drafts
-        DigestEmail.objects.filter(pk=digest_ids[draft.user_id]).update(
-            outbox_id=outbox_ids[draft.idempotency_key]
-        )
-        return
-    # One set-based UPDATE per batch, each digest finding its outbox row by the key it was
-    # queued under, built in SQL: bulk_update's CASE over a thousand ids took longer to build
-    # in Python than the database took to run it.
-    prefix, suffix = _digest_outbox_key_parts(week)
-    key = Concat(Value(prefix), Cast(OuterRef("user_id"), output_field=CharField()), Value(suffix))
-    DigestEmail.objects.filter(pk__in=[digest_ids[user["id"]] for user in users]).update(
-        outbox_id=Subquery(EmailOutbox.objects.filter(idempotency_key=key).values("pk"))
+def _digest_test_enqueue(*, user: dict, digest_id: int, picks: list) -> None:
+    cards = DigestCards()
+    cards.load({pick.item_id for pick in picks})
+    context, headers = digest_email_context(
+        user=user,
+        digest_id=digest_id,
+        opportunity_ids=[pick.item_id for pick in picks],
+        cards=cards,
+        general=are_general(picks),
     )
-
-
-def _digest_outbox_key_parts(week) -> tuple[str, str]:
-    # One outbox row per user and week, whichever run queues it: "digest:<user id>:<week>".
-    return "digest:", f":{week.isoformat()}"
-
-
-def _digest_outbox_key(*, user_id: int, week) -> str:
-    prefix, suffix = _digest_outbox_key_parts(week)
-    return f"{prefix}{user_id}{suffix}"
-
-
-@functools.lru_cache(maxsize=32)
-def _link_template(name: str, site_url: str) -> str:
-    # reverse() once per URL name and run: the token is the only part that varies.
-    return site_url + reverse(name, args=["TOKEN"])
-
-
-@functools.lru_cache(maxsize=4)
-def _view_all_url(site_url: str) -> str:
-    return site_url + reverse("digests:opportunities")
-
-
-def _link(name: str, token: str) -> str:
-    return _link_template(name, settings.SITE_URL).replace("TOKEN", token)
-
-
-def digest_email_context(
-    *,
-    user: dict,
-    digest_id: int | None,
-    opportunity_ids: list[int],
-    cards: DigestCards,
-    general: bool = False,
-) -> tuple[dict, dict]:
-    """The WEEKLY_DIGEST template context and the email's headers for one user.
-
-    With digest_id None (a preview) the links are not tracked. `cards` must hold the cards of
-    `opportunity_ids` (DigestCards.load). `general`: the items are general picks (cold
-    start), and the email says so and invites the reader to complete their profile.
-    """
-    unsubscribe_url = _link("digests:unsubscribe", tokens.unsubscribe_token(user["id"]))
-    items = []
-    for opportunity_id in opportunity_ids:
-        card = cards[opportunity_id]
-        if digest_id is None:
-            click_url = card.url
-        else:
-            click_url = _link("digests:click", tokens.click_token(digest_id, opportunity_id))
-        items.append(
-            card.fill(
-                click_url=click_url,
-                deadline_label=cards.deadline_label(card, user["timezone"]),
-            )
-        )
-    context = {
-        "greeting_name": user["display_name"] or user["username"],
-        "mediums": ", ".join(MEDIUMS.get(m, m) for m in user["mediums"] or ()),
-        "items": items,
-        "general_picks": general,
-        "profile_url": settings.DIGEST_PROFILE_URL,
-        "view_all_url": _view_all_url(settings.SITE_URL),
-        "unsubscribe_url": unsubscribe_url,
-        "preferences_url": preferences_url(user["id"]),
-        "footer_address": settings.EMAIL_FOOTER_ADDRESS,
-        "open_pixel_url": (
-            _link("digests:open", tokens.open_token(digest_id)) if digest_id is not None else ""
-        ),
-    }
-    # RFC 8058 one-click unsubscribe: mail clients POST to this URL with no cookie.
-    return context, marketing_headers(unsubscribe_url)
+    draft = OutboxDraft(
+        recipient=user["email"],
+        template=DIGEST_TEMPLATE,
+        context=context,
+        category=Category.DIGEST,
+        idempotency_key=f"digest-test:{digest_id}",
+        headers=headers,
+        user_id=user["id"],
+        rendered=DigestFrames().render(context),
+    )
+    outbox_ids = outbox_enqueue_many([draft])
+    DigestEmail.objects.filter(pk=digest_id).update(outbox_id=outbox_ids[draft.idempotency_key])
 
 
 def digest_send_test(*, user, requested_by=None, now=None) -> DigestEmail:
@@ -292,13 +147,7 @@ def digest_send_test(*, user, requested_by=None, now=None) -> DigestEmail:
             requested_by=requested_by,
         )
         _digest_store_items({user.id: digest.id}, {user.id: picks})
-        _digest_enqueue(
-            week=week,
-            users=[profile_fields],
-            digest_ids={user.id: digest.id},
-            picks={user.id: picks},
-            test=True,
-        )
+        _digest_test_enqueue(user=profile_fields, digest_id=digest.id, picks=picks)
     digest.refresh_from_db()
     return digest
 

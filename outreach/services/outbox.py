@@ -1,5 +1,6 @@
 """Queueing emails in the outbox: rendering, address and header checks, suppressed at queue time."""
 
+import json
 import re
 from dataclasses import dataclass
 
@@ -7,6 +8,7 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
 from django.db import IntegrityError, transaction
+from django.db.models import JSONField
 from django.template import TemplateDoesNotExist
 from django.template.loader import render_to_string
 from django.utils import timezone
@@ -107,30 +109,15 @@ def outbox_enqueue_many(drafts: list[OutboxDraft]) -> dict[str, int]:
     now = timezone.now()
     rows = []
     for draft in drafts:
-        if not draft.idempotency_key or len(draft.idempotency_key) > 255:
-            raise OutboxError("idempotency_key must be 1 to 255 characters")
-        if draft.category not in Category.values:
-            raise OutboxError(
-                f"unknown email category {draft.category!r}: "
-                f"use one of {', '.join(Category.values)}"
-            )
-        if draft.rendered is None:
-            subject, body_text, body_html = email_render(
-                template=draft.template, context=draft.context
-            )
-        else:
-            subject, body_text, body_html = draft.rendered
-            subject = _clean_subject(draft.template, subject)
+        recipient, subject, body_text, body_html, headers = _draft_clean(draft)
         rows.append(
             EmailOutbox(
-                recipient=_clean_address(draft.recipient),
+                recipient=recipient,
                 user_id=draft.user_id,
                 subject=subject,
                 body_text=body_text,
                 body_html=body_html,
-                headers=_clean_marketing_headers(
-                    draft.category, _clean_headers(draft.headers or {})
-                ),
+                headers=headers,
                 template=draft.template,
                 category=draft.category,
                 priority=draft.priority,
@@ -149,6 +136,77 @@ def outbox_enqueue_many(drafts: list[OutboxDraft]) -> dict[str, int]:
             )
         )
     return ids
+
+
+def outbox_rows(
+    drafts: list[OutboxDraft], *, ids: list[int], refusals: list[str] | None = None
+) -> tuple[list[str], list[list]]:
+    """The outbox rows of `drafts` as plain values: (field names, one list of values a row),
+    for proletto.bulk.rows_insert(EmailOutbox, fields, rows, json_text=True).
+
+    For batch writers that link to an email before writing it (the weekly digest): row i
+    gets the primary key ids[i] (proletto.bulk.ids_reserve). Same rules as
+    outbox_enqueue_many (validated, rendered, refused without consent, every other field at
+    its default), but the caller makes sure no key is in the outbox yet: COPY cannot skip one.
+    `refusals`: outbox_refusals(drafts), when the caller has just asked it for its own ends.
+    """
+    now = timezone.now()
+    fields = list(EmailOutbox._meta.concrete_fields)
+    names = [field.attname for field in fields]
+    blank = [_field_default(field, now) for field in fields]
+    at = {name: i for i, name in enumerate(names)}
+    rows = []
+    if refusals is None:
+        # The one consent rule reads recipient, category and user_id: a draft has them.
+        refusals = outbox_refusals(drafts)
+    for draft, pk, reason in zip(drafts, ids, refusals, strict=True):
+        recipient, subject, body_text, body_html, headers = _draft_clean(draft)
+        row = blank.copy()
+        for name, value in (
+            ("id", pk),
+            ("recipient", recipient),
+            ("user_id", draft.user_id),
+            ("subject", subject),
+            ("body_text", body_text),
+            ("body_html", body_html),
+            ("headers", json.dumps(headers)),
+            ("template", draft.template),
+            ("category", draft.category),
+            ("priority", draft.priority),
+            ("idempotency_key", draft.idempotency_key),
+            ("next_attempt_at", None if reason else now),
+        ):
+            row[at[name]] = value
+        if reason:
+            row[at["status"]], row[at["last_error"]] = Status.SUPPRESSED, reason
+        rows.append(row)
+    return names, rows
+
+
+def _field_default(field, now):
+    if getattr(field, "auto_now", False) or getattr(field, "auto_now_add", False):
+        return now
+    if isinstance(field, JSONField):
+        return json.dumps(field.get_default())
+    return field.get_default()
+
+
+def _draft_clean(draft: OutboxDraft) -> tuple[str, str, str, str, dict]:
+    """(recipient, subject, body_text, body_html, headers) of a draft, checked and rendered;
+    OutboxError for the first thing wrong with it."""
+    if not draft.idempotency_key or len(draft.idempotency_key) > 255:
+        raise OutboxError("idempotency_key must be 1 to 255 characters")
+    if draft.category not in Category.values:
+        raise OutboxError(
+            f"unknown email category {draft.category!r}: use one of {', '.join(Category.values)}"
+        )
+    if draft.rendered is None:
+        subject, body_text, body_html = email_render(template=draft.template, context=draft.context)
+    else:
+        subject, body_text, body_html = draft.rendered
+        subject = _clean_subject(draft.template, subject)
+    headers = _clean_marketing_headers(draft.category, _clean_headers(draft.headers or {}))
+    return _clean_address(draft.recipient), subject, body_text, body_html, headers
 
 
 def _refuse_without_consent(rows: list[EmailOutbox]) -> None:

@@ -23,6 +23,7 @@ from django_apscheduler.models import DjangoJob
 from proletto.scheduling.claims import Claim, due_runs_claim, run_requests_claim
 from proletto.scheduling.execution import job_execute, run_requests_orphaned_fail
 from proletto.scheduling.history import executions_orphaned_close
+from proletto.scheduling.job_threads import JobRun, JobThreads
 from proletto.scheduling.jobstore import jobs_missing, jobs_sync
 from proletto.scheduling.leadership import (
     executions_interrupt,
@@ -44,7 +45,9 @@ class SchedulerProcess:
         self.grace_seconds = float(settings.SCHEDULER_SHUTDOWN_GRACE_SECONDS)
         self.stopping = threading.Event()
         self._lock = threading.Lock()
-        self._running: dict[str, tuple[threading.Thread, int]] = {}
+        # Each job's runs share one thread and its database session (job_threads.py).
+        self._job_threads = JobThreads()
+        self._running: dict[str, tuple[JobRun, int]] = {}
         self._leading_until = 0.0  # monotonic; past it we stop starting jobs
         self._next_renew_at = 0.0
         self._next_beat_at = 0.0
@@ -170,12 +173,9 @@ class SchedulerProcess:
             )
 
     def _start(self, claim: Claim) -> None:
-        thread = threading.Thread(
-            target=self._execute, args=(claim,), name=f"job-{claim.job.id}", daemon=True
-        )
         with self._lock:
-            self._running[claim.job.id] = (thread, claim.execution_id)
-        thread.start()
+            run = self._job_threads.start(claim.job.id, lambda: self._execute(claim))
+            self._running[claim.job.id] = (run, claim.execution_id)
 
     def _execute(self, claim: Claim) -> None:
         try:
@@ -185,7 +185,6 @@ class SchedulerProcess:
         finally:
             with self._lock:
                 self._running.pop(claim.job.id, None)
-            connection.close()
 
     # --- shutdown ----------------------------------------------------------------------
 
@@ -208,6 +207,7 @@ class SchedulerProcess:
         except DatabaseError as exc:
             logger.error("could not record shutdown (lease expires by itself): %s", exc)
         finally:
+            self._job_threads.stop()
             connection.close()
         logger.info(
             "scheduler %s stopped (%d run(s) marked interrupted)", self.holder, len(cut_off)

@@ -114,28 +114,48 @@ def test_a_new_week_brings_a_new_digest_without_repeating_opportunities():
     assert not first_items & second_items
 
 
-def test_a_batch_that_fails_midway_leaves_nothing_and_a_rerun_completes(catalogue, monkeypatch):
-    users = [artist(f"a{i}") for i in range(6)]
+def crash_the_second_batch_write(monkeypatch):
     from digests.services import digest
 
-    real_enqueue = digest.outbox_enqueue_many
+    real_write = digest.digest_batch_write
     calls = {"n": 0}
 
-    def crash_on_second_batch(drafts):
+    def crash_on_second_batch(batch):
         calls["n"] += 1
         if calls["n"] == 2:
             raise RuntimeError("process killed")
-        return real_enqueue(drafts)
+        return real_write(batch)
 
-    monkeypatch.setattr(digest, "outbox_enqueue_many", crash_on_second_batch)
+    monkeypatch.setattr(digest, "digest_batch_write", crash_on_second_batch)
+
+
+def assert_a_failed_batch_left_nothing_and_a_rerun_completes(users, monkeypatch):
     with pytest.raises(RuntimeError):
         digests_send_due(now=NOW, batch_size=3)
     assert DigestEmail.objects.count() == 3
-    monkeypatch.setattr(digest, "outbox_enqueue_many", real_enqueue)
+    assert EmailOutbox.objects.count() == 3
+    monkeypatch.undo()
     digests_send_due(now=NOW, batch_size=3)
     assert sorted(DigestEmail.objects.values_list("user_id", flat=True)) == [u.id for u in users]
-    assert EmailOutbox.objects.count() == 6
-    assert DigestItem.objects.count() == 30
+    assert EmailOutbox.objects.count() == 9
+    assert DigestItem.objects.count() == 45
+
+
+def test_a_batch_that_fails_midway_leaves_nothing_and_a_rerun_completes(catalogue, monkeypatch):
+    users = [artist(f"a{i}") for i in range(9)]
+    crash_the_second_batch_write(monkeypatch)
+    assert_a_failed_batch_left_nothing_and_a_rerun_completes(users, monkeypatch)
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_a_batch_written_behind_that_fails_stops_the_run_and_a_rerun_completes(monkeypatch):
+    # Outside a transaction, batches are written in a thread of their own (WriteBehind).
+    for i in range(7):
+        opportunity(f"Painting call {i}")
+    users = [artist(f"a{i}") for i in range(9)]
+    crash_the_second_batch_write(monkeypatch)
+    assert_a_failed_batch_left_nothing_and_a_rerun_completes(users, monkeypatch)
 
 
 def test_queries_per_batch_do_not_grow_with_users(catalogue):
@@ -240,3 +260,14 @@ def test_queued_digest_bodies_are_stored_compressed_with_lz4(catalogue):
             "FROM outreach_emailoutbox"
         )
         assert cursor.fetchall() == [("lz4", "lz4")]
+
+
+def test_a_deleted_digest_queued_again_is_linked_to_its_weeks_email(catalogue):
+    user = artist("giulia")
+    digests_send_due(now=NOW)
+    email = EmailOutbox.objects.get()
+    DigestEmail.objects.all().delete()  # e.g. from the admin; the email row stays
+    counts = digests_send_due(now=NOW + dt.timedelta(hours=1))
+    assert counts["queued"] == 1
+    assert DigestEmail.objects.get(user=user).outbox_id == email.id
+    assert EmailOutbox.objects.count() == 1

@@ -32,6 +32,15 @@ def drops_connection():
         raise ConnectionError("connection dropped")
 
 
+def session_probe():
+    # The database session this run used: a job's runs should share one.
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_backend_pid()")
+        (backend_pid,) = cursor.fetchone()
+    with open(os.environ["SESSION_LOG"], "a") as log:
+        log.write(f"{backend_pid}\n")
+
+
 JOBS = [
     ScheduledJob(
         id="tick",
@@ -52,5 +61,11 @@ JOBS = [
         func=drops_connection,
         trigger=IntervalTrigger(days=1),
         description="Loses its database connection mid-run.",
+    ),
+    ScheduledJob(
+        id="session_probe",
+        func=session_probe,
+        trigger=IntervalTrigger(seconds=int(os.environ.get("SESSION_PROBE_SECONDS", "86400"))),
+        description="Records its database session (every SESSION_PROBE_SECONDS, daily).",
     ),
 ]
