@@ -3,6 +3,7 @@
 from collections import Counter, defaultdict
 from datetime import timedelta
 
+from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.db.models import Count, Exists, F, OuterRef, Q, QuerySet
 from django.utils import timezone
@@ -144,9 +145,10 @@ def digest_profiles(users: list[dict]) -> dict[int, Profile]:
     """
     user_ids = [user["id"] for user in users]
     clicked: dict[int, Counter] = defaultdict(Counter)
-    for user_id, kind, mediums, tags in DigestItem.objects.filter(
-        digest__user_id__in=user_ids, clicked_at__isnull=False
-    ).values_list(
+    clicks = DigestItem.objects.filter(digest__user_id__in=user_ids, clicked_at__isnull=False)
+    if not settings.DIGEST_LEARNING:
+        clicks = clicks.none()
+    for user_id, kind, mediums, tags in clicks.values_list(
         "digest__user_id", "opportunity__kind", "opportunity__mediums", "opportunity__tags"
     ):
         clicked[user_id].update(
