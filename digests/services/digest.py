@@ -46,6 +46,7 @@ def digests_send_due(*, now=None, batch_size: int = 1000) -> dict:
     if by_week:
         catalogue = Catalogue(selectors.catalogue_items(now=now), today=now.date())
         general = GeneralPicks(catalogue, clicks=selectors.opportunity_click_counts(now=now))
+        priors = selectors.taste_priors(now=now)
         cards = DigestCards()
         run_id = uuid.uuid4().hex
         for week, zones in sorted(by_week.items()):
@@ -65,6 +66,7 @@ def digests_send_due(*, now=None, batch_size: int = 1000) -> dict:
                     users=users,
                     catalogue=catalogue,
                     general=general,
+                    priors=priors,
                     cards=cards,
                     run_id=run_id,
                     now=now,
@@ -88,13 +90,14 @@ def _digest_batch(
     users: list[dict],
     catalogue: Catalogue,
     general: GeneralPicks,
+    priors,
     cards: DigestCards,
     run_id: str,
     now,
 ) -> dict:
     limit = settings.DIGEST_OPPORTUNITY_COUNT
     with transaction.atomic():
-        profiles = selectors.digest_profiles(users)
+        profiles = selectors.digest_profiles(users, priors=priors, now=now)
         suppressed = suppressed_addresses([user["email"] for user in users], Category.DIGEST)
         rows, picks_by_user = [], {}
         for user in users:
@@ -167,6 +170,7 @@ def _digest_enqueue(
             opportunity_ids=[pick.item_id for pick in picks[user["id"]]],
             cards=cards,
             general=are_general(picks[user["id"]]),
+            discovery_ids={pick.item_id for pick in picks[user["id"]] if pick.discovery},
         )
         if test:
             key = f"digest-test:{digest_id}"
@@ -226,6 +230,15 @@ def _link(name: str, token: str) -> str:
     return _link_template(name, settings.SITE_URL).replace("TOKEN", token)
 
 
+@functools.lru_cache(maxsize=8)
+def _feedback_link_template(signal: str, site_url: str) -> str:
+    return site_url + reverse("digests:feedback", args=[signal, "TOKEN"])
+
+
+def _feedback_link(signal: str, token: str) -> str:
+    return _feedback_link_template(signal, settings.SITE_URL).replace("TOKEN", token)
+
+
 def digest_email_context(
     *,
     user: dict,
@@ -233,12 +246,14 @@ def digest_email_context(
     opportunity_ids: list[int],
     cards: DigestCards,
     general: bool = False,
+    discovery_ids=frozenset(),
 ) -> tuple[dict, dict]:
     """The WEEKLY_DIGEST template context and the email's headers for one user.
 
     With digest_id None (a preview) the links are not tracked. `cards` must hold the cards of
     `opportunity_ids` (DigestCards.load). `general`: the items are general picks (cold
     start), and the email says so and invites the reader to complete their profile.
+    `discovery_ids`: items labelled "you might also like" (a medium or kind not in the profile).
     """
     unsubscribe_url = _link("digests:unsubscribe", tokens.unsubscribe_token(user["id"]))
     items = []
@@ -246,12 +261,23 @@ def digest_email_context(
         card = cards[opportunity_id]
         if digest_id is None:
             click_url = card.url
+            more_url = _feedback_link("more", tokens.REDACTED)
+            less_url = _feedback_link("less", tokens.REDACTED)
         else:
             click_url = _link("digests:click", tokens.click_token(digest_id, opportunity_id))
+            more_url = _feedback_link(
+                "more", tokens.feedback_token(digest_id, opportunity_id, "more")
+            )
+            less_url = _feedback_link(
+                "less", tokens.feedback_token(digest_id, opportunity_id, "less")
+            )
         items.append(
             card.fill(
                 click_url=click_url,
                 deadline_label=cards.deadline_label(card, user["timezone"]),
+                more_url=more_url,
+                less_url=less_url,
+                discovery=opportunity_id in discovery_ids,
             )
         )
     context = {
@@ -350,7 +376,8 @@ def digest_picks_for(*, user, now=None) -> list:
     now = now or timezone.now()
     profile_fields = {field: getattr(user, field) for field in selectors.PROFILE_FIELDS}
     catalogue = Catalogue(selectors.catalogue_items(now=now), today=now.date())
-    profile = selectors.digest_profiles([profile_fields])[user.id]
+    priors = selectors.taste_priors(now=now)
+    profile = selectors.digest_profiles([profile_fields], priors=priors, now=now)[user.id]
     limit = settings.DIGEST_OPPORTUNITY_COUNT
     picks = catalogue.recommend(profile, limit=limit)
     if not picks:
