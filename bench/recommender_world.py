@@ -110,11 +110,15 @@ def world_build(*, seed: int, artists: int, items: int, hidden_share: float) -> 
         stated_kinds = tuple(rng.sample(KINDS, rng.choice((1, 2))))
         true_mediums, true_kinds = set(stated_mediums), set(stated_kinds)
         if rng.random() < hidden_share:
-            # What they make is next to what they said: the neighbour replaces one medium.
+            # What they make is next to what they said: the neighbour joins their first
+            # medium or, for some, replaces it (a photographer who only clicks video).
             drifted = stated_mediums[0]
-            true_mediums = (true_mediums - {drifted}) | {medium_neighbour[drifted]}
+            if rng.random() < 0.5:
+                true_mediums -= {drifted}
+            true_mediums |= {medium_neighbour[drifted]}
         if rng.random() < hidden_share:
-            # What they look for: the neighbour kind instead of the first one they named.
+            # What they look for: the neighbour kind instead of the first one they named
+            # (a painter who wants residencies, not open calls).
             drifted = stated_kinds[0]
             true_kinds = (true_kinds - {drifted}) | {kind_neighbour[drifted]}
         people.append(

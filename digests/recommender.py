@@ -30,7 +30,7 @@ REMOTE = 1.0
 # Per doubling of the click rate on a medium or kind: as much as a profile match, so a
 # medium clicked twice as often as usual weighs like one named in the profile.
 LEARNED_PER_DOUBLING = MEDIUM_MATCH
-TAG_SHARE = 0.5  # tags say less about an opportunity than its medium or kind
+TAG_SHARE = 0.25  # tags say less about an opportunity than its medium or kind
 DISCOVERY_SLOTS = 1  # of each digest of at least DISCOVERY_MIN_LIMIT items
 DISCOVERY_MIN_LIMIT = 3
 YOU_MIGHT_ALSO_LIKE = "you might also like"
@@ -243,23 +243,34 @@ class Catalogue:
         score += np.where(same_country, SAME_COUNTRY, np.where(self.remote[rows], REMOTE, 0.0))
         score = np.round(score, 6)
         order = self._best(rows, score, limit)
-        unnamed = (discovery > 0) | (explore > 0)
+        # A discovery is an item of a medium the profile does not name (not one that also
+        # names one of theirs, nor a call open to all mediums) where clicks are above usual.
+        names_their_medium = np.zeros(len(self.items), dtype=bool)
+        for medium in profile.mediums:
+            names_their_medium[self._posting(f"medium:{medium}")] = True
+        names_their_medium[self.open_to_all_mediums] = True
+        unnamed = ((discovery > 0) | (explore > 0)) & ~names_their_medium
         if limit >= DISCOVERY_MIN_LIMIT and not any(unnamed[rows[i]] for i in order):
             # No room was made by the ranking itself: the last place goes to the best item
             # of a medium or kind the artist has not named where clicks are above usual.
             # Scored by what similar artists plausibly click there, so a neighbouring medium
             # few of them were shown gets its chance.
             extra = unnamed[rows]
-            if extra.any():
+            keep = limit - DISCOVERY_SLOTS
+            if extra.any() and len(order) > keep:
                 tried = score[extra] + explore[rows][extra]
                 best = self._best(rows[extra], tried, DISCOVERY_SLOTS)
-                keep = limit - DISCOVERY_SLOTS
-                order = [*order[:keep], *np.flatnonzero(extra)[best]]
+                # Only when what it may be worth beats the place's own pick: a guess with
+                # little behind it does not push out a good fit.
+                if tried[best[0]] >= score[order[keep]]:
+                    order = [*order[:keep], *np.flatnonzero(extra)[best]]
         return [
             Pick(
                 item_id=int(self.ids[rows[i]]),
                 score=float(score[i]),
-                reasons=self.reasons(self.items[rows[i]], profile),
+                reasons=self.reasons(
+                    self.items[rows[i]], profile, discovery=bool(unnamed[rows[i]])
+                ),
                 discovery=bool(unnamed[rows[i]]),
             )
             for i in order
@@ -276,7 +287,7 @@ class Catalogue:
         order = np.lexsort((self.ids[rows[keep]], self.deadline_order[rows[keep]], -score[keep]))
         return [int(keep[i]) for i in order[:limit]]
 
-    def reasons(self, item: Item, profile: Profile) -> tuple[str, ...]:
+    def reasons(self, item: Item, profile: Profile, *, discovery=False) -> tuple[str, ...]:
         """Why `item` scored for `profile`, in words, in the order the points were added."""
         why = [f"medium: {m}" for m in sorted(profile.mediums & item.mediums)]
         if profile.mediums and not item.mediums:
@@ -291,7 +302,7 @@ class Catalogue:
             if (profile.lifts.get(f, 0) > 0 or profile.explore.get(f, 0) > 0)
             and not f.startswith("tag:")
         )
-        if unnamed:
+        if discovery and unnamed:
             why.insert(0, f"{YOU_MIGHT_ALSO_LIKE}: {', '.join(unnamed)}")
         more = sorted(_label(f) for f in features & profile.more)
         if more:

@@ -1,5 +1,6 @@
 """Reads of opportunities and sources that more than one caller needs."""
 
+import random
 from collections import defaultdict
 from datetime import timedelta
 
@@ -17,6 +18,7 @@ from digests.learning import (
     TastePriors,
     artist_exploration,
     artist_lifts,
+    profile_fit,
     profile_groups,
 )
 from digests.recommender import Item, Profile, named_features
@@ -153,7 +155,7 @@ def taste_priors(*, now) -> TastePriors:
             "digest__user__mediums", "digest__user__interests", *_LEARNING_FIELDS
         )
         for mediums, interests, *seen in rows.iterator(chunk_size=5000):
-            shown = _shown(*seen)
+            shown = _shown(*seen, profile=(mediums or (), interests or ()))
             for group in profile_groups(mediums=mediums or (), interests=interests or ()):
                 by_group[group].add(**shown)
     return TastePriors(dict(by_group))
@@ -178,10 +180,15 @@ def _seen_items(*, now) -> QuerySet:
     )
 
 
-def _shown(position, clicked_at, feedback, kind, mediums, tags) -> dict:
-    features = [f"kind:{kind}", *(f"medium:{m}" for m in mediums or ()), *(f"tag:{t}" for t in tags or ())]
+def _shown(position, clicked_at, feedback, kind, mediums, tags, *, profile) -> dict:
+    features = [
+        f"kind:{kind}",
+        *(f"medium:{m}" for m in mediums or ()),
+        *(f"tag:{t}" for t in tags or ()),
+    ]
     return {
         "features": features,
+        "fit": profile_fit(features, mediums=profile[0], interests=profile[1]),
         "position": position,
         "clicked": clicked_at is not None,
         "feedback": feedback,
@@ -203,9 +210,10 @@ def digest_profiles(users: list[dict], *, priors: TastePriors, now) -> dict[int,
         sent[user_id].add(opportunity_id)
     rates: dict[int, Rates] = defaultdict(Rates)
     if settings.DIGEST_LEARNING:
+        stated = {user["id"]: (user["mediums"] or (), user["interests"] or ()) for user in users}
         seen = _seen_items(now=now).filter(digest__user_id__in=user_ids)
         for user_id, *shown in seen.values_list("digest__user_id", *_LEARNING_FIELDS):
-            rates[user_id].add(**_shown(*shown))
+            rates[user_id].add(**_shown(*shown, profile=stated[user_id]))
     profiles = {}
     for user in users:
         mediums = frozenset(user["mediums"] or ())
@@ -216,7 +224,11 @@ def digest_profiles(users: list[dict], *, priors: TastePriors, now) -> dict[int,
             groups = profile_groups(mediums=mediums, interests=interests)
             lifts = artist_lifts(own, groups=groups, priors=priors)
             named = named_features(mediums=mediums, interests=interests)
-            explore = artist_exploration(lifts, groups=groups, named=named, priors=priors)
+            # Seeded per artist and week: the same run twice gives the same digest.
+            chance = random.Random(f"{user['id']}:{now.date().isocalendar()[:2]}")
+            explore = artist_exploration(
+                lifts, groups=groups, named=named, priors=priors, chance=chance
+            )
         profiles[user["id"]] = Profile(
             user_id=user["id"],
             mediums=mediums,

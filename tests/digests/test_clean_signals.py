@@ -104,11 +104,15 @@ def test_no_item_is_sent_twice_to_an_artist_test_digests_included(catalogue):
 
 def test_an_artist_who_never_clicks_keeps_a_stable_digest(client, catalogue):
     silent = artist("giulia")
-    fresh = artist("marta")
+    clicker = artist("marta")
     digests_send_due(now=NOW)
     digest = DigestEmail.objects.get(user=silent)
-    # Opened (the pixel) every week, never clicked: what was shown, unclicked, moves nothing.
+    # Another artist's click gives the learner something, so the silent one's digest could move.
+    clicked = DigestEmail.objects.get(user=clicker).items.get(position=2)
+    client.get(click_path(clicked.digest, clicked), **BROWSER)
+    before = next_week_picks(silent)
+    # Opened, never clicked: what was shown and left unclicked moves nothing.
     client.get(f"/d/open/{tokens.open_token(digest.id)}.gif", **BROWSER)
     digest.refresh_from_db()
     assert digest.opened_at is not None
-    assert next_week_picks(silent) == next_week_picks(fresh)
+    assert next_week_picks(silent) == before

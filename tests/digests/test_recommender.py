@@ -110,7 +110,7 @@ def test_a_medium_the_profile_does_not_name_is_labelled_you_might_also_like():
         Item(i, "grant", frozenset({"painting"}), frozenset(), "", False, days(20))
         for i in range(1, 6)
     ] + [Item(9, "grant", frozenset({"video"}), frozenset(), "", False, days(20))]
-    profile = Profile(user_id=1, mediums=frozenset({"painting"}), explore={"medium:video": 0.5})
+    profile = Profile(user_id=1, mediums=frozenset({"painting"}), explore={"medium:video": 2.0})
     picks = Catalogue(items, today=TODAY).recommend(profile)
     assert [pick.item_id for pick in picks if pick.discovery] == [9]
     assert picks[-1].reasons[0] == "you might also like: video"
