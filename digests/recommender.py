@@ -211,16 +211,11 @@ class Catalogue:
         for interest in profile.interests:
             relevance[self._interest_rows(interest)] += INTEREST_MATCH
         learned = np.zeros(len(self.items))
-        discovery = np.zeros(len(self.items))
-        named = profile.named
         for feature, log_lift in profile.lifts.items():
             points = LEARNED_PER_DOUBLING * log_lift
             if feature.startswith("tag:"):
                 points *= TAG_SHARE
-            posting = self._posting(feature)
-            learned[posting] += points
-            if log_lift > 0 and feature not in named and not feature.startswith("tag:"):
-                discovery[posting] += points
+            learned[self._posting(feature)] += points
         explore = np.zeros(len(self.items))
         for feature, log_lift in profile.explore.items():
             explore[self._posting(feature)] += LEARNED_PER_DOUBLING * log_lift
@@ -243,13 +238,7 @@ class Catalogue:
         score += np.where(same_country, SAME_COUNTRY, np.where(self.remote[rows], REMOTE, 0.0))
         score = np.round(score, 6)
         order = self._best(rows, score, limit)
-        # A discovery is an item of a medium the profile does not name (not one that also
-        # names one of theirs, nor a call open to all mediums) where clicks are above usual.
-        names_their_medium = np.zeros(len(self.items), dtype=bool)
-        for medium in profile.mediums:
-            names_their_medium[self._posting(f"medium:{medium}")] = True
-        names_their_medium[self.open_to_all_mediums] = True
-        unnamed = ((discovery > 0) | (explore > 0)) & ~names_their_medium
+        unnamed = self._discoveries(profile)
         if limit >= DISCOVERY_MIN_LIMIT and not any(unnamed[rows[i]] for i in order):
             # No room was made by the ranking itself: the last place goes to the best item
             # of a medium or kind the artist has not named where clicks are above usual.
@@ -275,6 +264,31 @@ class Catalogue:
             )
             for i in order
         ]
+
+    def _discoveries(self, profile: Profile) -> np.ndarray:
+        """Items whose medium, or whose kind, the profile does not name (a call open to all
+        mediums is no discovery) where the artist or similar artists click above usual."""
+        unnamed = np.zeros(len(self.items), dtype=bool)
+        promising = {f for f, lift in profile.lifts.items() if lift > 0} | set(profile.explore)
+        promising -= profile.named
+        kinds_named = [i for i in profile.interests if f"kind:{i}" in self.postings]
+        for dimension, named_rows in (
+            ("medium", [f"medium:{m}" for m in profile.mediums]),
+            ("kind", [f"kind:{k}" for k in kinds_named] if kinds_named else None),
+        ):
+            if named_rows is None:
+                continue  # a profile naming no kind: every kind is theirs
+            names_theirs = np.zeros(len(self.items), dtype=bool)
+            for feature in named_rows:
+                names_theirs[self._posting(feature)] = True
+            if dimension == "medium":
+                names_theirs[self.open_to_all_mediums] = True
+            hopeful = np.zeros(len(self.items), dtype=bool)
+            for feature in promising:
+                if feature.startswith(f"{dimension}:"):
+                    hopeful[self._posting(feature)] = True
+            unnamed |= hopeful & ~names_theirs
+        return unnamed
 
     def _best(self, rows: np.ndarray, score: np.ndarray, limit: int) -> list[int]:
         """Indexes into `rows` of the best `limit`: best score first, then the earlier
