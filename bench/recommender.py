@@ -15,7 +15,9 @@ over the same artists, catalogue and weeks:
 
 Reported per arm: expected clicks per artist-week and precision@5 over weeks 2..N (week 1
 has nothing to learn from), and the lift of learning over profile-only with a bootstrap 95 %
-range (artists resampled within each world). Writes bench/results/recommender.json.
+range (artists resampled within each world). With --feedback the simulated artists also use
+the cards' "more like this" / "not for me" links (through the same tracking service).
+Writes bench/results/recommender.json (recommender-feedback.json with --feedback).
 """
 
 import argparse
@@ -46,8 +48,10 @@ from django.test import override_settings  # noqa: E402
 from django.test.utils import setup_databases, teardown_databases  # noqa: E402
 
 from bench.recommender_world import (  # noqa: E402
+    BASE,
     OPEN_PROBABILITY,
     POSITION_WEIGHTS,
+    RELEVANT,
     World,
     oracle_picks,
     popular_picks,
@@ -113,7 +117,9 @@ def world_store(world: World, plan: Plan) -> tuple[dict, dict]:
     )
 
 
-def arm_weekly_run(world, items, artists, *, learning: bool, weeks: int, rng) -> np.ndarray:
+def arm_weekly_run(
+    world, items, artists, *, learning: bool, weeks: int, feedback: float, rng
+) -> np.ndarray:
     """The real weekly run for `weeks` weeks; [artist, week] -> (expected clicks, precision)."""
     DigestItem.objects.all().delete()
     DigestEmail.objects.all().delete()
@@ -141,15 +147,37 @@ def arm_weekly_run(world, items, artists, *, learning: bool, weeks: int, rng) ->
                     continue
                 read_at = now + dt.timedelta(hours=3)
                 tracking.digest_record_open(digest_id=digest_of[user_id], at=read_at)
-                for position, (opportunity_id, item) in enumerate(zip(opportunity_ids, shown)):
-                    chance = POSITION_WEIGHTS[position] * world.click_probability(artist, item)
-                    if rng.random() < chance:
+                for position, (opportunity_id, item) in enumerate(
+                    zip(opportunity_ids, shown, strict=True)
+                ):
+                    liking = world.click_probability(artist, item)
+                    at = read_at + dt.timedelta(minutes=2 * position + 1)
+                    clicked = rng.random() < POSITION_WEIGHTS[position] * liking
+                    if clicked:
                         tracking.digest_record_click(
+                            digest_id=digest_of[user_id], opportunity_id=opportunity_id, at=at
+                        )
+                    answer = _answer(world, liking, clicked=clicked, rate=feedback, rng=rng)
+                    if answer:
+                        tracking.digest_record_feedback(
                             digest_id=digest_of[user_id],
                             opportunity_id=opportunity_id,
-                            at=read_at + dt.timedelta(minutes=2 * position + 1),
+                            signal=answer,
+                            at=at + dt.timedelta(seconds=30),
                         )
     return scores
+
+
+def _answer(world, liking: float, *, clicked: bool, rate: float, rng) -> str:
+    """With --feedback: now and then an artist says "more like this" of a call they clicked
+    and truly like, or "not for me" of one that is nothing like what they want."""
+    if rate <= 0:
+        return ""
+    if clicked and liking >= RELEVANT and rng.random() < rate:
+        return "more"
+    if not clicked and liking <= BASE and rng.random() < rate / 3:
+        return "less"
+    return ""
 
 
 def arm_in_memory(world, *, oracle: bool, weeks: int, rng) -> np.ndarray:
@@ -206,6 +234,13 @@ def main() -> None:
     parser.add_argument("--weeks", type=int, default=8)
     parser.add_argument("--hidden-share", type=float, default=0.5)
     parser.add_argument("--resamples", type=int, default=2000)
+    parser.add_argument(
+        "--feedback",
+        type=float,
+        default=0.0,
+        help="chance an artist answers 'more like this' of a liked click (a third of it: "
+        "'not for me' of a call nothing like their taste); 0: clicks only",
+    )
     args = parser.parse_args()
 
     old_config = setup_databases(verbosity=0, interactive=False)
@@ -221,7 +256,12 @@ def main() -> None:
                 rng = random.Random(seed * 100 + ARMS.index(arm))
                 if arm in ("learning", "profile_only"):
                     scores = arm_weekly_run(
-                        world, items, artists, learning=arm == "learning", weeks=args.weeks,
+                        world,
+                        items,
+                        artists,
+                        learning=arm == "learning",
+                        weeks=args.weeks,
+                        feedback=args.feedback,
                         rng=rng,
                     )
                 else:
@@ -247,6 +287,7 @@ def main() -> None:
         "items": args.items,
         "weeks": args.weeks,
         "hidden_share": args.hidden_share,
+        "feedback": args.feedback,
         "arms": {},
     }
     for arm in ARMS:
@@ -258,9 +299,7 @@ def main() -> None:
         }
     baseline = later_clicks("profile_only")
     for arm in ("learning", "popular", "oracle"):
-        point, low, high = lift_range(
-            later_clicks(arm), baseline, resamples=args.resamples, seed=7
-        )
+        point, low, high = lift_range(later_clicks(arm), baseline, resamples=args.resamples, seed=7)
         result["arms"][arm]["lift_vs_profile_only"] = {
             "point": round(point, 4),
             "low": round(low, 4),
@@ -291,7 +330,8 @@ def main() -> None:
     print(f"  per world, learning lift: {result['per_world_learning_lift']}")
     out = ROOT / "bench" / "results"
     out.mkdir(parents=True, exist_ok=True)
-    (out / "recommender.json").write_text(json.dumps(result, indent=2) + "\n")
+    name = "recommender-feedback.json" if args.feedback > 0 else "recommender.json"
+    (out / name).write_text(json.dumps(result, indent=2) + "\n")
 
 
 if __name__ == "__main__":

@@ -45,7 +45,9 @@ class PreferencesForm(forms.Form):
     # Kept in the profile's interests, where the recommender matches an opportunity's kind.
     kinds = forms.MultipleChoiceField(
         choices=[
-            (kind, label) for kind, label in Opportunity.Kind.choices if kind != Opportunity.Kind.OTHER
+            (kind, label)
+            for kind, label in Opportunity.Kind.choices
+            if kind != Opportunity.Kind.OTHER
         ],
         required=False,
         widget=forms.CheckboxSelectMultiple,

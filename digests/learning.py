@@ -149,8 +149,7 @@ class TastePriors:
                 for feature, value in self._group_expected(group).items():
                     expected[feature] += value
             self._cache[groups] = {
-                feature: (clicks[feature] + GROUP_PRIOR_CLICKS)
-                / (value + GROUP_PRIOR_CLICKS)
+                feature: (clicks[feature] + GROUP_PRIOR_CLICKS) / (value + GROUP_PRIOR_CLICKS)
                 for feature, value in expected.items()
                 if feature
             }
@@ -179,9 +178,7 @@ class TastePriors:
         }
 
 
-def artist_lifts(
-    rates: Rates, *, groups: frozenset[str], priors: TastePriors
-) -> dict[str, float]:
+def artist_lifts(rates: Rates, *, groups: frozenset[str], priors: TastePriors) -> dict[str, float]:
     """log2 of the lift per feature for one artist: 0 is as usual, +1 twice as often."""
     group_lifts = priors.for_groups(groups)
     lifts = dict(group_lifts)

@@ -295,7 +295,9 @@ class Catalogue:
         deadline, then the lower id, so the same data always gives the same digest."""
         if 0 < limit < rows.size:
             # Only rows scoring at least the limit-th best score can be picked: sort just those.
-            keep = np.flatnonzero(score >= np.partition(score, rows.size - limit)[rows.size - limit])
+            keep = np.flatnonzero(
+                score >= np.partition(score, rows.size - limit)[rows.size - limit]
+            )
         else:
             keep = np.arange(rows.size)
         order = np.lexsort((self.ids[rows[keep]], self.deadline_order[rows[keep]], -score[keep]))

@@ -12,7 +12,6 @@ from django.utils import timezone
 from billing.selectors import pro_subscribers
 from digests import weeks
 from digests.errors import DigestsError
-from digests.models import DigestEmail, DigestItem, Opportunity, OpportunitySource
 from digests.learning import (
     Rates,
     TastePriors,
@@ -21,6 +20,7 @@ from digests.learning import (
     profile_fit,
     profile_groups,
 )
+from digests.models import DigestEmail, DigestItem, Opportunity, OpportunitySource
 from digests.recommender import Item, Profile, named_features
 
 

@@ -93,8 +93,8 @@ def _link_patterns() -> list[re.Pattern]:
 
 def tokens_redact(text: str) -> str:
     """`text` (an email's HTML, text or headers) with the token of every open, click,
-    feedback and unsubscribe link replaced by an inert placeholder: what staff see in a preview cannot
-    unsubscribe the reader or count as their click."""
+    feedback and unsubscribe link replaced by an inert placeholder: what staff see in a
+    preview cannot unsubscribe the reader or count as their click or answer."""
     for pattern in _link_patterns():
         text = pattern.sub(rf"\g<1>{REDACTED}\g<2>", text)
     return text

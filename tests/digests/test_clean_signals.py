@@ -96,7 +96,9 @@ def test_no_item_is_sent_twice_to_an_artist_test_digests_included(catalogue):
     digests_send_due(now=NOW)
     digest_send_test(user=user, now=NOW + dt.timedelta(days=1))
     digests_send_due(now=NEXT_WEEK)
-    sent = list(DigestItem.objects.filter(digest__user=user).values_list("opportunity_id", flat=True))
+    sent = list(
+        DigestItem.objects.filter(digest__user=user).values_list("opportunity_id", flat=True)
+    )
     assert test.status == DigestEmail.Status.TEST
     assert len(sent) == 20
     assert len(set(sent)) == len(sent)

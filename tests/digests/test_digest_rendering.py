@@ -10,11 +10,11 @@ from django.utils.safestring import mark_safe
 
 from digests.rendering import (
     DIGEST_TEMPLATE,
+    DISCOVERY_LABEL,
     DigestCards,
     DigestFrames,
     OpportunityCard,
     Slotted,
-    DISCOVERY_LABEL,
     card_render,
     slot,
 )

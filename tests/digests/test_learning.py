@@ -54,10 +54,9 @@ def test_not_for_me_sinks_a_feature_more_than_silence():
     ignored.add(["kind:open_call"], fit=FITS_MEDIUM, position=1, clicked=False)
     refused.add(["kind:open_call"], fit=FITS_MEDIUM, position=1, clicked=False, feedback="less")
     priors = everyone_clicks_a_fifth()
-    assert (
-        artist_lifts(refused, groups=PAINTERS, priors=priors)["kind:open_call"]
-        < artist_lifts(ignored, groups=PAINTERS, priors=priors).get("kind:open_call", 0.0)
-    )
+    assert artist_lifts(refused, groups=PAINTERS, priors=priors)["kind:open_call"] < artist_lifts(
+        ignored, groups=PAINTERS, priors=priors
+    ).get("kind:open_call", 0.0)
 
 
 def test_more_like_this_raises_a_feature_more_than_a_click():
@@ -69,7 +68,6 @@ def test_more_like_this_raises_a_feature_more_than_a_click():
     clicked.add(["kind:grant"], fit=FITS_MEDIUM, position=1, clicked=True)
     asked.add(["kind:grant"], fit=FITS_MEDIUM, position=1, clicked=True, feedback="more")
     priors = everyone_clicks_a_fifth()
-    assert (
-        artist_lifts(asked, groups=PAINTERS, priors=priors)["kind:grant"]
-        > artist_lifts(clicked, groups=PAINTERS, priors=priors).get("kind:grant", 0.0)
-    )
+    assert artist_lifts(asked, groups=PAINTERS, priors=priors)["kind:grant"] > artist_lifts(
+        clicked, groups=PAINTERS, priors=priors
+    ).get("kind:grant", 0.0)
