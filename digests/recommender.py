@@ -272,14 +272,14 @@ class Catalogue:
         promising = {f for f, lift in profile.lifts.items() if lift > 0} | set(profile.explore)
         promising -= profile.named
         kinds_named = [i for i in profile.interests if f"kind:{i}" in self.postings]
-        for dimension, named_rows in (
+        for dimension, theirs in (
             ("medium", [f"medium:{m}" for m in profile.mediums]),
             ("kind", [f"kind:{k}" for k in kinds_named] if kinds_named else None),
         ):
-            if named_rows is None:
+            if theirs is None:
                 continue  # a profile naming no kind: every kind is theirs
             names_theirs = np.zeros(len(self.items), dtype=bool)
-            for feature in named_rows:
+            for feature in theirs:
                 names_theirs[self._posting(feature)] = True
             if dimension == "medium":
                 names_theirs[self.open_to_all_mediums] = True
