@@ -32,6 +32,7 @@ BENCHMARKS = {
     "credit_reset": ("credit_reset.py", "credit_reset.json"),
     "scrape": ("scrape.py", "scrape.json"),
     "digest": ("digest.py", "digest.json"),
+    "recommender": ("recommender.py", "recommender.json"),
 }
 
 
@@ -166,6 +167,27 @@ def rows_for(name: str, data: dict) -> list[tuple[str, str, str, str]]:
                 f"{g('peak_memory_mb')} MB at {g('users')} users",
                 f"{g('peak_memory_large_mb')} MB at {g('memory_users')}: {g('memory_ratio')}x",
                 "<= 1.5x",
+            ),
+        ]
+    if name == "recommender":
+        lift = lambda arm: (  # noqa: E731
+            f"{g(f'arms.{arm}.lift_vs_profile_only.point'):+.1%} "
+            f"(95 % {g(f'arms.{arm}.lift_vs_profile_only.low'):+.1%} to "
+            f"{g(f'arms.{arm}.lift_vs_profile_only.high'):+.1%})"
+        )
+        return [
+            (
+                "recommender: learning vs profile-only, weeks 2-8",
+                lift("learning"),
+                f"oracle {lift('oracle')}",
+                ">= +10 %, range above 0",
+            ),
+            (
+                "recommender: precision@5",
+                f"learning {g('arms.learning.precision_at_5')}",
+                f"profile-only {g('arms.profile_only.precision_at_5')}, "
+                f"oracle {g('arms.oracle.precision_at_5')}",
+                "",
             ),
         ]
     return []

@@ -211,7 +211,7 @@ class OpportunityAdmin(admin.ModelAdmin):
 
 class DigestItemInline(admin.TabularInline):
     model = DigestItem
-    fields = ["position", "opportunity", "score", "why", "clicked_at"]
+    fields = ["position", "opportunity", "score", "why", "clicked_at", "feedback", "feedback_at"]
     readonly_fields = fields
     extra = 0
     can_delete = False
@@ -222,6 +222,7 @@ class DigestItemInline(admin.TabularInline):
 
     @admin.display(description="why it was picked")
     def why(self, item):
+        # Reasons include what the artist said of earlier items ("you asked for more like").
         return "; ".join(item.reasons)
 
 

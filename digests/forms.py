@@ -42,10 +42,21 @@ class PreferencesForm(forms.Form):
     mediums = forms.MultipleChoiceField(
         choices=MEDIUM_CHOICES, required=False, widget=forms.CheckboxSelectMultiple
     )
+    # Kept in the profile's interests, where the recommender matches an opportunity's kind.
+    kinds = forms.MultipleChoiceField(
+        choices=[
+            (kind, label)
+            for kind, label in Opportunity.Kind.choices
+            if kind != Opportunity.Kind.OTHER
+        ],
+        required=False,
+        widget=forms.CheckboxSelectMultiple,
+        label="Kinds of opportunity",
+    )
     interests = TagsField(
         required=False,
         max_length=500,
-        help_text="Comma-separated, e.g. residency, ecology, women artists.",
+        help_text="Comma-separated, e.g. ecology, women artists, public space.",
     )
     country = forms.ChoiceField(choices=_country_choices, required=False)
     timezone = forms.ChoiceField(
@@ -67,9 +78,10 @@ class PreferencesForm(forms.Form):
 
     def change(self) -> PreferencesChange:
         data = self.cleaned_data
+        kinds = data.get("kinds") or []
         return PreferencesChange(
             mediums=data["mediums"],
-            interests=data["interests"],
+            interests=[*kinds, *(i for i in data["interests"] if i not in kinds)],
             country=data["country"],
             timezone=data["timezone"],
             digest=data["digest"],
@@ -79,9 +91,11 @@ class PreferencesForm(forms.Form):
     @classmethod
     def initial_for(cls, user, *, now) -> dict:
         digest, weeks = digest_choice(user, now=now)
+        kinds = set(Opportunity.Kind.values)
         return {
             "mediums": user.mediums,
-            "interests": user.interests,
+            "kinds": [i for i in user.interests or () if i in kinds],
+            "interests": [i for i in user.interests or () if i not in kinds],
             "country": user.country,
             "timezone": user.timezone,
             "digest": digest,

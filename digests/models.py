@@ -363,7 +363,20 @@ class DigestItem(models.Model):
     position = models.PositiveSmallIntegerField()
     score = models.FloatField()
     reasons = models.JSONField(default=list)
+    # The artist's first click through (link scanners' visits are never recorded here).
     clicked_at = models.DateTimeField(null=True, blank=True)
+
+    class Feedback(models.TextChoices):
+        MORE = "more", "More like this"
+        LESS = "less", "Not for me"
+
+    # The artist's answer from the card's own links; the latest answer counts.
+    # db_default: the weekly run writes items with COPY, which leaves out Django defaults.
+    feedback = models.CharField(max_length=4, choices=Feedback, blank=True, db_default="")
+    feedback_at = models.DateTimeField(null=True, blank=True)
+    # When any of this item's links (click, more, less) was last followed, whoever followed it:
+    # several items of one digest followed within seconds is a link scanner, not the artist.
+    followed_at = models.DateTimeField(null=True, blank=True, editable=False)
 
     class Meta:
         ordering = ["digest", "position"]

@@ -2,20 +2,22 @@
 
 Works on plain values, not model instances, so one catalogue built per run (one query) scores
 every user of the batch in memory. Scoring is indexed: each user only touches the
-opportunities that share a medium, a tag or a learned preference with them (postings of an
+opportunities that share a medium, a tag or a learned feature with them (postings of an
 inverted index), never the whole catalogue.
 
 The score is a sum of named parts so the admin can show why an item was picked:
 - profile fit: mediums, interests (tags and the kind of opportunity), location;
-- engagement: mediums, tags and kinds of opportunities the user clicked in past digests
-  raise similar ones. Digests that were never opened change nothing: silence is not a
-  signal, so nobody is punished for a busy inbox;
+- learned: per medium, kind and tag, how much more (or less) often than usual this artist
+  and artists with similar profiles click it (digests.learning), including "more like this"
+  and "not for me". Not capped: what an artist keeps clicking can outrank the profile;
+- discovery: one place in the digest goes to a medium or kind the artist has not named but
+  where they or similar artists click more than usual, labelled "you might also like";
 - deadline: soon but not too soon is best; too close to apply is excluded.
 Ties break by earlier deadline, then lower id, so the same data always gives the same digest.
 """
 
 import datetime as dt
-from collections import Counter, defaultdict
+from collections import defaultdict
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -25,11 +27,13 @@ OPEN_TO_ALL_MEDIUMS = 1.0  # the opportunity names no medium: any artist may app
 INTEREST_MATCH = 2.0  # per interest that is one of the opportunity's tags or its kind
 SAME_COUNTRY = 1.5
 REMOTE = 1.0
-ENGAGEMENT_PER_FEATURE = 0.75  # per medium/tag/kind the user clicked before...
-ENGAGEMENT_SATURATION = 3  # ...growing with clicks up to this many
-# Below one medium match, so learning reorders what fits the profile but never lets
-# something the profile does not ask for overtake it.
-ENGAGEMENT_CAP = 1.5
+# Per doubling of the click rate on a medium or kind: as much as a profile match, so a
+# medium clicked twice as often as usual weighs like one named in the profile.
+LEARNED_PER_DOUBLING = MEDIUM_MATCH
+TAG_SHARE = 0.25  # tags say less about an opportunity than its medium or kind
+DISCOVERY_SLOTS = 1  # of each digest of at least DISCOVERY_MIN_LIMIT items
+DISCOVERY_MIN_LIMIT = 3
+YOU_MIGHT_ALSO_LIKE = "you might also like"
 
 MIN_DAYS_LEFT = 3  # fewer days than this is too late to prepare an application
 
@@ -81,10 +85,30 @@ class Profile:
     interests: frozenset[str] = frozenset()
     country: str = ""
     career_stage: str = ""
-    # Features ("medium:painting", "tag:ecology", "kind:residency") of clicked items, counted.
-    clicked: Counter = field(default_factory=Counter)
+    # log2 of the learned lift per feature ("medium:video", "kind:residency", "tag:ecology"):
+    # +1 is clicked twice as often as usual (digests.learning.artist_lifts).
+    lifts: dict[str, float] = field(default_factory=dict)
+    # log2 of the plausible upper lift of mediums and kinds the profile does not name, where
+    # similar artists may click: what the discovery place tries (digests.learning).
+    explore: dict[str, float] = field(default_factory=dict)
+    # Features of items the artist asked "more like this" of / said were "not for me".
+    more: frozenset[str] = frozenset()
+    less: frozenset[str] = frozenset()
     # Opportunities already sent in earlier digests: never sent again.
     already_sent: frozenset[int] = frozenset()
+
+    @property
+    def named(self) -> set[str]:
+        return named_features(mediums=self.mediums, interests=self.interests)
+
+
+def named_features(*, mediums, interests) -> set[str]:
+    """The features a profile itself asks for."""
+    return (
+        {f"medium:{m}" for m in mediums}
+        | {f"kind:{i}" for i in interests}
+        | {f"tag:{i}" for i in interests}
+    )
 
 
 @dataclass(frozen=True)
@@ -92,6 +116,7 @@ class Pick:
     item_id: int
     score: float
     reasons: tuple[str, ...]
+    discovery: bool = False  # "you might also like": a medium or kind the profile does not name
 
 
 class Catalogue:
@@ -185,14 +210,18 @@ class Catalogue:
             relevance[self.open_to_all_mediums] += OPEN_TO_ALL_MEDIUMS
         for interest in profile.interests:
             relevance[self._interest_rows(interest)] += INTEREST_MATCH
-        if profile.clicked:
-            learned = np.zeros(len(self.items))
-            for feature, clicks in profile.clicked.items():
-                weight = ENGAGEMENT_PER_FEATURE * min(clicks, ENGAGEMENT_SATURATION)
-                learned[self._posting(feature)] += weight / ENGAGEMENT_SATURATION
-            relevance += np.minimum(learned, ENGAGEMENT_CAP)
+        learned = np.zeros(len(self.items))
+        for feature, log_lift in profile.lifts.items():
+            points = LEARNED_PER_DOUBLING * log_lift
+            if feature.startswith("tag:"):
+                points *= TAG_SHARE
+            learned[self._posting(feature)] += points
+        explore = np.zeros(len(self.items))
+        for feature, log_lift in profile.explore.items():
+            explore[self._posting(feature)] += LEARNED_PER_DOUBLING * log_lift
+        relevance += learned
 
-        candidate = relevance > 0
+        candidate = (relevance > 0) | (explore > 0)
         candidate[self._ineligible(profile.country, profile.career_stage)] = False
         if profile.already_sent:
             sent_rows = [self.row_of[i] for i in profile.already_sent if i in self.row_of]
@@ -208,22 +237,73 @@ class Catalogue:
         score = relevance[rows] + self.deadline_points[rows]
         score += np.where(same_country, SAME_COUNTRY, np.where(self.remote[rows], REMOTE, 0.0))
         score = np.round(score, 6)
-        if 0 < limit < rows.size:
-            # Only rows scoring at least the limit-th best score can be picked: sort just those.
-            keep = score >= np.partition(score, rows.size - limit)[rows.size - limit]
-            rows, score = rows[keep], score[keep]
-        # Best score first, then the earlier deadline, then the lower id: deterministic.
-        order = np.lexsort((self.ids[rows], self.deadline_order[rows], -score))[:limit]
+        order = self._best(rows, score, limit)
+        unnamed = self._discoveries(profile)
+        if limit >= DISCOVERY_MIN_LIMIT and not any(unnamed[rows[i]] for i in order):
+            # No room was made by the ranking itself: the last place goes to the best item
+            # of a medium or kind the artist has not named where clicks are above usual.
+            # Scored by what similar artists plausibly click there, so a neighbouring medium
+            # few of them were shown gets its chance.
+            extra = unnamed[rows]
+            keep = limit - DISCOVERY_SLOTS
+            if extra.any() and len(order) > keep:
+                tried = score[extra] + explore[rows][extra]
+                best = self._best(rows[extra], tried, DISCOVERY_SLOTS)
+                # Only when what it may be worth beats the place's own pick: a guess with
+                # little behind it does not push out a good fit.
+                if tried[best[0]] >= score[order[keep]]:
+                    order = [*order[:keep], *np.flatnonzero(extra)[best]]
         return [
             Pick(
                 item_id=int(self.ids[rows[i]]),
                 score=float(score[i]),
-                reasons=self.reasons(self.items[rows[i]], profile),
+                reasons=self.reasons(
+                    self.items[rows[i]], profile, discovery=bool(unnamed[rows[i]])
+                ),
+                discovery=bool(unnamed[rows[i]]),
             )
             for i in order
         ]
 
-    def reasons(self, item: Item, profile: Profile) -> tuple[str, ...]:
+    def _discoveries(self, profile: Profile) -> np.ndarray:
+        """Items whose medium, or whose kind, the profile does not name (a call open to all
+        mediums is no discovery) where the artist or similar artists click above usual."""
+        unnamed = np.zeros(len(self.items), dtype=bool)
+        promising = {f for f, lift in profile.lifts.items() if lift > 0} | set(profile.explore)
+        promising -= profile.named
+        kinds_named = [i for i in profile.interests if f"kind:{i}" in self.postings]
+        for dimension, theirs in (
+            ("medium", [f"medium:{m}" for m in profile.mediums]),
+            ("kind", [f"kind:{k}" for k in kinds_named] if kinds_named else None),
+        ):
+            if theirs is None:
+                continue  # a profile naming no kind: every kind is theirs
+            names_theirs = np.zeros(len(self.items), dtype=bool)
+            for feature in theirs:
+                names_theirs[self._posting(feature)] = True
+            if dimension == "medium":
+                names_theirs[self.open_to_all_mediums] = True
+            hopeful = np.zeros(len(self.items), dtype=bool)
+            for feature in promising:
+                if feature.startswith(f"{dimension}:"):
+                    hopeful[self._posting(feature)] = True
+            unnamed |= hopeful & ~names_theirs
+        return unnamed
+
+    def _best(self, rows: np.ndarray, score: np.ndarray, limit: int) -> list[int]:
+        """Indexes into `rows` of the best `limit`: best score first, then the earlier
+        deadline, then the lower id, so the same data always gives the same digest."""
+        if 0 < limit < rows.size:
+            # Only rows scoring at least the limit-th best score can be picked: sort just those.
+            keep = np.flatnonzero(
+                score >= np.partition(score, rows.size - limit)[rows.size - limit]
+            )
+        else:
+            keep = np.arange(rows.size)
+        order = np.lexsort((self.ids[rows[keep]], self.deadline_order[rows[keep]], -score[keep]))
+        return [int(keep[i]) for i in order[:limit]]
+
+    def reasons(self, item: Item, profile: Profile, *, discovery=False) -> tuple[str, ...]:
         """Why `item` scored for `profile`, in words, in the order the points were added."""
         why = [f"medium: {m}" for m in sorted(profile.mediums & item.mediums)]
         if profile.mediums and not item.mediums:
@@ -231,14 +311,34 @@ class Catalogue:
         why += [
             f"interest: {i}" for i in sorted(profile.interests) if i in item.tags or i == item.kind
         ]
-        learned_from = sorted(
-            feature.split(":", 1)[1] for feature in profile.clicked if feature in item.features
+        features = item.features
+        unnamed = sorted(
+            _label(f)
+            for f in features - profile.named
+            if (profile.lifts.get(f, 0) > 0 or profile.explore.get(f, 0) > 0)
+            and not f.startswith("tag:")
         )
-        if learned_from:
-            why.append("like items you clicked: " + ", ".join(learned_from))
+        if discovery and unnamed:
+            why.insert(0, f"{YOU_MIGHT_ALSO_LIKE}: {', '.join(unnamed)}")
+        more = sorted(_label(f) for f in features & profile.more)
+        if more:
+            why.append("you asked for more like: " + ", ".join(more))
+        less = sorted(_label(f) for f in features & profile.less)
+        if less:
+            why.append("you said not for me: " + ", ".join(less))
+        up = sorted(_label(f) for f in features if profile.lifts.get(f, 0) > 0)
+        if up:
+            why.append("clicked more than usual (by you or artists like you): " + ", ".join(up))
+        down = sorted(_label(f) for f in features if profile.lifts.get(f, 0) < 0)
+        if down:
+            why.append("clicked less than usual: " + ", ".join(down))
         if profile.country and item.country == profile.country:
             why.append(f"in your country ({item.country})")
         elif item.is_remote:
             why.append("remote")
         why.append(deadline_points(self._days_left(item))[1])
         return tuple(why)
+
+
+def _label(feature: str) -> str:
+    return feature.split(":", 1)[1].replace("_", " ")

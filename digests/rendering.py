@@ -66,11 +66,15 @@ class Slotted:
         return "".join(parts)
 
 
+DISCOVERY_LABEL = "You might also like · "
+
+
 @dataclass(frozen=True)
 class OpportunityCard:
     """An opportunity's part of the digest (card.html, card.txt), rendered for all readers.
 
-    Slots: click_url and deadline_label.
+    Slots: click_url, deadline_label, more_url, less_url (the feedback links) and
+    discovery_label ("you might also like" or nothing).
     """
 
     opportunity_id: int
@@ -84,7 +88,12 @@ class OpportunityCard:
     @classmethod
     def render(cls, opportunity) -> "OpportunityCard":
         html, text = card_render(
-            opportunity, click_url=slot("click_url"), deadline_label=slot("deadline_label")
+            opportunity,
+            click_url=slot("click_url"),
+            deadline_label=slot("deadline_label"),
+            more_url=slot("more_url"),
+            less_url=slot("less_url"),
+            discovery_label=slot("discovery_label"),
         )
         return cls(
             opportunity_id=opportunity.id,
@@ -96,16 +105,41 @@ class OpportunityCard:
             text=Slotted(text, autoescape=False),
         )
 
-    def fill(self, *, click_url: str, deadline_label: str) -> dict:
+    def fill(
+        self,
+        *,
+        click_url: str,
+        deadline_label: str,
+        more_url: str,
+        less_url: str,
+        discovery: bool = False,
+    ) -> dict:
         """The card as one reader sees it: an `items` entry of the digest templates."""
-        values = {"click_url": click_url, "deadline_label": deadline_label}
+        values = {
+            "click_url": click_url,
+            "deadline_label": deadline_label,
+            "more_url": more_url,
+            "less_url": less_url,
+            "discovery_label": DISCOVERY_LABEL if discovery else "",
+        }
         # Safe: rendered with autoescaping, and the values are escaped by fill().
         return {"html": mark_safe(self.html.fill(values)), "text": self.text.fill(values)}
 
 
-def card_render(opportunity, *, click_url: str, deadline_label: str) -> tuple[str, str]:
+def card_render(
+    opportunity,
+    *,
+    click_url: str,
+    deadline_label: str,
+    more_url: str = "",
+    less_url: str = "",
+    discovery_label: str = "",
+) -> tuple[str, str]:
     """card.html and card.txt for one opportunity, as (html, text)."""
     context = {
+        "more_url": more_url,
+        "less_url": less_url,
+        "discovery_label": discovery_label,
         "title": opportunity.title,
         "organisation": opportunity.organisation,
         "kind_label": opportunity.get_kind_display(),

@@ -1,8 +1,10 @@
 """Reads of opportunities and sources that more than one caller needs."""
 
-from collections import Counter, defaultdict
+import random
+from collections import defaultdict
 from datetime import timedelta
 
+from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.db.models import Count, Exists, F, OuterRef, Q, QuerySet
 from django.utils import timezone
@@ -10,8 +12,16 @@ from django.utils import timezone
 from billing.selectors import pro_subscribers
 from digests import weeks
 from digests.errors import DigestsError
+from digests.learning import (
+    Rates,
+    TastePriors,
+    artist_exploration,
+    artist_lifts,
+    profile_fit,
+    profile_groups,
+)
 from digests.models import DigestEmail, DigestItem, Opportunity, OpportunitySource
-from digests.recommender import Item, Profile
+from digests.recommender import Item, Profile, named_features
 from proletto.lookups import AnyOf
 
 
@@ -137,45 +147,102 @@ PROFILE_FIELDS = (
 )
 
 
-def digest_profiles(users: list[dict]) -> dict[int, Profile]:
-    """Profiles for a batch of users (PROFILE_FIELDS dicts): two queries for the whole batch.
+def taste_priors(*, now) -> TastePriors:
+    """What artists with similar profiles click, from every digest of the learning window:
+    one query, aggregated in memory per profile group (digests.learning)."""
+    by_group: dict[str, Rates] = defaultdict(Rates)
+    if settings.DIGEST_LEARNING:
+        rows = _seen_items(now=now).values_list(
+            "digest__user__mediums", "digest__user__interests", *_LEARNING_FIELDS
+        )
+        for mediums, interests, *seen in rows.iterator(chunk_size=5000):
+            shown = _shown(*seen, profile=(mediums or (), interests or ()))
+            for group in profile_groups(mediums=mediums or (), interests=interests or ()):
+                by_group[group].add(**shown)
+    return TastePriors(dict(by_group))
 
-    Engagement comes from clicks on past digest items; every opportunity already sent in a
-    real (not test) digest is excluded from later ones.
+
+_LEARNING_FIELDS = (
+    "position",
+    "clicked_at",
+    "feedback",
+    "opportunity__kind",
+    "opportunity__mediums",
+    "opportunity__tags",
+)
+
+
+def _seen_items(*, now) -> QuerySet:
+    # Items of digests the artist opened (a click or a feedback link implies it): an unopened
+    # digest says nothing about its items. Clicks by link scanners were never recorded.
+    since = now - timedelta(weeks=settings.DIGEST_LEARNING_WEEKS)
+    return DigestItem.objects.filter(digest__created_at__gte=since).filter(
+        Q(digest__outbox__opened_at__isnull=False) | ~Q(feedback="")
+    )
+
+
+def _shown(position, clicked_at, feedback, kind, mediums, tags, *, profile) -> dict:
+    features = [
+        f"kind:{kind}",
+        *(f"medium:{m}" for m in mediums or ()),
+        *(f"tag:{t}" for t in tags or ()),
+    ]
+    return {
+        "features": features,
+        "fit": profile_fit(features, mediums=profile[0], interests=profile[1]),
+        "position": position,
+        "clicked": clicked_at is not None,
+        "feedback": feedback,
+    }
+
+
+def digest_profiles(users: list[dict], *, priors: TastePriors, now) -> dict[int, Profile]:
+    """Profiles for a batch of users (PROFILE_FIELDS dicts): one query for the whole batch.
+
+    Learning comes from what each artist was shown, clicked and said in the learning window
+    (and what similar artists click, `priors`); every opportunity already sent in any digest,
+    test digests included, is excluded from later ones.
     """
     user_ids = [user["id"] for user in users]
-    clicked: dict[int, Counter] = defaultdict(Counter)
-    for user_id, kind, mediums, tags in DigestItem.objects.filter(
-        AnyOf(F("digest__user_id"), user_ids), clicked_at__isnull=False
-    ).values_list(
-        "digest__user_id", "opportunity__kind", "opportunity__mediums", "opportunity__tags"
-    ):
-        clicked[user_id].update(
-            [
-                f"kind:{kind}",
-                *(f"medium:{m}" for m in mediums or ()),
-                *(f"tag:{t}" for t in tags or ()),
-            ]
-        )
     sent: dict[int, set[int]] = defaultdict(set)
-    for user_id, opportunity_id in (
-        DigestItem.objects.filter(AnyOf(F("digest__user_id"), user_ids))
-        .exclude(digest__status=DigestEmail.Status.TEST)
-        .values_list("digest__user_id", "opportunity_id")
-    ):
+    for user_id, opportunity_id in DigestItem.objects.filter(
+        AnyOf(F("digest__user_id"), user_ids)
+    ).values_list("digest__user_id", "opportunity_id"):
         sent[user_id].add(opportunity_id)
-    return {
-        user["id"]: Profile(
+    rates: dict[int, Rates] = defaultdict(Rates)
+    if settings.DIGEST_LEARNING:
+        stated = {user["id"]: (user["mediums"] or (), user["interests"] or ()) for user in users}
+        seen = _seen_items(now=now).filter(AnyOf(F("digest__user_id"), user_ids))
+        for user_id, *shown in seen.values_list("digest__user_id", *_LEARNING_FIELDS):
+            rates[user_id].add(**_shown(*shown, profile=stated[user_id]))
+    profiles = {}
+    for user in users:
+        mediums = frozenset(user["mediums"] or ())
+        interests = frozenset(user["interests"] or ())
+        own = rates[user["id"]]
+        lifts, explore = {}, {}
+        if settings.DIGEST_LEARNING:
+            groups = profile_groups(mediums=mediums, interests=interests)
+            lifts = artist_lifts(own, groups=groups, priors=priors)
+            named = named_features(mediums=mediums, interests=interests)
+            # Seeded per artist and week: the same run twice gives the same digest.
+            chance = random.Random(f"{user['id']}:{now.date().isocalendar()[:2]}")
+            explore = artist_exploration(
+                lifts, groups=groups, named=named, priors=priors, chance=chance
+            )
+        profiles[user["id"]] = Profile(
             user_id=user["id"],
-            mediums=frozenset(user["mediums"] or ()),
-            interests=frozenset(user["interests"] or ()),
+            mediums=mediums,
+            interests=interests,
             country=user["country"],
             career_stage=user["career_stage"],
-            clicked=clicked[user["id"]],
+            lifts=lifts,
+            explore=explore,
+            more=frozenset(own.more),
+            less=frozenset(own.less),
             already_sent=frozenset(sent[user["id"]]),
         )
-        for user in users
-    }
+    return profiles
 
 
 def opportunities_filtered(filters: dict, *, now=None) -> QuerySet:

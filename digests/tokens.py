@@ -17,6 +17,8 @@ from proletto.signing import signer as _signer
 
 OPEN_SALT = "digests.open"
 CLICK_SALT = "digests.click"
+# One salt per answer, so a "more like this" link cannot be turned into "not for me".
+FEEDBACK_SALTS = {"more": "digests.feedback.more", "less": "digests.feedback.less"}
 
 
 class BadToken(Exception):
@@ -51,6 +53,17 @@ def read_click_token(token: str) -> tuple[int, int]:
     return digest_id, opportunity_id
 
 
+def feedback_token(digest_id: int, opportunity_id: int, signal: str) -> str:
+    return _signer(FEEDBACK_SALTS[signal]).sign(f"{digest_id}.{opportunity_id}")
+
+
+def read_feedback_token(token: str, signal: str) -> tuple[int, int]:
+    if signal not in FEEDBACK_SALTS:
+        raise BadToken("this link is not valid")
+    digest_id, opportunity_id = _ids(token, FEEDBACK_SALTS[signal], 2)
+    return digest_id, opportunity_id
+
+
 def unsubscribe_token(user_id: int) -> str:
     return _signer(UNSUBSCRIBE_SALT).sign(str(user_id))
 
@@ -66,16 +79,22 @@ _TOKEN_CHARS = r"[A-Za-z0-9_\-:.%]+?"
 
 def _link_patterns() -> list[re.Pattern]:
     patterns = []
-    for name in ("digests:open", "digests:click", "digests:unsubscribe"):
-        before, after = reverse(name, args=[REDACTED]).split(REDACTED)
+    for name, args in (
+        ("digests:open", []),
+        ("digests:click", []),
+        ("digests:unsubscribe", []),
+        ("digests:feedback", ["more"]),
+        ("digests:feedback", ["less"]),
+    ):
+        before, after = reverse(name, args=[*args, REDACTED]).split(REDACTED)
         patterns.append(re.compile(f"({re.escape(before)}){_TOKEN_CHARS}({re.escape(after)})"))
     return patterns
 
 
 def tokens_redact(text: str) -> str:
-    """`text` (an email's HTML, text or headers) with the token of every open, click and
-    unsubscribe link replaced by an inert placeholder: what staff see in a preview cannot
-    unsubscribe the reader or count as their click."""
+    """`text` (an email's HTML, text or headers) with the token of every open, click,
+    feedback and unsubscribe link replaced by an inert placeholder: what staff see in a
+    preview cannot unsubscribe the reader or count as their click or answer."""
     for pattern in _link_patterns():
         text = pattern.sub(rf"\g<1>{REDACTED}\g<2>", text)
     return text

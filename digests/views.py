@@ -14,7 +14,9 @@ from digests import selectors, tokens
 from digests.demo import render_demo_source
 from digests.errors import DigestsError
 from digests.forms import OpportunityFilterForm, PreferencesForm
+from digests.models import DigestItem
 from digests.preferences import artist_preferences_update, digest_choice
+from digests.scanners import scanner_reason
 from digests.services import tracking
 from proletto.preferences_link import BadPreferencesLink, user_for_preferences_token
 
@@ -49,14 +51,41 @@ def digest_open(request, token):
     return response
 
 
-@require_GET
+# HEAD too: link scanners send it, and get the redirect without being counted.
+@require_http_methods(["GET", "HEAD"])
 def digest_click(request, token):
     try:
         digest_id, opportunity_id = tokens.read_click_token(token)
-        url = tracking.digest_record_click(digest_id=digest_id, opportunity_id=opportunity_id)
+        url = tracking.digest_record_click(
+            digest_id=digest_id,
+            opportunity_id=opportunity_id,
+            scanner=scanner_reason(method=request.method, meta=request.META),
+        )
     except (tokens.BadToken, DigestsError) as exc:
         return render(request, "digests/link_error.html", {"message": str(exc)}, status=400)
     return HttpResponseRedirect(url)
+
+
+# One click from the email, no login: the signed token names the digest's item and the
+# answer, so it can only say "more like this" or "not for me" about that item.
+@never_cache
+@require_http_methods(["GET", "HEAD"])
+def digest_feedback(request, signal, token):
+    try:
+        digest_id, opportunity_id = tokens.read_feedback_token(token, signal)
+        item = tracking.digest_record_feedback(
+            digest_id=digest_id,
+            opportunity_id=opportunity_id,
+            signal=signal,
+            scanner=scanner_reason(method=request.method, meta=request.META),
+        )
+    except (tokens.BadToken, DigestsError) as exc:
+        return render(request, "digests/link_error.html", {"message": str(exc)}, status=400)
+    return render(
+        request,
+        "digests/feedback_done.html",
+        {"opportunity": item.opportunity, "more": signal == DigestItem.Feedback.MORE},
+    )
 
 
 # One-click unsubscribe (RFC 8058) comes from mail providers with no cookie and no CSRF

@@ -361,6 +361,11 @@ DIGEST_OPPORTUNITY_COUNT = env.int("DIGEST_OPPORTUNITY_COUNT", default=5)
 DIGEST_PROFILE_URL = env.str("DIGEST_PROFILE_URL", default="")
 # Users per transaction of the digest run: a crash loses at most one batch's work.
 DIGEST_BATCH_SIZE = env.int("DIGEST_BATCH_SIZE", default=1000)
+# Off: picks follow the profile alone (what artists clicked, said and were shown is ignored).
+# The offline evaluation (bench/recommender.py) compares the two; also an operator's switch.
+DIGEST_LEARNING = env.bool("DIGEST_LEARNING", default=True)
+# How far back what artists were shown, clicked and said is learned from.
+DIGEST_LEARNING_WEEKS = env.int("DIGEST_LEARNING_WEEKS", default=26)
 
 # --- opportunity scraping (digests) ------------------------------------------------------------
 SCRAPE_USER_AGENT = env.str("SCRAPE_USER_AGENT", default=f"Proletto/1.0 (+{SITE_URL})")

@@ -40,6 +40,7 @@ def digests_send_due(*, now=None, batch_size: int = 1000) -> dict:
         run = DigestRun(
             catalogue=catalogue,
             general=GeneralPicks(catalogue, clicks=selectors.opportunity_click_counts(now=now)),
+            priors=selectors.taste_priors(now=now),
             run_id=uuid.uuid4().hex,
             now=now,
         )
@@ -101,6 +102,7 @@ def _digest_test_enqueue(*, user: dict, digest_id: int, picks: list) -> None:
         opportunity_ids=[pick.item_id for pick in picks],
         cards=cards,
         general=are_general(picks),
+        discovery_ids={pick.item_id for pick in picks if pick.discovery},
     )
     draft = OutboxDraft(
         recipient=user["email"],
@@ -188,7 +190,8 @@ def digest_picks_for(*, user, now=None) -> list:
     now = now or timezone.now()
     profile_fields = {field: getattr(user, field) for field in selectors.PROFILE_FIELDS}
     catalogue = Catalogue(selectors.catalogue_items(now=now), today=now.date())
-    profile = selectors.digest_profiles([profile_fields])[user.id]
+    priors = selectors.taste_priors(now=now)
+    profile = selectors.digest_profiles([profile_fields], priors=priors, now=now)[user.id]
     limit = settings.DIGEST_OPPORTUNITY_COUNT
     picks = catalogue.recommend(profile, limit=limit)
     if not picks:
@@ -210,6 +213,7 @@ def digest_preview(*, user, now=None) -> tuple[str, str, str]:
         opportunity_ids=opportunity_ids,
         cards=cards,
         general=are_general(picks),
+        discovery_ids={pick.item_id for pick in picks if pick.discovery},
     )
     rendered = email_render(template=DIGEST_TEMPLATE, context=context)
     return tuple(tokens.tokens_redact(part) for part in rendered)

@@ -25,6 +25,7 @@ from django.db.models import F
 
 from digests import selectors
 from digests.general_picks import GeneralPicks, are_general
+from digests.learning import TastePriors
 from digests.models import DigestEmail, DigestItem
 from digests.recommender import Catalogue
 from digests.rendering import DIGEST_TEMPLATE, DigestCards, DigestFrames
@@ -55,6 +56,7 @@ class DigestRun:
 
     catalogue: Catalogue
     general: GeneralPicks
+    priors: TastePriors
     run_id: str
     now: datetime
     cards: DigestCards = field(default_factory=DigestCards)
@@ -95,7 +97,7 @@ def digest_batch_build(*, run: DigestRun, week: date, users: list[dict]) -> Dige
     """Pick, render and lay out the rows of `users`' digests (PROFILE_FIELDS dicts): reads,
     and takes ids, but writes nothing."""
     limit = settings.DIGEST_OPPORTUNITY_COUNT
-    profiles = selectors.digest_profiles(users)
+    profiles = selectors.digest_profiles(users, priors=run.priors, now=run.now)
     # The outbox's consent rule, asked once: a suppressed address gets no email at all (the
     # digest says why); an unsubscribe since the list was read, a "suppressed" email.
     refusals = outbox_refusals(
@@ -171,6 +173,7 @@ def _drafts(*, run: DigestRun, week: date, queued: list) -> list[OutboxDraft]:
             opportunity_ids=[pick.item_id for pick in picks],
             cards=run.cards,
             general=are_general(picks),
+            discovery_ids={pick.item_id for pick in picks if pick.discovery},
         )
         drafts.append(
             OutboxDraft(

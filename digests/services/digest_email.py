@@ -27,6 +27,15 @@ def _link(name: str, token: str) -> str:
     return _link_template(name, settings.SITE_URL).replace("TOKEN", token)
 
 
+@functools.lru_cache(maxsize=8)
+def _feedback_link_template(signal: str, site_url: str) -> str:
+    return site_url + reverse("digests:feedback", args=[signal, "TOKEN"])
+
+
+def _feedback_link(signal: str, token: str) -> str:
+    return _feedback_link_template(signal, settings.SITE_URL).replace("TOKEN", token)
+
+
 def digest_email_context(
     *,
     user: dict,
@@ -34,12 +43,14 @@ def digest_email_context(
     opportunity_ids: list[int],
     cards: DigestCards,
     general: bool = False,
+    discovery_ids=frozenset(),
 ) -> tuple[dict, dict]:
     """The WEEKLY_DIGEST template context and the email's headers for one user.
 
     With digest_id None (a preview) the links are not tracked. `cards` must hold the cards of
     `opportunity_ids` (DigestCards.load). `general`: the items are general picks (cold
     start), and the email says so and invites the reader to complete their profile.
+    `discovery_ids`: items labelled "you might also like" (a medium or kind not in the profile).
     """
     unsubscribe_url = _link("digests:unsubscribe", tokens.unsubscribe_token(user["id"]))
     items = []
@@ -47,12 +58,23 @@ def digest_email_context(
         card = cards[opportunity_id]
         if digest_id is None:
             click_url = card.url
+            more_url = _feedback_link("more", tokens.REDACTED)
+            less_url = _feedback_link("less", tokens.REDACTED)
         else:
             click_url = _link("digests:click", tokens.click_token(digest_id, opportunity_id))
+            more_url = _feedback_link(
+                "more", tokens.feedback_token(digest_id, opportunity_id, "more")
+            )
+            less_url = _feedback_link(
+                "less", tokens.feedback_token(digest_id, opportunity_id, "less")
+            )
         items.append(
             card.fill(
                 click_url=click_url,
                 deadline_label=cards.deadline_label(card, user["timezone"]),
+                more_url=more_url,
+                less_url=less_url,
+                discovery=opportunity_id in discovery_ids,
             )
         )
     context = {

@@ -1,4 +1,6 @@
-"""Tracking of sent digests: opens, clicks and unsubscribes."""
+"""Tracking of sent digests: opens, clicks, "more like this" / "not for me", unsubscribes."""
+
+from datetime import timedelta
 
 from django.contrib.auth import get_user_model
 from django.db import transaction
@@ -6,8 +8,13 @@ from django.utils import timezone
 
 from digests.errors import DigestsError
 from digests.models import DigestEmail, DigestItem
+from digests.scanners import BURST_LINKS, BURST_SECONDS
 from outreach.models import MARKETING_CATEGORIES, EmailOutbox, Suppression
-from outreach.services.events import outbox_record_engagement, suppression_add
+from outreach.services.events import (
+    outbox_record_engagement,
+    outbox_take_back_click,
+    suppression_add,
+)
 
 
 def digest_record_open(*, digest_id: int, at=None) -> None:
@@ -18,13 +25,41 @@ def digest_record_open(*, digest_id: int, at=None) -> None:
         outbox_record_engagement(outbox_id=outbox_id, event_type="opened", at=at or timezone.now())
 
 
-def digest_record_click(*, digest_id: int, opportunity_id: int, at=None) -> str:
+def digest_record_click(
+    *, digest_id: int, opportunity_id: int, at=None, scanner: str | None = None
+) -> str:
     """A tracked link was followed: record it and return the opportunity's own URL.
 
     Only an opportunity that this digest carried can be the target, so the redirect can never
-    point anywhere the digest did not.
+    point anywhere the digest did not. A link scanner's visit (`scanner`: why the request
+    says so, digests.scanners; or a burst of links) is redirected but not recorded.
     """
     at = at or timezone.now()
+    item = _digest_item(digest_id=digest_id, opportunity_id=opportunity_id)
+    if scanner is None and not _followed_in_burst(item, at=at):
+        DigestItem.objects.filter(pk=item.pk, clicked_at__isnull=True).update(clicked_at=at)
+        _record_engagement(item, "clicked", at=at)
+    return item.opportunity.url
+
+
+def digest_record_feedback(
+    *, digest_id: int, opportunity_id: int, signal: str, at=None, scanner: str | None = None
+) -> DigestItem:
+    """The artist followed a card's "more like this" or "not for me" link: the latest answer
+    counts, and the same answer twice changes nothing. A scanner's visit records nothing."""
+    if signal not in DigestItem.Feedback.values:
+        raise DigestsError(f"unknown answer {signal!r}: more or less")
+    at = at or timezone.now()
+    item = _digest_item(digest_id=digest_id, opportunity_id=opportunity_id)
+    if scanner is None and not _followed_in_burst(item, at=at):
+        DigestItem.objects.filter(pk=item.pk).exclude(feedback=signal).update(
+            feedback=signal, feedback_at=at
+        )
+        _record_engagement(item, "opened", at=at)
+    return item
+
+
+def _digest_item(*, digest_id: int, opportunity_id: int) -> DigestItem:
     item = (
         DigestItem.objects.select_related("opportunity", "digest")
         .filter(digest_id=digest_id, opportunity_id=opportunity_id)
@@ -32,12 +67,38 @@ def digest_record_click(*, digest_id: int, opportunity_id: int, at=None) -> str:
     )
     if item is None:
         raise DigestsError("this link does not belong to a digest we sent")
-    DigestItem.objects.filter(pk=item.pk, clicked_at__isnull=True).update(clicked_at=at)
-    if item.digest.outbox_id is not None:
-        outbox_record_engagement(outbox_id=item.digest.outbox_id, event_type="clicked", at=at)
-        # A click implies the email was opened, even when images were blocked.
-        outbox_record_engagement(outbox_id=item.digest.outbox_id, event_type="opened", at=at)
-    return item.opportunity.url
+    return item
+
+
+def _record_engagement(item: DigestItem, event_type: str, *, at) -> None:
+    """On the digest's outbox row, where the ESP's opens and clicks go too. A click or an
+    answer implies the email was opened, even when images were blocked."""
+    outbox_id = item.digest.outbox_id
+    if outbox_id is None:
+        return
+    if event_type == "clicked":
+        outbox_record_engagement(outbox_id=outbox_id, event_type="clicked", at=at)
+    outbox_record_engagement(outbox_id=outbox_id, event_type="opened", at=at)
+
+
+def _followed_in_burst(item: DigestItem, *, at) -> bool:
+    """Record that one of `item`'s links was followed; True if, with it, several items of the
+    digest were followed within seconds: a scanner, whose earlier clicks and answers in the
+    burst are taken back too (they looked like the artist's until the burst showed)."""
+    window = at - timedelta(seconds=BURST_SECONDS)
+    with transaction.atomic():
+        DigestItem.objects.filter(pk=item.pk).update(followed_at=at)
+        burst = DigestItem.objects.filter(
+            digest_id=item.digest_id, followed_at__gte=window, followed_at__lte=at
+        )
+        if burst.count() < BURST_LINKS:
+            return False
+        burst.filter(clicked_at__gte=window).update(clicked_at=None)
+        burst.filter(feedback_at__gte=window).update(feedback="", feedback_at=None)
+        clicked = DigestItem.objects.filter(digest_id=item.digest_id, clicked_at__isnull=False)
+        if item.digest.outbox_id is not None and not clicked.exists():
+            outbox_take_back_click(outbox_id=item.digest.outbox_id, since=window)
+    return True
 
 
 def digest_unsubscribe(*, user_id: int, at=None) -> bool:

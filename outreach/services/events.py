@@ -99,6 +99,16 @@ def outbox_record_engagement(*, outbox_id: int, event_type: str, at: datetime) -
     )
 
 
+def outbox_take_back_click(*, outbox_id: int, since: datetime) -> bool:
+    """The email's first click, if recorded at or after `since`, was a link scanner's, not the
+    recipient's (seen only once its burst of links showed): the email counts as not clicked."""
+    return bool(
+        EmailOutbox.objects.filter(pk=outbox_id, clicked_at__gte=since).update(
+            clicked_at=None, updated_at=timezone.now()
+        )
+    )
+
+
 def outbox_record_event(
     *,
     esp_name: str,

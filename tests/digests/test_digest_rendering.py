@@ -10,6 +10,7 @@ from django.utils.safestring import mark_safe
 
 from digests.rendering import (
     DIGEST_TEMPLATE,
+    DISCOVERY_LABEL,
     DigestCards,
     DigestFrames,
     OpportunityCard,
@@ -99,8 +100,17 @@ def test_the_outbox_stores_the_same_email_as_from_a_whole_render(
 def test_a_filled_card_is_the_whole_render_of_the_card_templates(fields):
     item = opportunity(**fields)
     click_url, deadline = "https://calls.example/a?b=1&c=<2>", "1 December 2026 & 'later'"
-    filled = OpportunityCard.render(item).fill(click_url=click_url, deadline_label=deadline)
-    html, text = card_render(item, click_url=click_url, deadline_label=deadline)
+    links = {"more_url": f"{click_url}&more", "less_url": f"{click_url}&less"}
+    filled = OpportunityCard.render(item).fill(
+        click_url=click_url, deadline_label=deadline, discovery=True, **links
+    )
+    html, text = card_render(
+        item,
+        click_url=click_url,
+        deadline_label=deadline,
+        discovery_label=DISCOVERY_LABEL,
+        **links,
+    )
     assert (filled["html"], filled["text"]) == (html, text)
 
 

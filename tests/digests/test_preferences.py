@@ -46,6 +46,17 @@ def test_the_link_opens_the_artists_own_preferences(client):
     assert response["Cache-Control"].startswith("max-age=0")
 
 
+def test_the_page_offers_the_kinds_of_opportunity_and_keeps_them_as_interests(client):
+    giulia = artist("giulia", interests=["residency", "ecology"])
+    url = path_of(preferences_url(giulia.pk))
+    page = client.get(url).content.decode()
+    assert re.search(r'value="residency" id="id_kinds_\d+"[^>]* checked', page)
+    assert 'value="grant" id="id_kinds_' in page
+    client.post(url, form_data(kinds=["grant", "residency"], interests="ecology"))
+    giulia.refresh_from_db()
+    assert sorted(giulia.interests) == ["ecology", "grant", "residency"]
+
+
 def test_saving_changes_mediums_interests_country_and_time_zone(client):
     giulia = artist("giulia")
     url = path_of(preferences_url(giulia.pk))

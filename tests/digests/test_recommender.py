@@ -1,5 +1,4 @@
 import datetime as dt
-from collections import Counter
 
 from digests.recommender import Catalogue, Item, Profile
 
@@ -84,35 +83,37 @@ def test_it_recommends_nothing_for_an_empty_profile():
     assert Catalogue(CATALOGUE, today=TODAY).recommend(Profile(user_id=13)) == []
 
 
-def test_clicks_raise_similar_opportunities():
+def test_a_learned_lift_raises_similar_opportunities():
     painter = Profile(user_id=14, mediums=frozenset({"painting"}), country="DE")
     before = ids(Catalogue(CATALOGUE, today=TODAY).recommend(painter))
     assert before.index(1) < before.index(2)  # equal fit, earlier deadline first
-    learned = Profile(**{**painter.__dict__, "clicked": Counter({"kind:residency": 2})})
+    learned = Profile(**{**painter.__dict__, "lifts": {"kind:residency": 1.0}})
     after = ids(Catalogue(CATALOGUE, today=TODAY).recommend(learned))
     assert after.index(2) < after.index(1)
 
 
-def test_engagement_is_capped_so_it_refines_but_does_not_drown_the_profile():
-    clicked_everything = Counter({f"tag:t{i}": 10 for i in range(20)})
+def test_a_medium_clicked_far_more_than_usual_outranks_the_one_the_profile_names():
     items = [
         Item(1, "grant", frozenset({"painting"}), frozenset(), "", False, days(20)),
-        Item(2, "grant", frozenset(), frozenset({f"t{i}" for i in range(20)}), "", False, days(20)),
+        Item(2, "grant", frozenset({"video"}), frozenset(), "", False, days(20)),
     ]
-    profile = Profile(user_id=1, mediums=frozenset({"painting"}), clicked=clicked_everything)
+    profile = Profile(
+        user_id=1,
+        mediums=frozenset({"painting"}),
+        lifts={"medium:video": 2.0, "medium:painting": -0.5},
+    )
+    assert ids(Catalogue(items, today=TODAY).recommend(profile)) == [2, 1]
+
+
+def test_a_medium_the_profile_does_not_name_is_labelled_you_might_also_like():
+    items = [
+        Item(i, "grant", frozenset({"painting"}), frozenset(), "", False, days(20))
+        for i in range(1, 6)
+    ] + [Item(9, "grant", frozenset({"video"}), frozenset(), "", False, days(20))]
+    profile = Profile(user_id=1, mediums=frozenset({"painting"}), explore={"medium:video": 2.0})
     picks = Catalogue(items, today=TODAY).recommend(profile)
-    assert ids(picks) == [1, 2]
-
-
-def test_unopened_digests_do_not_lower_anything():
-    # Only clicks are a signal; a profile with no clicks scores exactly on its profile.
-    plain = Catalogue(CATALOGUE, today=TODAY).recommend(GIULIA)
-    assert [p.score for p in plain] == [
-        p.score
-        for p in Catalogue(CATALOGUE, today=TODAY).recommend(
-            Profile(**{**GIULIA.__dict__, "clicked": Counter()})
-        )
-    ]
+    assert [pick.item_id for pick in picks if pick.discovery] == [9]
+    assert picks[-1].reasons[0] == "you might also like: video"
 
 
 def test_it_is_deterministic_and_breaks_ties_by_deadline_then_id():
