@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('digests', '0005_test_digest_requester_and_permissions'),
+        ('digests', '0006_delivery_read_from_the_outbox'),
     ]
 
     operations = [
