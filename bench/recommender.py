@@ -120,12 +120,14 @@ def world_store(world: World, plan: Plan) -> tuple[dict, dict]:
 def arm_weekly_run(
     world, items, artists, *, learning: bool, weeks: int, feedback: float, rng
 ) -> np.ndarray:
-    """The real weekly run for `weeks` weeks; [artist, week] -> (expected clicks, precision)."""
+    """The real weekly run for `weeks` weeks: [artist, week] -> (expected clicks, precision),
+    and [week] -> the counts of `_reach`."""
     DigestItem.objects.all().delete()
     DigestEmail.objects.all().delete()
     EmailOutbox.objects.all().delete()
     index = {user_id: i for i, user_id in enumerate(artists)}
     scores = np.zeros((len(artists), weeks, 2))
+    reach = np.zeros((weeks, 4))
     with override_settings(DIGEST_LEARNING=learning):
         for week in range(weeks):
             now = week_start(FIRST_MONDAY, week)
@@ -143,6 +145,7 @@ def arm_weekly_run(
                 artist = artists[user_id]
                 shown = [items[i] for i in opportunity_ids]
                 scores[index[user_id], week] = _score(world, artist, shown)
+                reach[week] += _reach(world, artist, shown)
                 if rng.random() >= OPEN_PROBABILITY:
                     continue
                 read_at = now + dt.timedelta(hours=3)
@@ -165,7 +168,27 @@ def arm_weekly_run(
                             signal=answer,
                             at=at + dt.timedelta(seconds=30),
                         )
-    return scores
+    return scores, reach
+
+
+def _reach(world, artist, shown) -> tuple[int, int, int, int]:
+    """Where learning gets to, beyond expected clicks: picks outside the profile (a medium
+    or a kind it does not name) and how many of them the artist truly likes; for an artist
+    whose kind drifted, picks and how many of them are of the kind the profile hides."""
+    stated_mediums, stated_kinds = set(artist.stated_mediums), set(artist.stated_kinds)
+    outside = [
+        item
+        for item in shown
+        if item.kind not in stated_kinds
+        or (item.mediums and not stated_mediums & set(item.mediums))
+    ]
+    hidden_kinds = artist.true_kinds - stated_kinds
+    return (
+        len(outside),
+        sum(1 for item in outside if world.relevant(artist, item)),
+        len(shown) if hidden_kinds else 0,
+        sum(1 for item in shown if item.kind in hidden_kinds),
+    )
 
 
 def _answer(world, liking: float, *, clicked: bool, rate: float, rng) -> str:
@@ -245,6 +268,7 @@ def main() -> None:
 
     old_config = setup_databases(verbosity=0, interactive=False)
     per_arm = {arm: [] for arm in ARMS}
+    reach_of = {arm: np.zeros(4) for arm in ("learning", "profile_only")}
     try:
         plan = Plan.objects.create(code="pro", name="Pro", monthly_credits=50, is_pro=True)
         for seed in range(1, args.seeds + 1):
@@ -255,7 +279,7 @@ def main() -> None:
             for arm in ARMS:
                 rng = random.Random(seed * 100 + ARMS.index(arm))
                 if arm in ("learning", "profile_only"):
-                    scores = arm_weekly_run(
+                    scores, reach = arm_weekly_run(
                         world,
                         items,
                         artists,
@@ -264,6 +288,7 @@ def main() -> None:
                         feedback=args.feedback,
                         rng=rng,
                     )
+                    reach_of[arm] += reach[1:].sum(axis=0)
                 else:
                     scores = arm_in_memory(world, oracle=arm == "oracle", weeks=args.weeks, rng=rng)
                 per_arm[arm].append(scores)
@@ -297,6 +322,14 @@ def main() -> None:
             "precision_at_5": round(float(later[:, :, 1].mean()), 3),
             "by_week": [round(float(x), 4) for x in np.concatenate(per_arm[arm])[:, :, 0].mean(0)],
         }
+    for arm, (outside, liked, hidden_kind_picks, hidden_kind) in reach_of.items():
+        result["arms"][arm]["picks_outside_profile"] = {
+            "share": round(outside / (args.artists * args.seeds * (args.weeks - 1) * LIMIT), 3),
+            "truly_liked": round(liked / outside, 3) if outside else None,
+        }
+        result["arms"][arm]["hidden_kind_share_for_drifted_artists"] = (
+            round(hidden_kind / hidden_kind_picks, 3) if hidden_kind_picks else None
+        )
     baseline = later_clicks("profile_only")
     for arm in ("learning", "popular", "oracle"):
         point, low, high = lift_range(later_clicks(arm), baseline, resamples=args.resamples, seed=7)
@@ -328,6 +361,15 @@ def main() -> None:
             f"precision@5 {figures['precision_at_5']:.3f}{text}"
         )
     print(f"  per world, learning lift: {result['per_world_learning_lift']}")
+    for arm in reach_of:
+        figures = result["arms"][arm]
+        outside = figures["picks_outside_profile"]
+        print(
+            f"  {arm:>12}: picks outside the profile {outside['share']:.1%}"
+            f", of which truly liked {outside['truly_liked'] or 0:.1%}"
+            "; artists whose kind drifted got it in "
+            f"{figures['hidden_kind_share_for_drifted_artists'] or 0:.1%} of their picks"
+        )
     out = ROOT / "bench" / "results"
     out.mkdir(parents=True, exist_ok=True)
     name = "recommender-feedback.json" if args.feedback > 0 else "recommender.json"
