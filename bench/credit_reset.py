@@ -19,7 +19,6 @@ bench/results/credit_reset.json. Target: set-based >= 20x faster and < 5 s on Po
 import argparse
 import datetime as dt
 import json
-import os
 import platform
 import statistics
 import sys
@@ -28,14 +27,10 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
-os.environ.setdefault("DJANGO_SETTINGS_MODULE", "proletto.settings_test")
-os.environ["DATABASE_URL"] = os.environ.get(
-    "BENCH_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/proletto_bench"
-)
 
-import django  # noqa: E402
+from bench.django_setup import bench_django_setup  # noqa: E402
 
-django.setup()
+bench_django_setup()
 
 from django.db import connection  # noqa: E402
 from django.test.utils import setup_databases, teardown_databases  # noqa: E402

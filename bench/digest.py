@@ -30,7 +30,6 @@ loop, <= 30 queries per 1,000 users, peak memory at 100,000 users within 1.5x of
 import argparse
 import datetime as dt
 import json
-import os
 import platform
 import random
 import resource
@@ -41,14 +40,10 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
-os.environ.setdefault("DJANGO_SETTINGS_MODULE", "proletto.settings_test")
-os.environ["DATABASE_URL"] = os.environ.get(
-    "BENCH_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/proletto_bench"
-)
 
-import django  # noqa: E402
+from bench.django_setup import bench_django_setup  # noqa: E402
 
-django.setup()
+bench_django_setup()
 
 from django.db import connection, reset_queries  # noqa: E402
 from django.test.utils import CaptureQueriesContext, setup_databases, teardown_databases  # noqa: E402

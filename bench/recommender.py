@@ -24,7 +24,6 @@ import argparse
 import datetime as dt
 import json
 import logging
-import os
 import random
 import sys
 from pathlib import Path
@@ -33,14 +32,10 @@ import numpy as np
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
-os.environ.setdefault("DJANGO_SETTINGS_MODULE", "proletto.settings_test")
-os.environ["DATABASE_URL"] = os.environ.get(
-    "BENCH_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/proletto_bench"
-)
 
-import django  # noqa: E402
+from bench.django_setup import bench_django_setup  # noqa: E402
 
-django.setup()
+bench_django_setup()
 logging.getLogger("digests").setLevel(logging.WARNING)  # one line per weekly run is noise here
 
 from django.db import connection  # noqa: E402
