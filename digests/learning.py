@@ -137,17 +137,24 @@ class TastePriors:
             self._expected[group] = self.by_group[group].expected(self.rate_of_fit)
         return self._expected[group]
 
+    def _groups_clicks_and_expected(
+        self, groups: frozenset[str]
+    ) -> tuple[dict[str, float], dict[str, float]]:
+        """Clicks and expected clicks per feature, summed over the groups that have history."""
+        clicks: dict[str, float] = defaultdict(float)
+        expected: dict[str, float] = defaultdict(float)
+        for group in groups & self.by_group.keys():
+            for feature, value in self.by_group[group].clicks.items():
+                clicks[feature] += value
+            for feature, value in self._group_expected(group).items():
+                expected[feature] += value
+        return clicks, expected
+
     def for_groups(self, groups: frozenset[str]) -> dict[str, float]:
         """The lift per feature among artists sharing a medium or an interest with the
         profile: their clicks over the clicks expected from how well the items fit them."""
         if groups not in self._cache:
-            clicks: dict[str, float] = defaultdict(float)
-            expected: dict[str, float] = defaultdict(float)
-            for group in groups & self.by_group.keys():
-                for feature, value in self.by_group[group].clicks.items():
-                    clicks[feature] += value
-                for feature, value in self._group_expected(group).items():
-                    expected[feature] += value
+            clicks, expected = self._groups_clicks_and_expected(groups)
             self._cache[groups] = {
                 feature: (clicks[feature] + GROUP_PRIOR_CLICKS) / (value + GROUP_PRIOR_CLICKS)
                 for feature, value in expected.items()
@@ -162,13 +169,7 @@ class TastePriors:
         (Thompson sampling from the Gamma posterior of clicks over expected clicks): little
         tried features get wide draws, so different artists of a group try different ones
         and the group learns them all."""
-        clicks: dict[str, float] = defaultdict(float)
-        expected: dict[str, float] = defaultdict(float)
-        for group in groups & self.by_group.keys():
-            for feature, value in self.by_group[group].clicks.items():
-                clicks[feature] += value
-            for feature, value in self._group_expected(group).items():
-                expected[feature] += value
+        clicks, expected = self._groups_clicks_and_expected(groups)
         if not any(self.rate_of_fit.values()):
             return {}  # nobody clicked anything yet: nothing to draw from
         prior = EXPLORATION_PRIOR_CLICKS
