@@ -18,11 +18,11 @@ from django.db.models import JSONField
 from psycopg import sql
 
 from digests import selectors
-from digests.general_picks import are_general
 from digests.models import DigestEmail, DigestItem
 from digests.recommender import Pick
 from digests.rendering import DIGEST_TEMPLATE, DigestCards, DigestFrames
-from digests.services.digest_email import digest_email_context
+from digests.services.digest_batch import DIGEST_FIELDS, ITEM_FIELDS
+from digests.services.digest_email import digest_email_for_picks
 from outreach.models import Category, EmailOutbox
 from proletto.bulk import ids_reserve
 
@@ -64,12 +64,8 @@ def floor_run(picks: list[tuple], *, now) -> dict:
         for (week, user, user_picks), digest_id, outbox_id in zip(
             batch, digest_ids, outbox_ids, strict=True
         ):
-            context, headers = digest_email_context(
-                user=user,
-                digest_id=digest_id,
-                opportunity_ids=[pick.item_id for pick in user_picks],
-                cards=cards,
-                general=are_general(user_picks),
+            context, headers = digest_email_for_picks(
+                user=user, digest_id=digest_id, picks=user_picks, cards=cards
             )
             subject, body_text, body_html = frames.render(context)
             digests.append(
@@ -96,26 +92,12 @@ def floor_run(picks: list[tuple], *, now) -> dict:
                 }
             )
         with transaction.atomic(), connection.cursor() as cursor:
-            _copy(cursor, DigestEmail, DIGEST_COLUMNS, digests)
-            _copy(cursor, DigestItem, ITEM_COLUMNS, items)
+            _copy(cursor, DigestEmail, DIGEST_FIELDS, digests)
+            _copy(cursor, DigestItem, ITEM_FIELDS, items)
             _copy(cursor, EmailOutbox, list(outbox_blank), [list(row.values()) for row in emails])
             copied = time.perf_counter()
         commit_seconds += time.perf_counter() - copied
     return {"commit_seconds": commit_seconds}
-
-
-DIGEST_COLUMNS = [
-    "id",
-    "user_id",
-    "week_start",
-    "status",
-    "opportunity_count",
-    "skip_reason",
-    "outbox_id",
-    "run_id",
-    "created_at",
-]
-ITEM_COLUMNS = ["digest_id", "opportunity_id", "position", "score", "reasons"]
 
 
 def _blank(model, now) -> dict:
@@ -131,7 +113,7 @@ def _blank(model, now) -> dict:
     return blank
 
 
-def _copy(cursor, model, columns: list[str], rows: list) -> None:
+def _copy(cursor, model, columns, rows: list) -> None:
     statement = sql.SQL("COPY {table} ({columns}) FROM STDIN").format(
         table=sql.Identifier(model._meta.db_table),
         columns=sql.SQL(", ").join(

@@ -8,7 +8,8 @@
   digest_preview).
 - digest_batch: one batch of the weekly run as plain rows (digest_batch_build,
   digest_batch_write), written behind the next batch's build.
-- digest_email: the digest email's context, headers and signed links (digest_email_context).
+- digest_email: the digest email's context, headers and signed links (digest_email_context;
+  digest_email_for_picks, from a reader's picks).
 - tracking: opens, clicks and unsubscribes (digest_record_open, digest_record_click,
   digest_unsubscribe).
 

@@ -10,12 +10,12 @@ from django.utils import timezone
 
 from digests import selectors, tokens, weeks
 from digests.errors import ConsentRefused, DigestsError, TestDigestRateLimited
-from digests.general_picks import GeneralPicks, are_general
+from digests.general_picks import GeneralPicks
 from digests.models import DigestEmail, DigestItem, Opportunity
 from digests.recommender import Catalogue
 from digests.rendering import DIGEST_TEMPLATE, DigestCards, DigestFrames
 from digests.services.digest_batch import DigestRun, digest_batch_build, digest_batch_write
-from digests.services.digest_email import digest_email_context
+from digests.services.digest_email import digest_email_for_picks
 from outreach.models import Category
 from outreach.selectors import suppression_for
 from outreach.services.outbox import OutboxDraft, email_render, outbox_enqueue_many
@@ -96,13 +96,8 @@ def _digest_store_items(digest_ids: dict[int, int], picks_by_user: dict) -> None
 def _digest_test_enqueue(*, user: dict, digest_id: int, picks: list) -> None:
     cards = DigestCards()
     cards.load({pick.item_id for pick in picks})
-    context, headers = digest_email_context(
-        user=user,
-        digest_id=digest_id,
-        opportunity_ids=[pick.item_id for pick in picks],
-        cards=cards,
-        general=are_general(picks),
-        discovery_ids={pick.item_id for pick in picks if pick.discovery},
+    context, headers = digest_email_for_picks(
+        user=user, digest_id=digest_id, picks=picks, cards=cards
     )
     draft = OutboxDraft(
         recipient=user["email"],
@@ -207,13 +202,8 @@ def digest_preview(*, user, now=None) -> tuple[str, str, str]:
     opportunity_ids = [pick.item_id for pick in picks]
     cards = DigestCards(Opportunity.objects.filter(pk__in=opportunity_ids))
     profile_fields = {field: getattr(user, field) for field in selectors.PROFILE_FIELDS}
-    context, _ = digest_email_context(
-        user=profile_fields,
-        digest_id=None,
-        opportunity_ids=opportunity_ids,
-        cards=cards,
-        general=are_general(picks),
-        discovery_ids={pick.item_id for pick in picks if pick.discovery},
+    context, _ = digest_email_for_picks(
+        user=profile_fields, digest_id=None, picks=picks, cards=cards
     )
     rendered = email_render(template=DIGEST_TEMPLATE, context=context)
     return tuple(tokens.tokens_redact(part) for part in rendered)

@@ -24,12 +24,12 @@ from django.db import transaction
 from django.db.models import F
 
 from digests import selectors
-from digests.general_picks import GeneralPicks, are_general
+from digests.general_picks import GeneralPicks
 from digests.learning import TastePriors
 from digests.models import DigestEmail, DigestItem
 from digests.recommender import Catalogue
 from digests.rendering import DIGEST_TEMPLATE, DigestCards, DigestFrames
-from digests.services.digest_email import digest_email_context
+from digests.services.digest_email import digest_email_for_picks
 from outreach.models import Category, EmailOutbox
 from outreach.selectors import SUPPRESSED, outbox_refusals
 from outreach.services.outbox import OutboxDraft, outbox_rows
@@ -167,13 +167,8 @@ def _drafts(*, run: DigestRun, week: date, queued: list) -> list[OutboxDraft]:
     run.cards.load({pick.item_id for _, _, picks in queued for pick in picks})
     drafts = []
     for user, digest_id, picks in queued:
-        context, headers = digest_email_context(
-            user=user,
-            digest_id=digest_id,
-            opportunity_ids=[pick.item_id for pick in picks],
-            cards=run.cards,
-            general=are_general(picks),
-            discovery_ids={pick.item_id for pick in picks if pick.discovery},
+        context, headers = digest_email_for_picks(
+            user=user, digest_id=digest_id, picks=picks, cards=run.cards
         )
         drafts.append(
             OutboxDraft(

@@ -6,6 +6,7 @@ from django.conf import settings
 from django.urls import reverse
 
 from digests import tokens
+from digests.general_picks import are_general
 from digests.rendering import DigestCards
 from outreach.consent import marketing_headers
 from proletto.preferences_link import preferences_url
@@ -93,3 +94,18 @@ def digest_email_context(
     }
     # RFC 8058 one-click unsubscribe: mail clients POST to this URL with no cookie.
     return context, marketing_headers(unsubscribe_url)
+
+
+def digest_email_for_picks(
+    *, user: dict, digest_id: int | None, picks: list, cards: DigestCards
+) -> tuple[dict, dict]:
+    """digest_email_context for a reader's picks (recommender Picks, in order): whether they
+    are general picks and which are discoveries is read from the picks themselves."""
+    return digest_email_context(
+        user=user,
+        digest_id=digest_id,
+        opportunity_ids=[pick.item_id for pick in picks],
+        cards=cards,
+        general=are_general(picks),
+        discovery_ids={pick.item_id for pick in picks if pick.discovery},
+    )

@@ -4,7 +4,8 @@ from django.template.loader import render_to_string
 from digests import selectors
 from digests.models import Opportunity
 from digests.rendering import DigestCards
-from digests.services.digest import digest_email_context, digest_picks_for, digest_send_test
+from digests.services.digest import digest_picks_for, digest_send_test
+from digests.services.digest_email import digest_email_context
 from proletto.errors import ProlettoCommand
 
 
