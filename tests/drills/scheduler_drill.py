@@ -9,6 +9,7 @@ from proletto.models import SchedulerLease
 from proletto.scheduling.leadership import LEASE_NAME
 from proletto.scheduling.statuses import EXECUTED, INTERRUPTED
 from tests.conftest import ARTIFACTS
+from tests.proletto.scheduler_processes import wait_for
 
 FIGURES = ARTIFACTS / "drills.json"
 
@@ -25,6 +26,20 @@ def tick_rows() -> list[tuple[dt.datetime, str]]:
 
 def executed_ticks() -> int:
     return DjangoJobExecution.objects.filter(job_id="tick", status=EXECUTED).count()
+
+
+def wait_for_more_ticks(count: int, *, timeout: float = 30, what: str = "") -> None:
+    """Wait until `count` more runs of `tick` have executed than have now."""
+    before = executed_ticks()
+    what = what or f"{count} more ticks"
+    wait_for(lambda: executed_ticks() >= before + count, timeout=timeout, what=what)
+
+
+def assert_every_tick_ran_once(schedulers) -> None:
+    """The per-second `tick` of these schedulers ran each fire time once (see below)."""
+    assert_every_fire_time_ran_once(
+        tick_rows(), interval=dt.timedelta(seconds=1), invocations=len(schedulers.ticks())
+    )
 
 
 def assert_every_fire_time_ran_once(rows, *, interval: dt.timedelta, invocations: int) -> None:
