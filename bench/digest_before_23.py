@@ -1,7 +1,8 @@
 """The weekly digest's batch path as it was before issue #23, kept as bench/digest.py's
 baseline (measured in the same run as today's): each batch picked, rendered and written in
 turn, in one connection; digest and outbox rows as model instances inserted through a
-temporary staging table; each digest linked to its email by one UPDATE per batch."""
+temporary staging table; each digest linked to its email by one UPDATE per batch. It picks
+with the recommender of today (issue 22's priors), so only the write path differs."""
 
 import uuid
 
@@ -27,6 +28,7 @@ def digests_send_due_before_23(*, now, batch_size: int = 1000) -> dict:
     by_week = weeks.due_zones_by_week(selectors.digest_candidate_zones(now=now), now)
     catalogue = Catalogue(selectors.catalogue_items(now=now), today=now.date())
     general = GeneralPicks(catalogue, clicks=selectors.opportunity_click_counts(now=now))
+    priors = selectors.taste_priors(now=now)
     cards, run_id = DigestCards(), uuid.uuid4().hex
     for week, zones in sorted(by_week.items()):
         last_id = 0
@@ -42,17 +44,17 @@ def digests_send_due_before_23(*, now, batch_size: int = 1000) -> dict:
             last_id = users[-1]["id"]
             batch = _batch(
                 week=week, users=users, catalogue=catalogue, general=general, cards=cards,
-                run_id=run_id, now=now,
+                run_id=run_id, now=now, priors=priors,
             )  # fmt: skip
             for key, value in batch.items():
                 counts[key] += value
     return counts
 
 
-def _batch(*, week, users, catalogue, general, cards, run_id, now) -> dict:
+def _batch(*, week, users, catalogue, general, cards, run_id, now, priors) -> dict:
     limit = settings.DIGEST_OPPORTUNITY_COUNT
     with transaction.atomic():
-        profiles = selectors.digest_profiles(users)
+        profiles = selectors.digest_profiles(users, priors=priors, now=now)
         suppressed = suppressed_addresses([user["email"] for user in users], Category.DIGEST)
         rows, picks_by_user = [], {}
         for user in users:
