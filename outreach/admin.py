@@ -9,7 +9,7 @@ from outreach.models import (
     UpsellSession,
     UpsellStep,
 )
-from outreach.services.relay import outbox_cancel, outbox_requeue_dead, outbox_retry_now
+from outreach.services.outbox import outbox_cancel, outbox_requeue_dead, outbox_retry_now
 
 
 class EmailEventInline(admin.TabularInline):

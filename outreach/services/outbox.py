@@ -288,3 +288,30 @@ def _clean_subject(template: str, subject: str) -> str:
     if len(subject) > 998:  # the longest line RFC 5322 allows
         raise OutboxError(f"email template {template!r} rendered a subject over 998 characters")
     return subject
+
+
+# --- an operator's actions on rows (the admin) ----------------------------------------
+
+
+def outbox_retry_now(*, ids) -> int:
+    """Queued or failed rows go out on the relay's next pass."""
+    now = timezone.now()
+    return EmailOutbox.objects.filter(id__in=ids, status__in=EmailOutbox.DUE_STATUSES).update(
+        status=Status.QUEUED, next_attempt_at=now, updated_at=now
+    )
+
+
+def outbox_cancel(*, ids) -> int:
+    """Rows not yet sent (nor being sent) are never sent."""
+    now = timezone.now()
+    return EmailOutbox.objects.filter(id__in=ids, status__in=EmailOutbox.DUE_STATUSES).update(
+        status=Status.CANCELLED, next_attempt_at=None, updated_at=now
+    )
+
+
+def outbox_requeue_dead(*, ids) -> int:
+    """Dead rows get a fresh set of attempts (after the cause was fixed)."""
+    now = timezone.now()
+    return EmailOutbox.objects.filter(id__in=ids, status=Status.DEAD).update(
+        status=Status.QUEUED, attempts=0, next_attempt_at=now, updated_at=now
+    )

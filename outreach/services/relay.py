@@ -3,9 +3,9 @@
 - Sends stay in flight continuously (no batch barrier, no wait on the database): the relay
   claims EMAIL_RELAY_PREFETCH rows ahead of its EMAIL_RELAY_CONCURRENCY senders, so a sender
   that frees takes its next row at once, and results are recorded in small groups by the
-  thread that calls drain() while the senders go on. A relay never holds more than
-  concurrency + prefetch rows in `sending` (queued to a sender, being sent, or with a result
-  not yet recorded), so a kill -9 resends at most that many (only those already sent).
+  thread that calls drain() while the senders go on. A send keeps its sender's slot until
+  its result is recorded, so a kill -9 resends at most `concurrency` emails (sent, not yet
+  recorded); rows waiting for a sender (at most `prefetch`) are only delayed.
 - A result the ESP gave is never forgotten: it waits in memory until the database takes it
   (retried with backoff on a fresh connection), and the relay's claims are extended while
   it holds them, so a database outage or restart resends nothing.
@@ -38,7 +38,11 @@ from outreach.errors import OutboxError
 from outreach.models import EmailOutbox
 from outreach.selectors import outbox_rows_refused
 from outreach.services.counts import _counts
-from outreach.services.relay_claims import outbox_claim_due, outbox_reclaim_stuck
+from outreach.services.relay_claims import (
+    outbox_claim_due,
+    outbox_reclaim_stuck,
+    outbox_settle_suppressed,
+)
 from outreach.services.relay_results import (
     AMBIGUOUS,
     Outcome,
@@ -352,18 +356,7 @@ class OutboxRelay:
             return [], set(), reclaimed
         try:
             suppressed = outbox_rows_refused(rows)
-            if suppressed:
-                EmailOutbox.objects.filter(
-                    id__in=[row.id for row in suppressed],
-                    claim_token=self.claim_token,
-                    status=Status.SENDING,
-                ).update(
-                    status=Status.SUPPRESSED,
-                    claim_token="",
-                    next_attempt_at=None,
-                    last_error="address is on the suppression list",
-                    updated_at=now,
-                )
+            outbox_settle_suppressed(suppressed, claim_token=self.claim_token, now=now)
         except DatabaseFault:
             for row in rows:
                 self._hold(outcome_unsent(row.id, attempts=row.attempts))
@@ -407,27 +400,3 @@ def outbox_drain(
     """Send everything due (the relay job, `process_outbox`); returns counts."""
     with OutboxRelay(batch_size=batch_size, concurrency=concurrency) as relay:
         return relay.drain(max_seconds=max_seconds, should_stop=should_stop)
-
-
-def outbox_retry_now(*, ids) -> int:
-    """Queued or failed rows go out on the relay's next pass."""
-    now = timezone.now()
-    return EmailOutbox.objects.filter(id__in=ids, status__in=EmailOutbox.DUE_STATUSES).update(
-        status=Status.QUEUED, next_attempt_at=now, updated_at=now
-    )
-
-
-def outbox_cancel(*, ids) -> int:
-    """Rows not yet sent (nor being sent) are never sent."""
-    now = timezone.now()
-    return EmailOutbox.objects.filter(id__in=ids, status__in=EmailOutbox.DUE_STATUSES).update(
-        status=Status.CANCELLED, next_attempt_at=None, updated_at=now
-    )
-
-
-def outbox_requeue_dead(*, ids) -> int:
-    """Dead rows get a fresh set of attempts (after the cause was fixed)."""
-    now = timezone.now()
-    return EmailOutbox.objects.filter(id__in=ids, status=Status.DEAD).update(
-        status=Status.QUEUED, attempts=0, next_attempt_at=now, updated_at=now
-    )

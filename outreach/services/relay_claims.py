@@ -90,3 +90,19 @@ def outbox_reclaim_stuck(*, now: datetime) -> dict:
     if dead or reclaimed:
         logger.warning("outbox: reclaimed %s stuck rows, %s of them dead", reclaimed + dead, dead)
     return {"reclaimed": reclaimed, "dead": dead}
+
+
+def outbox_settle_suppressed(rows, *, claim_token: str, now) -> int:
+    """Claimed rows whose address is suppressed (or whose reader withdrew consent) are never
+    sent: settled at once, if this claim still holds them."""
+    if not rows:
+        return 0
+    return EmailOutbox.objects.filter(
+        id__in=[row.id for row in rows], claim_token=claim_token, status=Status.SENDING
+    ).update(
+        status=Status.SUPPRESSED,
+        claim_token="",
+        next_attempt_at=None,
+        last_error="address is on the suppression list",
+        updated_at=now,
+    )
