@@ -90,15 +90,6 @@ class Rates:
             self.clicks[feature] += clicks
             self.impressions[feature, fit] += seen
 
-    def merge(self, other: "Rates") -> None:
-        self.item_clicks += other.item_clicks
-        for fit, value in other.fit_clicks.items():
-            self.fit_clicks[fit] += value
-        for feature, value in other.clicks.items():
-            self.clicks[feature] += value
-        for key, value in other.impressions.items():
-            self.impressions[key] += value
-
     def expected(self, rate_of_fit: dict[str, float]) -> dict[str, float]:
         """Clicks expected per feature ("" for whole items) at everyone's rate per fit."""
         expected: dict[str, float] = defaultdict(float)

@@ -107,13 +107,15 @@ def digest_batch_build(*, run: DigestRun, week: date, users: list[dict]) -> Dige
     for user, digest_id, refusal in zip(
         users, ids_reserve(DigestEmail, len(users)), refusals, strict=True
     ):
-        profile = profiles[user["id"]]
-        # Nothing fits the profile (or it is empty): the best general picks, said so.
-        picks = run.catalogue.recommend(profile, limit=limit) or run.general.recommend(
-            profile, limit=limit
-        )
+        picks = []
+        if refusal != SUPPRESSED:
+            profile = profiles[user["id"]]
+            # Nothing fits the profile (or it is empty): the best general picks, said so.
+            picks = run.catalogue.recommend(profile, limit=limit) or run.general.recommend(
+                profile, limit=limit
+            )
         if refusal == SUPPRESSED:
-            status, reason, picks = DigestEmail.Status.SKIPPED, "address suppressed", []
+            status, reason = DigestEmail.Status.SKIPPED, "address suppressed"
         elif not picks:
             status, reason = DigestEmail.Status.SKIPPED, "no open opportunity to send"
         else:

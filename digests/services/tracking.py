@@ -12,7 +12,7 @@ from digests.scanners import BURST_LINKS, BURST_SECONDS
 from outreach.models import MARKETING_CATEGORIES, EmailOutbox, Suppression
 from outreach.services.events import (
     outbox_record_engagement,
-    outbox_take_back_click,
+    outbox_take_back_engagement,
     suppression_add,
 )
 
@@ -36,9 +36,10 @@ def digest_record_click(
     """
     at = at or timezone.now()
     item = _digest_item(digest_id=digest_id, opportunity_id=opportunity_id)
-    if scanner is None and not _followed_in_burst(item, at=at):
-        DigestItem.objects.filter(pk=item.pk, clicked_at__isnull=True).update(clicked_at=at)
-        _record_engagement(item, "clicked", at=at)
+    with transaction.atomic():
+        if scanner is None and not _followed_in_burst(item, at=at):
+            DigestItem.objects.filter(pk=item.pk, clicked_at__isnull=True).update(clicked_at=at)
+            _record_engagement(item, "clicked", at=at)
     return item.opportunity.url
 
 
@@ -51,11 +52,12 @@ def digest_record_feedback(
         raise DigestsError(f"unknown answer {signal!r}: more or less")
     at = at or timezone.now()
     item = _digest_item(digest_id=digest_id, opportunity_id=opportunity_id)
-    if scanner is None and not _followed_in_burst(item, at=at):
-        DigestItem.objects.filter(pk=item.pk).exclude(feedback=signal).update(
-            feedback=signal, feedback_at=at
-        )
-        _record_engagement(item, "opened", at=at)
+    with transaction.atomic():
+        if scanner is None and not _followed_in_burst(item, at=at):
+            DigestItem.objects.filter(pk=item.pk).exclude(feedback=signal).update(
+                feedback=signal, feedback_at=at
+            )
+            _record_engagement(item, "opened", at=at)
     return item
 
 
@@ -84,20 +86,24 @@ def _record_engagement(item: DigestItem, event_type: str, *, at) -> None:
 def _followed_in_burst(item: DigestItem, *, at) -> bool:
     """Record that one of `item`'s links was followed; True if, with it, several items of the
     digest were followed within seconds: a scanner, whose earlier clicks and answers in the
-    burst are taken back too (they looked like the artist's until the burst showed)."""
+    burst are taken back too (they looked like the artist's until the burst showed).
+
+    Called in the caller's transaction, which records the visit: the digest's row is locked
+    first, so a scanner's parallel requests are counted one after the other (each sees the
+    others' visits and clicks) instead of each seeing only its own."""
     window = at - timedelta(seconds=BURST_SECONDS)
-    with transaction.atomic():
-        DigestItem.objects.filter(pk=item.pk).update(followed_at=at)
-        burst = DigestItem.objects.filter(
-            digest_id=item.digest_id, followed_at__gte=window, followed_at__lte=at
-        )
-        if burst.count() < BURST_LINKS:
-            return False
-        burst.filter(clicked_at__gte=window).update(clicked_at=None)
-        burst.filter(feedback_at__gte=window).update(feedback="", feedback_at=None)
-        clicked = DigestItem.objects.filter(digest_id=item.digest_id, clicked_at__isnull=False)
-        if item.digest.outbox_id is not None and not clicked.exists():
-            outbox_take_back_click(outbox_id=item.digest.outbox_id, since=window)
+    list(DigestEmail.objects.select_for_update().filter(pk=item.digest_id).values_list("pk"))
+    DigestItem.objects.filter(pk=item.pk).update(followed_at=at)
+    # No upper bound: a visit stamped later may have taken the lock first.
+    burst = DigestItem.objects.filter(digest_id=item.digest_id, followed_at__gte=window)
+    if burst.count() < BURST_LINKS:
+        return False
+    burst.filter(clicked_at__gte=window).update(clicked_at=None)
+    burst.filter(feedback_at__gte=window).update(feedback="", feedback_at=None)
+    clicked = DigestItem.objects.filter(digest_id=item.digest_id, clicked_at__isnull=False)
+    if item.digest.outbox_id is not None and not clicked.exists():
+        # The burst's visits had marked the email clicked and opened: neither was the artist.
+        outbox_take_back_engagement(outbox_id=item.digest.outbox_id, since=window)
     return True
 
 

@@ -99,14 +99,14 @@ def outbox_record_engagement(*, outbox_id: int, event_type: str, at: datetime) -
     )
 
 
-def outbox_take_back_click(*, outbox_id: int, since: datetime) -> bool:
-    """The email's first click, if recorded at or after `since`, was a link scanner's, not the
-    recipient's (seen only once its burst of links showed): the email counts as not clicked."""
-    return bool(
-        EmailOutbox.objects.filter(pk=outbox_id, clicked_at__gte=since).update(
-            clicked_at=None, updated_at=timezone.now()
-        )
-    )
+def outbox_take_back_engagement(*, outbox_id: int, since: datetime) -> int:
+    """The email's first click and open, where recorded at or after `since`, were a link
+    scanner's, not the recipient's (seen only once its burst of links showed): taken back."""
+    rows = EmailOutbox.objects.filter(pk=outbox_id)
+    now = timezone.now()
+    return rows.filter(clicked_at__gte=since).update(clicked_at=None, updated_at=now) + rows.filter(
+        opened_at__gte=since
+    ).update(opened_at=None, updated_at=now)
 
 
 def outbox_record_event(

@@ -83,8 +83,9 @@ def outbox_record_outcomes(*, claim_token: str, outcomes: list[Outcome], now: da
     table = database.ops.quote_name(EmailOutbox._meta.db_table)
     # PostgreSQL types a VALUES column from its first row; NULLs alone would be text.
     stamp = "::timestamptz" if database.vendor == "postgresql" else ""
-    number = "::integer" if database.vendor == "postgresql" else ""
-    first = f"(%s{number}, %s, %s{stamp}, %s, %s, %s{number})"
+    # Outbox ids are bigint (DEFAULT_AUTO_FIELD): an integer cast would refuse ids past 2^31.
+    big, number = ("::bigint", "::integer") if database.vendor == "postgresql" else ("", "")
+    first = f"(%s{big}, %s, %s{stamp}, %s, %s, %s{number})"
     values = ", ".join([first] + ["(%s, %s, %s, %s, %s, %s)"] * (len(outcomes) - 1))
     stamped = database.ops.adapt_datetimefield_value
     params: list = []

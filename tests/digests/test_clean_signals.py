@@ -117,3 +117,15 @@ def test_an_artist_who_never_clicks_keeps_a_stable_digest(client, catalogue):
     client.get(f"/d/open/{tokens.open_token(digest.id)}.gif", **BROWSER)
     assert DigestEmail.objects.with_delivery().get(pk=digest.pk).opened_at is not None
     assert next_week_picks(silent) == before
+
+
+def test_a_scanner_burst_leaves_the_email_neither_clicked_nor_opened(client, catalogue):
+    artist("giulia")
+    digests_send_due(now=NOW)
+    digest = DigestEmail.objects.get()
+    for second, item in enumerate(digest.items.order_by("position")):
+        with time_machine.travel(NOW + dt.timedelta(minutes=1, seconds=second), tick=False):
+            client.get(click_path(digest, item), **BROWSER)
+    delivery = DigestEmail.objects.with_delivery().get(pk=digest.pk)
+    assert delivery.clicked_at is None
+    assert delivery.opened_at is None

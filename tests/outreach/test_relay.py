@@ -334,3 +334,12 @@ def test_a_stopping_relay_gives_back_the_rows_no_sender_started(sendgrid, enqueu
         row = refreshed(row)
         assert (row.status, row.attempts, row.claim_token) == (Status.QUEUED, 0, "")
     assert len(sendgrid.accepted) <= 1
+
+
+def test_an_email_whose_id_is_past_32_bits_is_sent_and_recorded(sendgrid, enqueue):
+    # Outbox ids are bigint: a result must be recordable for an id no 32-bit integer holds.
+    row = enqueue(recipient="ada@example.com")
+    EmailOutbox.objects.filter(pk=row.pk).update(id=2**31 + 7)
+    # Bounded: a result the database refuses would otherwise be retried for ever.
+    assert outbox_drain(max_seconds=20) == {"claimed": 1, "sent": 1}
+    assert EmailOutbox.objects.get(pk=2**31 + 7).status == Status.SENT
