@@ -49,7 +49,9 @@ class JobThreads:
     def start(self, job_id: str, work) -> JobRun:
         run = JobRun(work)
         with self._lock:
-            if job_id not in self._threads:
+            # A thread that died (something escaped its run) is replaced, or the job's runs
+            # would wait in a queue nobody reads.
+            if job_id not in self._threads or not self._threads[job_id][1].is_alive():
                 runs = queue.SimpleQueue()
                 thread = threading.Thread(
                     target=_serve,
@@ -78,7 +80,9 @@ def _serve(runs: queue.SimpleQueue) -> None:
     try:
         while True:
             try:
-                run = runs.get(timeout=max_age)
+                # A max age of 0 keeps no session: wait for the next run without a timeout
+                # (a timeout of 0 would spin).
+                run = runs.get(timeout=max_age if max_age > 0 else None)
             except queue.Empty:
                 connections.close_all()  # idle a whole max age: hold no session
                 continue
@@ -86,8 +90,9 @@ def _serve(runs: queue.SimpleQueue) -> None:
                 return
             try:
                 run.work()
-            except Exception:
-                # The thread serves the job's next runs whatever this one did.
+            except BaseException:
+                # The thread serves the job's next runs whatever this one did (a SystemExit
+                # raised by job code would otherwise end the thread, and with it the job).
                 logger.exception("%s: a run raised", threading.current_thread().name)
             finally:
                 run._done.set()
