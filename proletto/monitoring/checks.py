@@ -23,7 +23,7 @@ from proletto.models import InboundEvent
 from proletto.monitoring.results import FAILING, OK, WARNING, CheckResult
 from proletto.scheduling.selectors import scheduler_status
 from proletto.scheduling.statuses import INTERRUPTED
-from proletto.scheduling.trigger_spec import job_state_trigger
+from proletto.scheduling.trigger_spec import UnreadableJobState, stored_trigger
 
 
 def check_database(now) -> list[CheckResult]:
@@ -107,12 +107,13 @@ def check_jobs(now) -> list[CheckResult]:
 
 def _job_overdue(job, now, grace) -> CheckResult:
     name = f"job overdue: {job.id}"
+    try:
+        trigger = stored_trigger(job.id, job.job_state)
+    except UnreadableJobState as exc:
+        # Before "paused": a paused job whose state is unreadable cannot be resumed either.
+        return CheckResult(name, FAILING, "unreadable", f"{exc}: the scheduler skips it")
     if job.next_run_time is None:
         return CheckResult(name, OK, "paused", f"{job.id} is paused")
-    try:
-        trigger = job_state_trigger(job.job_state)
-    except Exception as exc:
-        return CheckResult(name, FAILING, "-", f"{job.id}: stored job cannot be loaded ({exc})")
     reference = job.last_success
     if reference is None:
         # Never succeeded: count from the first run we know of, or from the first scheduled

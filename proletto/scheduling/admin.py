@@ -25,7 +25,7 @@ from proletto.scheduling.charts import OUTCOME_COLOURS
 from proletto.scheduling.jobstore import job_pause, job_request_run, job_resume
 from proletto.scheduling.registry import SchedulingError, declared_jobs, describe_trigger
 from proletto.scheduling.selectors import jobs_with_stats, scheduler_status
-from proletto.scheduling.trigger_spec import job_state_trigger
+from proletto.scheduling.trigger_spec import UnreadableJobState, stored_trigger
 
 admin.site.unregister(DjangoJob)
 admin.site.unregister(DjangoJobExecution)
@@ -38,8 +38,8 @@ PAUSE_JOB = "proletto.pause_job"
 
 def _trigger_of(job: DjangoJob):
     try:
-        return job_state_trigger(job.job_state)
-    except (ValueError, KeyError, TypeError):  # not written by this code: synced at next start
+        return stored_trigger(job.id, job.job_state)
+    except UnreadableJobState:  # the scheduler skips it; its next sync writes it anew
         return None
 
 
@@ -219,6 +219,11 @@ class JobAdmin(admin.ModelAdmin):
 
     @admin.display(description="state")
     def state(self, job):
+        if _trigger_of(job) is None:
+            return format_html(
+                '<strong class="job-state job-unreadable">{}</strong>',
+                "Unreadable: skipped until a scheduler restarts and writes it anew",
+            )
         if job.next_run_time is None:
             return format_html('<strong class="job-state job-paused">{}</strong>', "Paused")
         return format_html('<span class="job-state job-scheduled">{}</span>', "Scheduled")

@@ -16,7 +16,7 @@ from proletto.models import JobRun, RunRequest
 from proletto.scheduling.history import execution_start
 from proletto.scheduling.registry import MissedRunPolicy, ScheduledJob, declared_jobs
 from proletto.scheduling.statuses import MAX_INSTANCES, MISSED
-from proletto.scheduling.trigger_spec import job_state_trigger
+from proletto.scheduling.trigger_spec import UnreadableJobState, stored_trigger
 from proletto.scheduling.triggers import fire_times_due
 
 logger = logging.getLogger("proletto.scheduling")
@@ -42,20 +42,28 @@ def _execution_start(job_id: str, run_time: dt.datetime, **owner) -> int | None:
 
 
 def due_runs_claim(*, now: dt.datetime, running: set[str], holder: str = "") -> list[Claim]:
-    """Claim every due fire time; return the runs to start (missed ones are recorded)."""
+    """Claim every due fire time; return the runs to start (missed ones are recorded).
+
+    A row whose state cannot be read is skipped with one log line a pass: it stays due (the next
+    leader's sync writes it anew from the declaration) and every other job keeps running."""
     declared = declared_jobs()
     claims = []
     due = DjangoJob.objects.filter(next_run_time__lte=now).values_list(
         "id", "next_run_time", "job_state"
     )
     for job_id, next_run_time, job_state in due:
+        try:
+            trigger = stored_trigger(job_id, job_state)
+        except UnreadableJobState as exc:
+            logger.error("%s; skipped, the other jobs still run", exc)
+            continue
         # One transaction per job: moving next_run_time on and recording the run (or the
         # miss) stand or fall together, so a database outage mid-claim loses no fire time.
         with transaction.atomic():
             claim = _due_run_claim(
                 job_id,
                 next_run_time,
-                job_state,
+                trigger,
                 job=declared.get(job_id),
                 now=now,
                 running=running,
@@ -66,8 +74,7 @@ def due_runs_claim(*, now: dt.datetime, running: set[str], holder: str = "") -> 
     return claims
 
 
-def _due_run_claim(job_id, next_run_time, job_state, *, job, now, running, holder):
-    trigger = job_state_trigger(job_state)
+def _due_run_claim(job_id, next_run_time, trigger, *, job, now, running, holder):
     # From the next_run_time column (a hand edit is honoured) up to now, on the schedule.
     run_times = fire_times_due(trigger, next_run_time, now) or [next_run_time]
     if job is not None and not job.coalesce:

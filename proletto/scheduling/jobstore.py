@@ -13,18 +13,9 @@ from proletto.scheduling.registry import (
     declared_jobs,
     effective_trigger,
 )
-from proletto.scheduling.trigger_spec import job_state_dump, job_state_trigger
+from proletto.scheduling.trigger_spec import UnreadableJobState, job_state_dump, stored_trigger
 
 logger = logging.getLogger("proletto.scheduling")
-
-
-def _stored_trigger(job_state: bytes):
-    """The trigger a row holds, or None when it holds none this code can read (a state
-    written by django-apscheduler's own DjangoJobStore): the row is then written anew."""
-    try:
-        return job_state_trigger(job_state)
-    except (ValueError, KeyError, TypeError):
-        return None
 
 
 def _trigger_key(trigger) -> tuple:
@@ -66,7 +57,13 @@ def jobs_sync(*, now: dt.datetime | None = None) -> dict:
                 )
                 counts["added"] += 1
                 continue
-            old = _stored_trigger(row.job_state)
+            try:
+                old = stored_trigger(job_id, row.job_state)
+            except UnreadableJobState as exc:
+                # Corrupt, or written by django-apscheduler's own DjangoJobStore: the
+                # declaration is the truth, so the row is written anew from it.
+                logger.warning("%s: written anew from its declaration", exc)
+                old = None
             if old is not None and _trigger_key(old) == _trigger_key(trigger):
                 trigger, next_run_time = old, row.next_run_time
                 counts["kept"] += 1
@@ -114,7 +111,7 @@ def job_resume(*, job_id: str) -> DjangoJob:
         row = _job_row(job_id, for_update=True)
         if row.next_run_time is not None:
             return row
-        trigger = job_state_trigger(row.job_state)
+        trigger = stored_trigger(job_id, row.job_state)
         row.next_run_time = trigger.get_next_fire_time(None, timezone.now())
         row.save(update_fields=["next_run_time"])
     logger.info("job %s resumed, next run %s", job_id, row.next_run_time)

@@ -51,8 +51,22 @@ def job_state_dump(trigger: BaseTrigger) -> bytes:
     return json.dumps({"trigger": trigger_spec(trigger)}, sort_keys=True).encode()
 
 
-def job_state_trigger(job_state: bytes) -> BaseTrigger:
-    return trigger_from_spec(json.loads(bytes(job_state))["trigger"])
+class UnreadableJobState(SchedulingError):
+    """A job store row whose state this code cannot read (corrupt, hand-edited, or written by
+    other code): its job is skipped, never the others."""
+
+
+def stored_trigger(job_id: str, job_state: bytes) -> BaseTrigger:
+    """The trigger a job store row holds. Every reader of job_state goes through here (the
+    claims, the admin, the sync, the health checks), so a row that cannot be read fails the
+    same way everywhere: UnreadableJobState, with the job id and why in one line."""
+    try:
+        return trigger_from_spec(json.loads(bytes(job_state))["trigger"])
+    except Exception as exc:  # any way a corrupt spec fails to parse means the same thing
+        why = (str(exc).splitlines() or [""])[0][:200]
+        raise UnreadableJobState(
+            f"job {job_id!r}: unreadable job state ({type(exc).__name__}: {why})"
+        ) from exc
 
 
 def _iso(value: dt.datetime | None) -> str | None:

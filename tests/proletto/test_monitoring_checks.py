@@ -4,7 +4,7 @@ import datetime as dt
 
 import pytest
 import time_machine
-from django_apscheduler.models import DjangoJobExecution
+from django_apscheduler.models import DjangoJob, DjangoJobExecution
 
 from proletto.models import CheckStatus
 from proletto.monitoring import checks
@@ -101,6 +101,14 @@ def test_a_paused_job_is_never_overdue(hourly_job):
     job_pause(job_id="hourly")
     result = by_name(checks.check_jobs(NOW + dt.timedelta(days=3)))["job overdue: hourly"]
     assert (result.status, result.value) == (OK, "paused")
+
+
+def test_an_unreadable_job_state_is_failing_even_when_the_job_is_paused(hourly_job):
+    job_pause(job_id="hourly")  # it could not be resumed either: resuming reads the state
+    DjangoJob.objects.filter(id="hourly").update(job_state=b"[]")
+    result = by_name(checks.check_jobs(NOW))["job overdue: hourly"]
+    assert (result.status, result.value) == (FAILING, "unreadable")
+    assert "job 'hourly': unreadable job state" in result.summary
 
 
 def test_a_failed_last_run_is_failing_with_its_error(hourly_job):

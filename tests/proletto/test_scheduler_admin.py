@@ -139,3 +139,12 @@ def test_a_declared_job_cannot_be_deleted_from_the_admin(admin_client, synced):
 def test_the_job_list_offers_no_delete_action(admin_client, synced):
     response = admin_client.get(reverse("admin:django_apscheduler_djangojob_changelist"))
     assert "delete_selected" not in response.content.decode()
+
+
+def test_the_job_list_and_page_show_an_unreadable_job_state(admin_client, synced):
+    DjangoJob.objects.filter(id="hourly").update(job_state=b"\x80not json")
+    listing = admin_client.get(CHANGELIST).content.decode()
+    page = admin_client.get(f"{CHANGELIST}hourly/change/")
+    assert "Unreadable: skipped until a scheduler restarts" in listing
+    assert page.status_code == 200
+    assert "unreadable job state" in page.content.decode()

@@ -186,3 +186,13 @@ def test_a_new_leader_fails_requests_claimed_by_a_dead_one(synced):
         process.tick()
     assert process.join_running(10) == []
     assert RunRequest.objects.get().status == RunRequest.Status.FAILED
+
+
+def test_an_unreadable_job_state_is_skipped_and_logged_while_the_other_jobs_run(synced, caplog):
+    DjangoJob.objects.filter(id="hourly_skip").update(job_state=b'{"trigger": {"type": "yearly"}}')
+    with caplog.at_level("ERROR", logger="proletto.scheduling"):
+        claims = due_runs_claim(now=ELEVEN, running=set())
+    assert [claim.job.id for claim in claims] == ["hourly"]
+    [line] = [r.getMessage() for r in caplog.records if "hourly_skip" in r.getMessage()]
+    assert "unreadable job state" in line and "KeyError" in line
+    assert DjangoJob.objects.get(id="hourly_skip").next_run_time == ELEVEN  # still due

@@ -202,3 +202,19 @@ def test_the_status_counts_the_standby_until_it_stops(schedulers):
     standby.send_signal(signal.SIGTERM)
     assert standby.wait(timeout=20) == 0
     assert scheduler_status(with_jobs=False)["standbys"] == 0
+
+
+@pytest.mark.postgres
+def test_a_leader_keeps_running_jobs_past_a_row_it_cannot_read(schedulers):
+    schedulers.start()
+    synced_leader("tick")
+    wait_for(lambda: len(tick_runs(EXECUTED)) >= 2, timeout=30, what="2 ticks")
+    # A row corrupted after the leader's sync, and due now: the leader reads it every poll.
+    DjangoJob.objects.filter(id="long_running").update(
+        job_state=b"\x00corrupt", next_run_time=timezone.now()
+    )
+    seen = len(tick_runs(EXECUTED))
+    wait_for(lambda: len(tick_runs(EXECUTED)) >= seen + 3, timeout=30, what="3 more ticks")
+    assert schedulers.stop_all() == [0]
+    assert "job 'long_running': unreadable job state" in schedulers.logs()
+    assert not DjangoJobExecution.objects.filter(job_id="long_running").exists()

@@ -16,7 +16,7 @@ from django_apscheduler.models import DjangoJob
 
 from proletto.scheduling.jobstore import _trigger_key
 from proletto.scheduling.registry import SchedulingError, parse_schedule
-from proletto.scheduling.trigger_spec import job_state_dump, job_state_trigger
+from proletto.scheduling.trigger_spec import job_state_dump, stored_trigger
 from proletto.scheduling.triggers import fire_times_due
 
 START = dt.datetime(2026, 1, 1, tzinfo=dt.UTC)
@@ -35,7 +35,7 @@ NOW = dt.datetime(2026, 3, 29, 0, 10, tzinfo=dt.UTC)
     ids=["interval", "interval-utc", "cron", "cron-zone", "wallclock-cron"],
 )
 def test_a_stored_trigger_keeps_its_schedule(trigger):
-    stored = job_state_trigger(job_state_dump(trigger))
+    stored = stored_trigger("x", job_state_dump(trigger))
     assert type(stored) is type(trigger) and _trigger_key(stored) == _trigger_key(trigger)
     after = NOW
     for _ in range(5):
@@ -83,6 +83,6 @@ def test_the_migration_turns_a_pickled_job_into_its_trigger_spec():
     DjangoJob.objects.create(id="unreadable", next_run_time=NOW, job_state=b"\x00junk")
     migration = importlib.import_module("proletto.migrations.0010_job_state_holds_the_trigger_spec")
     migration.pickled_jobs_to_trigger_specs(apps, None)
-    stored = job_state_trigger(DjangoJob.objects.get(id="old").job_state)
+    stored = stored_trigger("old", DjangoJob.objects.get(id="old").job_state)
     assert _trigger_key(stored) == _trigger_key(trigger) and stored.start_date == START
     assert bytes(DjangoJob.objects.get(id="unreadable").job_state) == b"\x00junk"
