@@ -3,23 +3,14 @@
 import datetime as dt
 
 from django.conf import settings
-from django.db.models import (
-    Avg,
-    DateTimeField,
-    ExpressionWrapper,
-    Max,
-    OuterRef,
-    Prefetch,
-    Q,
-    Subquery,
-)
+from django.db.models import Avg, Max, OuterRef, Prefetch, Q, Subquery
 from django.db.models.functions import Now
 from django.utils import timezone
 from django_apscheduler.models import DjangoJob, DjangoJobExecution
 
 from proletto.models import SchedulerInstance, SchedulerLease
+from proletto.scheduling.leadership import LEASE_NAME, before_now
 
-LEASE_NAME = "scheduler"
 RECENT_RUNS = 20
 
 
@@ -44,10 +35,7 @@ def scheduler_status(*, with_jobs: bool = True) -> dict:
         and age < settings.SCHEDULER_HEARTBEAT_STALE_SECONDS
     )
     # A process beats every lease/3 s; one not seen for a stale heartbeat's time is gone.
-    seen_since = ExpressionWrapper(
-        Now() - dt.timedelta(seconds=settings.SCHEDULER_HEARTBEAT_STALE_SECONDS),
-        output_field=DateTimeField(),
-    )
+    seen_since = before_now(dt.timedelta(seconds=settings.SCHEDULER_HEARTBEAT_STALE_SECONDS))
     live = SchedulerInstance.objects.filter(
         seen_at__gte=seen_since, kind=SchedulerInstance.Kind.SCHEDULER
     ).exclude(holder=leader or "")
