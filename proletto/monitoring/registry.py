@@ -8,6 +8,8 @@
 The modules are discovered like jobs.py (proletto/discovery.py): the core imports no app.
 """
 
+import logging
+
 from django.conf import settings
 from django.utils import timezone
 
@@ -20,6 +22,8 @@ from proletto.monitoring.checks import (
     check_scheduler,
 )
 from proletto.monitoring.results import FAILING, Check, CheckResult, StatusTile
+
+logger = logging.getLogger("proletto.monitoring")
 
 
 def _declared(name: str) -> list:
@@ -43,9 +47,31 @@ def health_checks() -> list[Check]:
     ]
 
 
+def _crash_line(kind: str, exc: Exception) -> str:
+    first_line = (str(exc).splitlines() or [""])[0]
+    return f"{kind} crashed: {type(exc).__name__}: {first_line}"[:300]
+
+
 def status_tiles(now=None) -> list[StatusTile]:
+    """Every app's tile; one that raises shows as a failing tile saying why, so a bug in one
+    app's tile never takes the status page down with it."""
     now = now or timezone.now()
-    return [tile(now) for tile in _declared("TILES")]
+    tiles = []
+    for tile in _declared("TILES"):
+        try:
+            tiles.append(tile(now))
+        except Exception as exc:
+            logger.exception("status tile %s crashed", tile.__name__)
+            tiles.append(
+                StatusTile(
+                    id=tile.__name__,
+                    title=tile.__name__.removesuffix("_tile").replace("_", " ").capitalize(),
+                    headline="failing",
+                    details=[_crash_line("tile", exc)],
+                    status=FAILING,
+                )
+            )
+    return tiles
 
 
 def alert_senders() -> list:
@@ -59,14 +85,8 @@ def run_checks(now=None, *, checks: list[Check] | None = None) -> list[CheckResu
         try:
             results.extend(check(now))
         except Exception as exc:
+            # Failing, never left out: a check that crashes must not read as a check that passed.
+            logger.exception("health check %s crashed", check.__name__)
             name = check.__name__.removeprefix("check_")
-            first_line = (str(exc).splitlines() or [""])[0]
-            results.append(
-                CheckResult(
-                    name,
-                    FAILING,
-                    "error",
-                    f"check crashed: {type(exc).__name__}: {first_line}"[:300],
-                )
-            )
+            results.append(CheckResult(name, FAILING, "error", _crash_line("check", exc)))
     return results

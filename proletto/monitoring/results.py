@@ -36,3 +36,4 @@ class StatusTile:
     title: str
     headline: str
     details: list[str]
+    status: str | None = None  # FAILING when the tile itself crashed; None: no verdict

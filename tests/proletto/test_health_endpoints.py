@@ -158,3 +158,35 @@ def test_a_job_that_never_ran_is_not_called_on_schedule(scheduler_jobs_declared)
     overdue, last_run = results["job overdue: hourly"], results["job last run: hourly"]
     assert overdue.value == "never ran" and "has never run" in overdue.summary
     assert last_run.value == "never ran"
+
+
+# --- a check that crashes -------------------------------------------------------------------
+
+
+@pytest.fixture
+def crashing_check(settings):
+    settings.HEALTH_CHECK_MODULES = ["tests.proletto.health_crashing"]
+    lease_acquire(holder="host-a:1:aa", seconds=60)  # the scheduler alone would be green
+
+
+def test_a_check_that_raises_is_logged_with_its_traceback(crashing_check, caplog):
+    from proletto.monitoring.registry import run_checks
+
+    with caplog.at_level("ERROR", logger="proletto.monitoring"):
+        results = {r.name: r for r in run_checks()}
+    assert results["queue"].summary == "check crashed: ZeroDivisionError: division by zero"
+    [record] = [r for r in caplog.records if "check_queue" in r.getMessage()]
+    assert record.exc_info and record.exc_info[0] is ZeroDivisionError
+
+
+def test_admin_system_and_the_healthcheck_command_are_not_ok_after_a_check_crashed(
+    admin_client, crashing_check
+):
+    from proletto.monitoring.services import health_run
+
+    health_run()
+    response = admin_client.get("/admin/system")
+    assert response.status_code == 503 and response.json()["ok"] is False
+    assert "queue" in response.json()["checks"]["failing"]
+    with pytest.raises(CommandError, match="queue"):
+        call_command("healthcheck", stdout=StringIO())

@@ -86,3 +86,27 @@ def test_the_status_page_costs_the_same_queries_for_3_or_30_checks_and_alerts(ad
             name=f"source: {i}", from_status="ok", to_status="failing", summary="x", created_at=NOW
         )
     assert page_queries() == few
+
+
+@pytest.fixture
+def crashing_health(settings):
+    settings.HEALTH_CHECK_MODULES = ["tests.proletto.health_crashing"]
+
+
+def test_a_tile_that_raises_shows_as_failing_and_the_page_still_answers(
+    admin_client, crashing_health
+):
+    response = admin_client.get("/admin/system/status/")
+    html = response.content.decode()
+    assert response.status_code == 200
+    assert 'id="tile-queue_tile"' in html and "st-failing" in html
+    assert "tile crashed: ZeroDivisionError: division by zero" in html
+    assert "second line" not in html
+    assert "3 waiting" in html  # the other tiles still show
+
+
+def test_a_tile_that_raises_is_logged_with_its_traceback(admin_client, crashing_health, caplog):
+    with caplog.at_level("ERROR", logger="proletto.monitoring"):
+        admin_client.get("/admin/system/status/")
+    [record] = [r for r in caplog.records if "queue_tile" in r.getMessage()]
+    assert record.exc_info and record.exc_info[0] is ZeroDivisionError
