@@ -1,10 +1,14 @@
 """The job store's job_state holds a JSON spec of the trigger (proletto.scheduling.
 trigger_spec) instead of a pickled APScheduler Job. Each stored Job is read once here; a
-state that cannot be read is left for the leader's next sync, which writes it anew."""
+state that cannot be read is left for the leader's next sync, which writes it anew.
+
+Going back is refused while jobs are stored: the code before this migration unpickles
+job_state with no fallback, so every scheduler would crash on the specs left behind."""
 
 import pickle
 
 from django.db import migrations
+from django.db.migrations.exceptions import IrreversibleError
 
 
 def pickled_jobs_to_trigger_specs(apps, schema_editor):
@@ -21,6 +25,16 @@ def pickled_jobs_to_trigger_specs(apps, schema_editor):
         row.save(update_fields=["job_state"])
 
 
+def refuse_with_jobs_stored(apps, schema_editor):
+    DjangoJob = apps.get_model("django_apscheduler", "DjangoJob")
+    if DjangoJob.objects.exists():
+        raise IrreversibleError(
+            "proletto 0010 cannot be reversed with jobs stored (the older code would crash "
+            "unpickling their JSON job_state): stop every scheduler and restore the "
+            "django_apscheduler tables from a backup taken before 0010"
+        )
+
+
 class Migration(migrations.Migration):
     dependencies = [
         ("proletto", "0009_user_digest_paused_until"),
@@ -28,5 +42,5 @@ class Migration(migrations.Migration):
     ]
 
     operations = [
-        migrations.RunPython(pickled_jobs_to_trigger_specs, migrations.RunPython.noop),
+        migrations.RunPython(pickled_jobs_to_trigger_specs, refuse_with_jobs_stored),
     ]
