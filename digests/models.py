@@ -374,8 +374,9 @@ class DigestItem(models.Model):
     # db_default: the weekly run writes items with COPY, which leaves out Django defaults.
     feedback = models.CharField(max_length=4, choices=Feedback, blank=True, db_default="")
     feedback_at = models.DateTimeField(null=True, blank=True)
-    # When any of this item's links (click, more, less) was last followed, whoever followed it:
-    # several items of one digest followed within seconds is a link scanner, not the artist.
+    # When this item's link was last followed as a scanner follows it, whoever followed it: its
+    # click link, or both its answers within seconds (an artist answers a card once). Several
+    # items of one digest followed so within seconds is a link scanner, not the artist.
     followed_at = models.DateTimeField(null=True, blank=True, editable=False)
 
     class Meta:

@@ -3,7 +3,9 @@
 
 Three tells, the first two from the request alone, the third from timing
 (digests.services.tracking): a HEAD or prefetch request; a user agent of a known scanner;
-several links of one digest followed within seconds of each other.
+several cards of one digest followed within seconds of each other. A card counts toward that
+when its own link is followed, or both its answers ("more like this" and "not for me"): an
+artist answering several cards within seconds answers each once, and those answers count.
 """
 
 # Substrings of the user agents of mail link scanners and preview fetchers, lower case.
@@ -38,7 +40,7 @@ PREFETCH_HEADERS = {
     "HTTP_X_PURPOSE": "preview",
     "HTTP_X_MOZ": "prefetch",
 }
-# This many different items of one digest followed within BURST_SECONDS: a scanner.
+# This many different cards of one digest followed (as above) within BURST_SECONDS: a scanner.
 BURST_LINKS = 3
 BURST_SECONDS = 10
 

@@ -37,7 +37,7 @@ def digest_record_click(
     at = at or timezone.now()
     item = _digest_item(digest_id=digest_id, opportunity_id=opportunity_id)
     with transaction.atomic():
-        if scanner is None and not _followed_in_burst(item, at=at):
+        if scanner is None and not _followed_in_burst(item, at=at, counts=True):
             DigestItem.objects.filter(pk=item.pk, clicked_at__isnull=True).update(clicked_at=at)
             _record_engagement(item, "clicked", at=at)
     return item.opportunity.url
@@ -47,13 +47,19 @@ def digest_record_feedback(
     *, digest_id: int, opportunity_id: int, signal: str, at=None, scanner: str | None = None
 ) -> DigestItem:
     """The artist followed a card's "more like this" or "not for me" link: the latest answer
-    counts, and the same answer twice changes nothing. A scanner's visit records nothing."""
+    counts, and the same answer twice changes nothing. A scanner's visit records nothing.
+
+    An artist answers a card once, and may answer several cards within seconds: that is no
+    burst. A scanner follows every link, so both answers of a card within seconds: only that
+    makes an answer count toward a burst (and a burst of the card links takes answers back)."""
     if signal not in DigestItem.Feedback.values:
         raise DigestsError(f"unknown answer {signal!r}: more or less")
     at = at or timezone.now()
     item = _digest_item(digest_id=digest_id, opportunity_id=opportunity_id)
     with transaction.atomic():
-        if scanner is None and not _followed_in_burst(item, at=at):
+        if scanner is None and not _followed_in_burst(
+            item, at=at, counts=_both_answers_followed(item, signal=signal, at=at)
+        ):
             DigestItem.objects.filter(pk=item.pk).exclude(feedback=signal).update(
                 feedback=signal, feedback_at=at
             )
@@ -83,23 +89,45 @@ def _record_engagement(item: DigestItem, event_type: str, *, at) -> None:
     outbox_record_engagement(outbox_id=outbox_id, event_type="opened", at=at)
 
 
-def _followed_in_burst(item: DigestItem, *, at) -> bool:
-    """Record that one of `item`'s links was followed; True if, with it, several items of the
-    digest were followed within seconds: a scanner, whose earlier clicks and answers in the
-    burst are taken back too (they looked like the artist's until the burst showed).
+def _lock_digest(digest_id: int) -> None:
+    # A scanner's parallel requests are then counted one after the other (each sees the
+    # others' visits, clicks and answers) instead of each seeing only its own.
+    list(DigestEmail.objects.select_for_update().filter(pk=digest_id).values_list("pk"))
 
-    Called in the caller's transaction, which records the visit: the digest's row is locked
-    first, so a scanner's parallel requests are counted one after the other (each sees the
-    others' visits and clicks) instead of each seeing only its own."""
+
+def _both_answers_followed(item: DigestItem, *, signal: str, at) -> bool:
+    """True if the card's other answer was recorded within seconds: a scanner following
+    every link, not an artist (who answers once, or changes their mind later)."""
+    _lock_digest(item.digest_id)
+    return (
+        DigestItem.objects.filter(
+            pk=item.pk, feedback_at__gte=at - timedelta(seconds=BURST_SECONDS)
+        )
+        .exclude(feedback__in=["", signal])
+        .exists()
+    )
+
+
+def _followed_in_burst(item: DigestItem, *, at, counts: bool) -> bool:
+    """Record a visit of one of `item`'s links (`counts`: whether it makes the item count
+    toward a burst); True if several items of the digest were followed within seconds: a
+    scanner, whose earlier clicks and answers within those seconds are taken back too (they
+    looked like the artist's until the burst showed).
+
+    Called in the caller's transaction, which records the visit, with the digest's row
+    locked first."""
     window = at - timedelta(seconds=BURST_SECONDS)
-    list(DigestEmail.objects.select_for_update().filter(pk=item.digest_id).values_list("pk"))
-    DigestItem.objects.filter(pk=item.pk).update(followed_at=at)
+    _lock_digest(item.digest_id)
+    if counts:
+        DigestItem.objects.filter(pk=item.pk).update(followed_at=at)
     # No upper bound: a visit stamped later may have taken the lock first.
     burst = DigestItem.objects.filter(digest_id=item.digest_id, followed_at__gte=window)
     if burst.count() < BURST_LINKS:
         return False
-    burst.filter(clicked_at__gte=window).update(clicked_at=None)
-    burst.filter(feedback_at__gte=window).update(feedback="", feedback_at=None)
+    items = DigestItem.objects.filter(digest_id=item.digest_id)
+    items.filter(clicked_at__gte=window).update(clicked_at=None)
+    # Every card's: a scanner's first answer on a card made it count toward no burst.
+    items.filter(feedback_at__gte=window).update(feedback="", feedback_at=None)
     clicked = DigestItem.objects.filter(digest_id=item.digest_id, clicked_at__isnull=False)
     if item.digest.outbox_id is not None and not clicked.exists():
         # The burst's visits had marked the email clicked and opened: neither was the artist.

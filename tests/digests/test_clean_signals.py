@@ -58,6 +58,47 @@ def test_a_scanner_burst_does_not_move_the_picks(client, catalogue):
     assert next_week_picks(user) == next_week_picks(twin)
 
 
+def test_an_artists_quick_answers_on_three_cards_count(client, catalogue):
+    user = artist("giulia")
+    digests_send_due(now=NOW)
+    digest = DigestEmail.objects.get(user=user)
+    items = list(digest.items.order_by("position"))[:3]
+    # Opened an hour after delivery, then three answers two seconds apart.
+    for second, (item, signal) in enumerate(zip(items, ["more", "less", "more"], strict=True)):
+        with time_machine.travel(NOW + dt.timedelta(hours=1, seconds=2 * second), tick=False):
+            client.get(feedback_path(digest, item, signal), **BROWSER)
+    answers = digest.items.order_by("position").values_list("feedback", flat=True)[:3]
+    assert list(answers) == ["more", "less", "more"]
+
+
+def test_a_scanner_following_every_answer_before_the_card_links_counts_nothing(client, catalogue):
+    user = artist("giulia")
+    digests_send_due(now=NOW)
+    digest = DigestEmail.objects.get(user=user)
+    items = list(digest.items.order_by("position"))
+    with time_machine.travel(NOW + dt.timedelta(minutes=1), tick=False):
+        for item in items:
+            client.get(feedback_path(digest, item, "more"), **BROWSER)
+        for item in items:
+            client.get(feedback_path(digest, item, "less"), **BROWSER)
+        for item in items:
+            client.get(click_path(digest, item), **BROWSER)
+    assert not digest.items.exclude(feedback="").exists()
+    assert not digest.items.filter(clicked_at__isnull=False).exists()
+
+
+def test_a_scanner_following_only_the_answer_links_counts_nothing(client, catalogue):
+    user = artist("giulia")
+    digests_send_due(now=NOW)
+    digest = DigestEmail.objects.get(user=user)
+    for second, item in enumerate(digest.items.order_by("position")):
+        with time_machine.travel(NOW + dt.timedelta(minutes=1, seconds=second), tick=False):
+            client.get(feedback_path(digest, item, "more"), **BROWSER)
+            client.get(feedback_path(digest, item, "less"), **BROWSER)
+    assert not digest.items.exclude(feedback="").exists()
+    assert DigestEmail.objects.with_delivery().get(pk=digest.pk).opened_at is None
+
+
 @pytest.mark.parametrize(
     ("method", "headers"),
     [
