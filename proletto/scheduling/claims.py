@@ -41,11 +41,19 @@ def _execution_start(job_id: str, run_time: dt.datetime, **owner) -> int | None:
         return None  # that fire time already has a run: another process got there first
 
 
-def due_runs_claim(*, now: dt.datetime, running: set[str], holder: str = "") -> list[Claim]:
+def due_runs_claim(
+    *,
+    now: dt.datetime,
+    running: set[str],
+    holder: str = "",
+    unreadable_logged: dict[str, str] | None = None,
+) -> list[Claim]:
     """Claim every due fire time; return the runs to start (missed ones are recorded).
 
-    A row whose state cannot be read is skipped with one log line a pass: it stays due (the next
-    leader's sync writes it anew from the declaration) and every other job keeps running."""
+    A row whose state cannot be read is skipped with one error line naming the job and why:
+    it stays due (the next leader's sync writes it anew from the declaration) and every other
+    job keeps running. `unreadable_logged` (job id: why, kept by the caller across passes)
+    says it once per row and reason instead of at every poll."""
     declared = declared_jobs()
     claims = []
     due = DjangoJob.objects.filter(next_run_time__lte=now).values_list(
@@ -55,8 +63,13 @@ def due_runs_claim(*, now: dt.datetime, running: set[str], holder: str = "") -> 
         try:
             trigger = stored_trigger(job_id, job_state)
         except UnreadableJobState as exc:
-            logger.error("%s; skipped, the other jobs still run", exc)
+            if unreadable_logged is None or unreadable_logged.get(job_id) != str(exc):
+                logger.error("%s; skipped, the other jobs still run", exc)
+            if unreadable_logged is not None:
+                unreadable_logged[job_id] = str(exc)
             continue
+        if unreadable_logged is not None:
+            unreadable_logged.pop(job_id, None)
         # One transaction per job: moving next_run_time on and recording the run (or the
         # miss) stand or fall together, so a database outage mid-claim loses no fire time.
         with transaction.atomic():

@@ -54,6 +54,8 @@ class SchedulerProcess:
         self._was_leader = False
         self._next_housekeeping_at = 0.0
         self.first_backoff = min(1.0, self.poll_seconds)
+        # Job store rows the claims could not read, said once each (job id: why).
+        self._unreadable_logged: dict[str, str] = {}
 
     # --- public ------------------------------------------------------------------------
 
@@ -115,7 +117,12 @@ class SchedulerProcess:
         if started >= self._next_housekeeping_at:
             self._housekeeping()
             self._next_housekeeping_at = started + self.poll_seconds
-        for claim in due_runs_claim(now=now, running=running, holder=self.holder):
+        for claim in due_runs_claim(
+            now=now,
+            running=running,
+            holder=self.holder,
+            unreadable_logged=self._unreadable_logged,
+        ):
             self._start(claim)
             running.add(claim.job.id)
         if self.is_leading():

@@ -196,3 +196,13 @@ def test_an_unreadable_job_state_is_skipped_and_logged_while_the_other_jobs_run(
     [line] = [r.getMessage() for r in caplog.records if "hourly_skip" in r.getMessage()]
     assert "unreadable job state" in line and "KeyError" in line
     assert DjangoJob.objects.get(id="hourly_skip").next_run_time == ELEVEN  # still due
+
+
+def test_an_unreadable_row_is_logged_once_across_passes_not_at_every_poll(synced, caplog):
+    DjangoJob.objects.filter(id="hourly_skip").update(job_state=b"\x00corrupt")
+    logged = {}
+    with caplog.at_level("ERROR", logger="proletto.scheduling"):
+        for minutes in range(3):
+            now = ELEVEN + dt.timedelta(minutes=minutes)
+            due_runs_claim(now=now, running=set(), unreadable_logged=logged)
+    assert sum("hourly_skip" in r.getMessage() for r in caplog.records) == 1

@@ -216,5 +216,6 @@ def test_a_leader_keeps_running_jobs_past_a_row_it_cannot_read(schedulers):
     seen = len(tick_runs(EXECUTED))
     wait_for(lambda: len(tick_runs(EXECUTED)) >= seen + 3, timeout=30, what="3 more ticks")
     assert schedulers.stop_all() == [0]
-    assert "job 'long_running': unreadable job state" in schedulers.logs()
+    # Said once, not at each of the polls it was skipped at.
+    assert schedulers.logs().count("job 'long_running': unreadable job state") == 1
     assert not DjangoJobExecution.objects.filter(job_id="long_running").exists()
