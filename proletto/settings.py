@@ -226,6 +226,9 @@ elif EMAIL_ESP == "console":
     EMAIL_BACKEND = "django.core.mail.backends.console.EmailBackend"
 elif EMAIL_ESP == "locmem":
     EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
+elif EMAIL_ESP == "sendgrid":
+    # Anymail's SendGrid backend over one urllib3 pool per sender (outreach/sendgrid_backend.py).
+    EMAIL_BACKEND = "outreach.sendgrid_backend.SendGridBackend"
 else:
     EMAIL_BACKEND = f"anymail.backends.{EMAIL_ESP}.EmailBackend"
 EMAIL_TIMEOUT = env.int("EMAIL_TIMEOUT", default=20)
