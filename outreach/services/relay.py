@@ -36,12 +36,12 @@ from django.utils import timezone
 
 from outreach.errors import OutboxError
 from outreach.models import EmailOutbox
-from outreach.selectors import outbox_rows_refused
+from outreach.selectors import outbox_refusals
 from outreach.services.counts import _counts
 from outreach.services.relay_claims import (
     outbox_claim_due,
     outbox_reclaim_stuck,
-    outbox_settle_suppressed,
+    outbox_settle_refused,
 )
 from outreach.services.relay_results import (
     AMBIGUOUS,
@@ -232,7 +232,7 @@ class OutboxRelay:
         counts["claimed"] += len(rows)
         counts["suppressed"] += len(suppressed)
         for row in rows:
-            if row not in suppressed:
+            if row.id not in suppressed:
                 self._in_flight[row.id] = row
                 self._futures[row.id] = self._pool.submit(self._send_and_report, row)
         return len(rows)
@@ -340,9 +340,9 @@ class OutboxRelay:
 
     # --- claim ---------------------------------------------------------------------------
 
-    def _claim_rows(self, limit: int) -> tuple[list[EmailOutbox], set[EmailOutbox], dict]:
-        """Claim up to `limit` due rows; suppressed ones are settled at once. Returns (rows,
-        the suppressed among them, reclaim counts)."""
+    def _claim_rows(self, limit: int) -> tuple[list[EmailOutbox], set[int], dict]:
+        """Claim up to `limit` due rows; those refused (suppressed, unsubscribed, ...) are
+        settled at once with their reason. Returns (rows, the ids refused, reclaim counts)."""
         reclaimed = {}
         now = timezone.now()
         if time.monotonic() - self._reclaimed_at >= RECLAIM_EVERY_SECONDS:
@@ -355,13 +355,15 @@ class OutboxRelay:
         if not rows:
             return [], set(), reclaimed
         try:
-            suppressed = outbox_rows_refused(rows)
-            outbox_settle_suppressed(suppressed, claim_token=self.claim_token, now=now)
+            reasons = outbox_refusals(rows)
+            refused = {row.id: reason for row, reason in zip(rows, reasons, strict=True) if reason}
+            if refused:
+                outbox_settle_refused(refused, claim_token=self.claim_token, now=now)
         except DatabaseFault:
             for row in rows:
                 self._hold(outcome_unsent(row.id, attempts=row.attempts))
             raise
-        return rows, suppressed, reclaimed
+        return rows, set(refused), reclaimed
 
     # --- send ----------------------------------------------------------------------------
 

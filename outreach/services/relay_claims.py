@@ -92,17 +92,22 @@ def outbox_reclaim_stuck(*, now: datetime) -> dict:
     return {"reclaimed": reclaimed, "dead": dead}
 
 
-def outbox_settle_suppressed(rows, *, claim_token: str, now) -> int:
-    """Claimed rows whose address is suppressed (or whose reader withdrew consent) are never
-    sent: settled at once, if this claim still holds them."""
-    if not rows:
-        return 0
-    return EmailOutbox.objects.filter(
-        id__in=[row.id for row in rows], claim_token=claim_token, status=Status.SENDING
-    ).update(
-        status=Status.SUPPRESSED,
-        claim_token="",
-        next_attempt_at=None,
-        last_error="address is on the suppression list",
-        updated_at=now,
-    )
+def outbox_settle_refused(refusals: dict[int, str], *, claim_token: str, now) -> int:
+    """Claimed rows that must not be sent (row id -> why: suppressed, unsubscribed, already
+    Pro; see outreach.selectors.outbox_refusals) are settled at once with that reason, if
+    this claim still holds them. One statement per distinct reason."""
+    by_reason: dict[str, list[int]] = {}
+    for row_id, reason in refusals.items():
+        by_reason.setdefault(reason, []).append(row_id)
+    settled = 0
+    for reason, ids in by_reason.items():
+        settled += EmailOutbox.objects.filter(
+            id__in=ids, claim_token=claim_token, status=Status.SENDING
+        ).update(
+            status=Status.SUPPRESSED,
+            claim_token="",
+            next_attempt_at=None,
+            last_error=reason,
+            updated_at=now,
+        )
+    return settled
