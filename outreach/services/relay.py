@@ -31,6 +31,7 @@ from dataclasses import dataclass
 
 from django.conf import settings
 from django.db import Error as DatabaseFault
+from django.db import InterfaceError, OperationalError
 from django.db import connection as database
 from django.utils import timezone
 
@@ -61,6 +62,11 @@ Status = EmailOutbox.Status
 # Waits between attempts to reach the database while holding results (capped).
 DATABASE_RETRY_SECONDS = (0.25, 0.5, 1.0, 2.0)
 RECLAIM_EVERY_SECONDS = 2.0
+# What an outage raises (connection lost or refused, server restarting): results are held and
+# the work retried. Any other database error (a bad statement, a value a column refuses)
+# would fail the same way on every retry, while the relay kept its claims alive: it stops
+# the relay instead (see OutboxRelay._database).
+DATABASE_OUTAGE = (OperationalError, InterfaceError)
 # The longest a result waits in memory for others to be recorded with it: its sender's slot
 # waits as long, so this is a small share of one send (~50 ms).
 GROUP_LINGER_SECONDS = 0.005
@@ -291,11 +297,13 @@ class OutboxRelay:
         return self._database_down_since is None or time.monotonic() >= self._database_retry_at
 
     def _database(self, work: Callable[[], int | None]):
-        """Run one unit of database work; a fault keeps everything in memory, logs once per
-        outage, and schedules the next try on a fresh connection."""
+        """Run one unit of database work; an outage keeps everything in memory, logs once per
+        outage, and schedules the next try on a fresh connection. Any other database error
+        is logged with the rows it leaves behind and raised: the relay stops (its command
+        exits non-zero), as retrying a statement the database refuses never ends."""
         try:
             outcome = work()
-        except DatabaseFault as exc:
+        except DATABASE_OUTAGE as exc:
             self._database_failures += 1
             wait = DATABASE_RETRY_SECONDS[
                 min(self._database_failures, len(DATABASE_RETRY_SECONDS)) - 1
@@ -313,6 +321,17 @@ class OutboxRelay:
                 )
             _close_quietly()
             return None
+        except DatabaseFault as exc:
+            logger.error(
+                "outbox relay %s: stopping on a database error that is not an outage (%s); "
+                "rows with unrecorded results %s and rows in flight %s stay claimed and go "
+                "out again after EMAIL_CLAIM_TIMEOUT_SECONDS, as after a crash",
+                self.relay_id,
+                _one_line(exc),
+                sorted(self._held),
+                sorted(self._in_flight),
+            )
+            raise
         if self._database_down_since is not None:
             logger.warning(
                 "outbox relay %s: database available again after %.1f s",

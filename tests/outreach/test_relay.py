@@ -264,6 +264,27 @@ def test_a_result_is_recorded_when_the_database_answers_again(monkeypatch, sendg
     assert sendgrid.accepted_outbox_ids() == {str(row.id): 1}
 
 
+def test_a_database_error_that_is_not_an_outage_stops_the_relay_naming_its_rows(
+    monkeypatch, caplog, sendgrid, enqueue
+):
+    from django.db import DataError
+
+    row = enqueue()
+    calls = []
+
+    def record(**kwargs):
+        calls.append(1)
+        if len(calls) == 1:
+            raise DataError("value too long for type character varying(200)")
+        return outbox_record_outcomes(**kwargs)
+
+    monkeypatch.setattr(relay_module, "outbox_record_outcomes", record)
+    with pytest.raises(DataError), OutboxRelay(concurrency=1) as relay:
+        relay.drain()
+    assert len(calls) == 1  # not retried as if the database were away
+    assert f"[{row.id}]" in caplog.text
+
+
 def test_the_relay_claims_no_more_rows_than_its_senders_and_their_prefetch(sendgrid, enqueue):
     rows = [enqueue(recipient=f"artist{i}@example.com") for i in range(9)]
     with OutboxRelay(batch_size=100, concurrency=2, prefetch=3) as relay:

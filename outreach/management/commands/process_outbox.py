@@ -3,9 +3,9 @@ import signal
 import threading
 
 from django.core.management.base import CommandError
-from django.db import DatabaseError, close_old_connections
+from django.db import close_old_connections
 
-from outreach.services.relay import OutboxRelay
+from outreach.services.relay import DATABASE_OUTAGE, OutboxRelay
 from proletto.errors import ProlettoCommand
 
 logger = logging.getLogger("outreach.relay")
@@ -54,9 +54,10 @@ class Command(ProlettoCommand):
                 close_old_connections()
                 try:
                     counts = relay.drain(should_stop=self.stopping.is_set)
-                except DatabaseError as exc:
-                    # The relay holds its results through database faults itself; this is a
-                    # fault outside its loop (closing connections): one line, then go on.
+                except DATABASE_OUTAGE as exc:
+                    # The relay holds its results through outages itself; this is a fault
+                    # outside its loop (closing connections): one line, then go on. Any other
+                    # database error ends the command (non-zero), logged by the relay.
                     logger.warning("outbox relay: database error (%s), trying again", exc)
                     counts = {}
                 if counts:
