@@ -14,7 +14,9 @@
   waits EMAIL_AMBIGUOUS_SETTLE_SECONDS for an ESP event carrying its outbox id (metadata),
   which marks it sent (outreach.services.events.outbox_record_event); only then is it resent.
 - Told to stop, a relay sends no more rows: those still waiting for a sender go back to the
-  queue as they were (their attempt undone), the sends in flight end and are recorded.
+  queue as they were (no attempt counted), the sends in flight end and are recorded. A send's
+  attempt is counted with its result, so rows claimed but never sent (a kill -9, a stop with
+  the database away) use up no attempt when they come back after the claim timeout.
 """
 
 import logging

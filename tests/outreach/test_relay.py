@@ -194,6 +194,16 @@ def test_a_row_stuck_in_sending_is_reclaimed_after_the_claim_timeout(settings, e
     assert len(mail.outbox) == 1
 
 
+def test_a_row_a_dead_relay_claimed_but_never_sent_has_used_no_attempt(settings, enqueue):
+    settings.EMAIL_CLAIM_TIMEOUT_SECONDS = 600
+    with time_machine.travel(T0, tick=False):
+        row = enqueue()
+        # A relay claims the row (prefetched for its senders) and is killed before sending it.
+        outbox_claim_due(claim_token="killed-relay", limit=1, now=T0)
+    outbox_reclaim_stuck(now=T0 + timedelta(seconds=601))
+    assert refreshed(row).attempts == 0
+
+
 def test_a_stuck_row_with_no_attempts_left_is_dead(settings, enqueue):
     settings.EMAIL_MAX_ATTEMPTS = 3
     row = enqueue()
