@@ -53,6 +53,17 @@ def test_it_sends_a_queued_email_through_sendgrid_and_records_the_message_id(sen
     assert {part["type"] for part in accepted["payload"]["content"]} == {"text/plain", "text/html"}
 
 
+def test_every_email_goes_out_from_the_configured_sender_with_its_name(
+    settings, sendgrid, enqueue
+):
+    settings.DEFAULT_FROM_EMAIL = "Proletto Studio <hello@proletto.example>"
+    enqueue(recipient="ada@example.com")
+    enqueue(recipient="grace@example.com")
+    outbox_drain()
+    senders = [item["payload"]["from"] for item in sendgrid.accepted]
+    assert senders == [{"email": "hello@proletto.example", "name": "Proletto Studio"}] * 2
+
+
 def test_a_server_error_schedules_a_retry_with_backoff(sendgrid, enqueue):
     sendgrid.fail_next(1, ERROR_503)
     with time_machine.travel(T0, tick=False):
