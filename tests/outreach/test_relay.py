@@ -53,9 +53,7 @@ def test_it_sends_a_queued_email_through_sendgrid_and_records_the_message_id(sen
     assert {part["type"] for part in accepted["payload"]["content"]} == {"text/plain", "text/html"}
 
 
-def test_every_email_goes_out_from_the_configured_sender_with_its_name(
-    settings, sendgrid, enqueue
-):
+def test_every_email_goes_out_from_the_configured_sender_with_its_name(settings, sendgrid, enqueue):
     settings.DEFAULT_FROM_EMAIL = "Proletto Studio <hello@proletto.example>"
     enqueue(recipient="ada@example.com")
     enqueue(recipient="grace@example.com")
