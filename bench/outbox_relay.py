@@ -12,8 +12,9 @@ round trip). Reported, all measured in this run:
 - CPU per email of the relay process (getrusage of the process: user + system), less the
   CPU of the same command started with nothing to send (Django's start-up), over the emails;
 - the same for django-post-office 3.12, the peer (bench/post_office_settings.py): its
-  `send_queued_mail --processes 1` with 8 threads, the same emails through Anymail's SendGrid
-  backend to the same server; ratio of our CPU per email to its (target <= 0.8).
+  `send_queued_mail --processes 1` with 8 threads, the same emails through Anymail's stock
+  SendGrid backend (the relay: the same backend over urllib3) to the same server; ratio of
+  our CPU per email to its (target <= 0.8).
 Uses a fresh SQLite file unless DATABASE_URL is set (then that database's outbox and
 post-office's queue are emptied first: never point it at production).
 """

@@ -1,7 +1,8 @@
 """Settings for django-post-office, the relay's peer in bench/outbox_relay.py.
 
-The peer as its documentation sets it up, sending through the same Anymail SendGrid backend to
-the same local stand-in as the relay: one process (`send_queued_mail --processes 1`) with 8
+The peer as its documentation sets it up, sending through Anymail's stock SendGrid backend
+(requests; the relay uses the same backend over urllib3, outreach/sendgrid_backend.py) to the
+same local stand-in as the relay: one process (`send_queued_mail --processes 1`) with 8
 threads (THREADS_PER_PROCESS), as the relay's 8 senders; its own tables in the bench's
 database; everything else at its defaults (batches of 100, a log row per email).
 """

@@ -72,15 +72,16 @@ class _DeadlineHTTPSPool(HTTPSConnectionPool):
     ConnectionCls = _DeadlineHTTPSConnection
 
 
+# For a urllib3 PoolManager's pool_classes_by_scheme (outreach/sendgrid_backend.py).
+DEADLINE_POOL_CLASSES = {"http": _DeadlineHTTPPool, "https": _DeadlineHTTPSPool}
+
+
 class DeadlineAdapter(HTTPAdapter):
     """A requests adapter whose connections a RequestDeadlines watchdog can cut."""
 
     def init_poolmanager(self, *args, **kwargs):
         super().init_poolmanager(*args, **kwargs)
-        self.poolmanager.pool_classes_by_scheme = {
-            "http": _DeadlineHTTPPool,
-            "https": _DeadlineHTTPSPool,
-        }
+        self.poolmanager.pool_classes_by_scheme = DEADLINE_POOL_CLASSES
 
 
 def install_deadline_adapter(session) -> None:

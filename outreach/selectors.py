@@ -96,11 +96,6 @@ def outbox_refusals(rows: Sequence[EmailOutbox]) -> list[str]:
     return reasons
 
 
-def outbox_rows_refused(rows: Sequence[EmailOutbox]) -> set[EmailOutbox]:
-    """The saved rows among `rows` that must not be sent now (see outbox_refusals)."""
-    return {row for row, reason in zip(rows, outbox_refusals(rows), strict=True) if reason}
-
-
 def _pro_users(user_ids: set[int]) -> set[int]:
     if not user_ids:
         return set()

@@ -14,7 +14,9 @@
   waits EMAIL_AMBIGUOUS_SETTLE_SECONDS for an ESP event carrying its outbox id (metadata),
   which marks it sent (outreach.services.events.outbox_record_event); only then is it resent.
 - Told to stop, a relay sends no more rows: those still waiting for a sender go back to the
-  queue as they were (their attempt undone), the sends in flight end and are recorded.
+  queue as they were (no attempt counted), the sends in flight end and are recorded. A send's
+  attempt is counted with its result, so rows claimed but never sent (a kill -9, a stop with
+  the database away) use up no attempt when they come back after the claim timeout.
 """
 
 import logging
@@ -31,17 +33,18 @@ from dataclasses import dataclass
 
 from django.conf import settings
 from django.db import Error as DatabaseFault
+from django.db import InterfaceError, OperationalError
 from django.db import connection as database
 from django.utils import timezone
 
 from outreach.errors import OutboxError
 from outreach.models import EmailOutbox
-from outreach.selectors import outbox_rows_refused
+from outreach.selectors import outbox_refusals
 from outreach.services.counts import _counts
 from outreach.services.relay_claims import (
     outbox_claim_due,
     outbox_reclaim_stuck,
-    outbox_settle_suppressed,
+    outbox_settle_refused,
 )
 from outreach.services.relay_results import (
     AMBIGUOUS,
@@ -61,6 +64,11 @@ Status = EmailOutbox.Status
 # Waits between attempts to reach the database while holding results (capped).
 DATABASE_RETRY_SECONDS = (0.25, 0.5, 1.0, 2.0)
 RECLAIM_EVERY_SECONDS = 2.0
+# What an outage raises (connection lost or refused, server restarting): results are held and
+# the work retried. Any other database error (a bad statement, a value a column refuses)
+# would fail the same way on every retry, while the relay kept its claims alive: it stops
+# the relay instead (see OutboxRelay._database).
+DATABASE_OUTAGE = (OperationalError, InterfaceError)
 # The longest a result waits in memory for others to be recorded with it: its sender's slot
 # waits as long, so this is a small share of one send (~50 ms).
 GROUP_LINGER_SECONDS = 0.005
@@ -232,7 +240,7 @@ class OutboxRelay:
         counts["claimed"] += len(rows)
         counts["suppressed"] += len(suppressed)
         for row in rows:
-            if row not in suppressed:
+            if row.id not in suppressed:
                 self._in_flight[row.id] = row
                 self._futures[row.id] = self._pool.submit(self._send_and_report, row)
         return len(rows)
@@ -291,11 +299,13 @@ class OutboxRelay:
         return self._database_down_since is None or time.monotonic() >= self._database_retry_at
 
     def _database(self, work: Callable[[], int | None]):
-        """Run one unit of database work; a fault keeps everything in memory, logs once per
-        outage, and schedules the next try on a fresh connection."""
+        """Run one unit of database work; an outage keeps everything in memory, logs once per
+        outage, and schedules the next try on a fresh connection. Any other database error
+        is logged with the rows it leaves behind and raised: the relay stops (its command
+        exits non-zero), as retrying a statement the database refuses never ends."""
         try:
             outcome = work()
-        except DatabaseFault as exc:
+        except DATABASE_OUTAGE as exc:
             self._database_failures += 1
             wait = DATABASE_RETRY_SECONDS[
                 min(self._database_failures, len(DATABASE_RETRY_SECONDS)) - 1
@@ -313,6 +323,17 @@ class OutboxRelay:
                 )
             _close_quietly()
             return None
+        except DatabaseFault as exc:
+            logger.error(
+                "outbox relay %s: stopping on a database error that is not an outage (%s); "
+                "rows with unrecorded results %s and rows in flight %s stay claimed and go "
+                "out again after EMAIL_CLAIM_TIMEOUT_SECONDS, as after a crash",
+                self.relay_id,
+                _one_line(exc),
+                sorted(self._held),
+                sorted(self._in_flight),
+            )
+            raise
         if self._database_down_since is not None:
             logger.warning(
                 "outbox relay %s: database available again after %.1f s",
@@ -340,9 +361,9 @@ class OutboxRelay:
 
     # --- claim ---------------------------------------------------------------------------
 
-    def _claim_rows(self, limit: int) -> tuple[list[EmailOutbox], set[EmailOutbox], dict]:
-        """Claim up to `limit` due rows; suppressed ones are settled at once. Returns (rows,
-        the suppressed among them, reclaim counts)."""
+    def _claim_rows(self, limit: int) -> tuple[list[EmailOutbox], set[int], dict]:
+        """Claim up to `limit` due rows; those refused (suppressed, unsubscribed, ...) are
+        settled at once with their reason. Returns (rows, the ids refused, reclaim counts)."""
         reclaimed = {}
         now = timezone.now()
         if time.monotonic() - self._reclaimed_at >= RECLAIM_EVERY_SECONDS:
@@ -355,13 +376,15 @@ class OutboxRelay:
         if not rows:
             return [], set(), reclaimed
         try:
-            suppressed = outbox_rows_refused(rows)
-            outbox_settle_suppressed(suppressed, claim_token=self.claim_token, now=now)
+            reasons = outbox_refusals(rows)
+            refused = {row.id: reason for row, reason in zip(rows, reasons, strict=True) if reason}
+            if refused:
+                outbox_settle_refused(refused, claim_token=self.claim_token, now=now)
         except DatabaseFault:
             for row in rows:
                 self._hold(outcome_unsent(row.id, attempts=row.attempts))
             raise
-        return rows, suppressed, reclaimed
+        return rows, set(refused), reclaimed
 
     # --- send ----------------------------------------------------------------------------
 

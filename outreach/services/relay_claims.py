@@ -20,7 +20,8 @@ from outreach.models import EmailOutbox
 logger = logging.getLogger(__name__)
 
 Status = EmailOutbox.Status
-# What a sender needs of a row, what the consent check reads, and its attempts so far.
+# What a sender needs of a row, what the consent check reads, and (last) which attempt its
+# send will be.
 CLAIMED_COLUMNS = (
     "id",
     "recipient",
@@ -35,7 +36,12 @@ CLAIMED_COLUMNS = (
 
 
 def outbox_claim_due(*, claim_token: str, limit: int, now: datetime) -> list[EmailOutbox]:
-    """Claim up to `limit` due rows for `claim_token`; returns them (sending, attempts counted).
+    """Claim up to `limit` due rows for `claim_token`; returns them (sending).
+
+    A claim counts no attempt: a send's attempt is counted when its result is recorded
+    (outbox_record_outcomes), so a row claimed ahead of the senders and never sent (its relay
+    killed, or stopped with the database away) comes back after the claim timeout with the
+    attempts it had. Each returned row's `attempts` is the attempt its send will be.
 
     On PostgreSQL the rows are locked with SKIP LOCKED, so relays take different rows at
     once; SQLite serialises writers. On both, the UPDATE re-checks that each row is still due
@@ -53,9 +59,9 @@ def outbox_claim_due(*, claim_token: str, limit: int, now: datetime) -> list[Ema
             f"  WHERE status IN (%s, %s) AND next_attempt_at <= %s"
             f"  ORDER BY priority DESC, next_attempt_at, id LIMIT %s{lock})"
             f" UPDATE {table} SET status = %s, claim_token = %s, claimed_at = %s,"
-            f" attempts = attempts + 1, updated_at = %s"
+            f" updated_at = %s"
             f" WHERE id IN (SELECT id FROM due) AND status IN (%s, %s) AND next_attempt_at <= %s"
-            f" RETURNING {', '.join(CLAIMED_COLUMNS)}",
+            f" RETURNING {', '.join(CLAIMED_COLUMNS[:-1])}, attempts + 1",
             [*due, stamp, limit, Status.SENDING, claim_token, stamp, stamp, *due, stamp],
         )
         rows = [_row(dict(zip(CLAIMED_COLUMNS, values, strict=True))) for values in cursor]
@@ -73,7 +79,10 @@ def _row(values: dict) -> EmailOutbox:
 
 
 def outbox_reclaim_stuck(*, now: datetime) -> dict:
-    """Rows left in `sending` by a relay that died go back to the queue (or die if spent)."""
+    """Rows left in `sending` by a relay that died go back to the queue (or die if spent).
+
+    They count no attempt here: most were claimed ahead of the senders and never sent, and
+    which were sent is not known (at most the dead relay's concurrency, see relay.py)."""
     cutoff = now - timedelta(seconds=settings.EMAIL_CLAIM_TIMEOUT_SECONDS)
     stuck = EmailOutbox.objects.filter(status=Status.SENDING, claimed_at__lt=cutoff)
     reason = "the relay sending it stopped before recording a result"
@@ -92,17 +101,22 @@ def outbox_reclaim_stuck(*, now: datetime) -> dict:
     return {"reclaimed": reclaimed, "dead": dead}
 
 
-def outbox_settle_suppressed(rows, *, claim_token: str, now) -> int:
-    """Claimed rows whose address is suppressed (or whose reader withdrew consent) are never
-    sent: settled at once, if this claim still holds them."""
-    if not rows:
-        return 0
-    return EmailOutbox.objects.filter(
-        id__in=[row.id for row in rows], claim_token=claim_token, status=Status.SENDING
-    ).update(
-        status=Status.SUPPRESSED,
-        claim_token="",
-        next_attempt_at=None,
-        last_error="address is on the suppression list",
-        updated_at=now,
-    )
+def outbox_settle_refused(refusals: dict[int, str], *, claim_token: str, now) -> int:
+    """Claimed rows that must not be sent (row id -> why: suppressed, unsubscribed, already
+    Pro; see outreach.selectors.outbox_refusals) are settled at once with that reason, if
+    this claim still holds them. One statement per distinct reason."""
+    by_reason: dict[str, list[int]] = {}
+    for row_id, reason in refusals.items():
+        by_reason.setdefault(reason, []).append(row_id)
+    settled = 0
+    for reason, ids in by_reason.items():
+        settled += EmailOutbox.objects.filter(
+            id__in=ids, claim_token=claim_token, status=Status.SENDING
+        ).update(
+            status=Status.SUPPRESSED,
+            claim_token="",
+            next_attempt_at=None,
+            last_error=reason,
+            updated_at=now,
+        )
+    return settled

@@ -44,7 +44,7 @@ class Outcome:
     next_attempt_at: datetime | None = None
     last_error: str = ""
     esp_message_id: str = ""
-    # A row given back unsent (the relay stopped first): due as before, its attempt undone.
+    # A row given back unsent (the relay stopped first): due as before, no attempt counted.
     given_back: bool = False
 
 
@@ -67,16 +67,18 @@ def outcome_of(result: SendResult, *, attempts: int, now: datetime) -> Outcome:
 
 
 def outcome_unsent(row_id: int, *, attempts: int) -> Outcome:
-    """A claimed row the relay never sent: due again when it was, its attempt undone (back in
-    `retry` if an earlier attempt failed, else `queued`)."""
+    """A claimed row the relay never sent (`attempts`: the attempt its send would have been):
+    due again when it was, no attempt counted (back in `retry` if an earlier attempt failed,
+    else `queued`)."""
     status = Status.RETRY if attempts > 1 else Status.QUEUED
     return Outcome(row_id, status, "given_back", given_back=True)
 
 
 def outbox_record_outcomes(*, claim_token: str, outcomes: list[Outcome], now: datetime) -> Counter:
     """Write every outcome in one statement, only on rows this claim still holds (a row taken
-    over, or settled by an ESP event, is not ours to change). Counts by kind; the rows no
-    longer ours count as `lost_claim`."""
+    over, or settled by an ESP event, is not ours to change); a send counts its attempt here,
+    a row given back unsent counts none. Counts by kind; the rows no longer ours count as
+    `lost_claim`."""
     counts: Counter = Counter()
     if not outcomes:
         return counts
@@ -112,7 +114,7 @@ def outbox_record_outcomes(*, claim_token: str, outcomes: list[Outcome], now: da
             last_error = CASE
                 WHEN outcome.given_back = 1 THEN {table}.last_error ELSE outcome.last_error
             END,
-            attempts = attempts - outcome.given_back,
+            attempts = attempts + 1 - outcome.given_back,
             sent_at = CASE WHEN outcome.status = '{sent}' THEN %s ELSE sent_at END,
             esp_name = CASE WHEN outcome.status = '{sent}' THEN %s ELSE esp_name END,
             esp_message_id = CASE

@@ -21,9 +21,10 @@ def fake_sendgrid():
 
 @pytest.fixture
 def sendgrid(settings, fake_sendgrid):
-    """Send through Anymail's real SendGrid backend to the local fake SendGrid."""
+    """Send through the project's SendGrid backend (Anymail's, over urllib3) to the local fake
+    SendGrid."""
     settings.EMAIL_ESP = "sendgrid"
-    settings.EMAIL_BACKEND = "anymail.backends.sendgrid.EmailBackend"
+    settings.EMAIL_BACKEND = "outreach.sendgrid_backend.SendGridBackend"
     settings.ANYMAIL = {
         **settings.ANYMAIL,
         "SENDGRID_API_KEY": "SG.test-key",

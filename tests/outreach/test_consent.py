@@ -10,6 +10,7 @@ from digests.tokens import unsubscribe_token
 from outreach.consent import marketing_extras
 from outreach.errors import OutboxError
 from outreach.models import MARKETING_CATEGORIES, Category, EmailOutbox, Suppression
+from outreach.selectors import UNSUBSCRIBED
 from outreach.services.outbox import outbox_enqueue
 from outreach.services.relay import outbox_drain
 from tests.outreach.conftest import make_pro
@@ -110,6 +111,14 @@ def test_the_relay_drops_marketing_for_a_user_who_unsubscribed_after_it_was_queu
     row.refresh_from_db()
     assert row.status == Status.SUPPRESSED
     assert sendgrid.accepted == []
+
+
+def test_the_relay_records_an_unsubscribe_as_the_reason_it_did_not_send(artist, sendgrid):
+    row = queue(artist, Category.UPSELL)
+    type(artist).objects.filter(pk=artist.pk).update(unsubscribed_at=T0)
+    outbox_drain()
+    row.refresh_from_db()
+    assert row.last_error == UNSUBSCRIBED
 
 
 def test_the_relay_drops_marketing_to_an_address_suppressed_for_marketing_after_queueing(

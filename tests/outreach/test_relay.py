@@ -53,6 +53,15 @@ def test_it_sends_a_queued_email_through_sendgrid_and_records_the_message_id(sen
     assert {part["type"] for part in accepted["payload"]["content"]} == {"text/plain", "text/html"}
 
 
+def test_every_email_goes_out_from_the_configured_sender_with_its_name(settings, sendgrid, enqueue):
+    settings.DEFAULT_FROM_EMAIL = "Proletto Studio <hello@proletto.example>"
+    enqueue(recipient="ada@example.com")
+    enqueue(recipient="grace@example.com")
+    outbox_drain()
+    senders = [item["payload"]["from"] for item in sendgrid.accepted]
+    assert senders == [{"email": "hello@proletto.example", "name": "Proletto Studio"}] * 2
+
+
 def test_a_server_error_schedules_a_retry_with_backoff(sendgrid, enqueue):
     sendgrid.fail_next(1, ERROR_503)
     with time_machine.travel(T0, tick=False):
@@ -194,6 +203,16 @@ def test_a_row_stuck_in_sending_is_reclaimed_after_the_claim_timeout(settings, e
     assert len(mail.outbox) == 1
 
 
+def test_a_row_a_dead_relay_claimed_but_never_sent_has_used_no_attempt(settings, enqueue):
+    settings.EMAIL_CLAIM_TIMEOUT_SECONDS = 600
+    with time_machine.travel(T0, tick=False):
+        row = enqueue()
+        # A relay claims the row (prefetched for its senders) and is killed before sending it.
+        outbox_claim_due(claim_token="killed-relay", limit=1, now=T0)
+    outbox_reclaim_stuck(now=T0 + timedelta(seconds=601))
+    assert refreshed(row).attempts == 0
+
+
 def test_a_stuck_row_with_no_attempts_left_is_dead(settings, enqueue):
     settings.EMAIL_MAX_ATTEMPTS = 3
     row = enqueue()
@@ -262,6 +281,27 @@ def test_a_result_is_recorded_when_the_database_answers_again(monkeypatch, sendg
     assert counts == {"claimed": 1, "sent": 1}
     assert refreshed(row).status == Status.SENT
     assert sendgrid.accepted_outbox_ids() == {str(row.id): 1}
+
+
+def test_a_database_error_that_is_not_an_outage_stops_the_relay_naming_its_rows(
+    monkeypatch, caplog, sendgrid, enqueue
+):
+    from django.db import DataError
+
+    row = enqueue()
+    calls = []
+
+    def record(**kwargs):
+        calls.append(1)
+        if len(calls) == 1:
+            raise DataError("value too long for type character varying(200)")
+        return outbox_record_outcomes(**kwargs)
+
+    monkeypatch.setattr(relay_module, "outbox_record_outcomes", record)
+    with pytest.raises(DataError), OutboxRelay(concurrency=1) as relay:
+        relay.drain()
+    assert len(calls) == 1  # not retried as if the database were away
+    assert f"[{row.id}]" in caplog.text
 
 
 def test_the_relay_claims_no_more_rows_than_its_senders_and_their_prefetch(sendgrid, enqueue):
