@@ -14,6 +14,7 @@ from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.db import connection as database
+from django.db.models import F
 
 from outreach.models import EmailOutbox
 
@@ -39,9 +40,9 @@ def outbox_claim_due(*, claim_token: str, limit: int, now: datetime) -> list[Ema
     """Claim up to `limit` due rows for `claim_token`; returns them (sending).
 
     A claim counts no attempt: a send's attempt is counted when its result is recorded
-    (outbox_record_outcomes), so a row claimed ahead of the senders and never sent (its relay
-    killed, or stopped with the database away) comes back after the claim timeout with the
-    attempts it had. Each returned row's `attempts` is the attempt its send will be.
+    (outbox_record_outcomes), so rows claimed ahead of the senders that a stopping relay gives
+    back have used none. A row whose relay died holding it counts one when it is reclaimed
+    (outbox_reclaim_stuck). Each returned row's `attempts` is the attempt its send will be.
 
     On PostgreSQL the rows are locked with SKIP LOCKED, so relays take different rows at
     once; SQLite serialises writers. On both, the UPDATE re-checks that each row is still due
@@ -81,20 +82,29 @@ def _row(values: dict) -> EmailOutbox:
 def outbox_reclaim_stuck(*, now: datetime) -> dict:
     """Rows left in `sending` by a relay that died go back to the queue (or die if spent).
 
-    They count no attempt here: most were claimed ahead of the senders and never sent, and
-    which were sent is not known (at most the dead relay's concurrency, see relay.py)."""
+    Each counts one attempt: which of them were sent is not known, and an email that makes
+    every relay sending it crash (out of memory on a huge body, say) must end dead after
+    EMAIL_MAX_ATTEMPTS crashes instead of taking relays down for ever. The price: rows the
+    dead relay had claimed ahead of its senders pay an attempt they did not use."""
     cutoff = now - timedelta(seconds=settings.EMAIL_CLAIM_TIMEOUT_SECONDS)
     stuck = EmailOutbox.objects.filter(status=Status.SENDING, claimed_at__lt=cutoff)
     reason = "the relay sending it stopped before recording a result"
-    dead = stuck.filter(attempts__gte=settings.EMAIL_MAX_ATTEMPTS).update(
+    spent = settings.EMAIL_MAX_ATTEMPTS - 1
+    dead = stuck.filter(attempts__gte=spent).update(
         status=Status.DEAD,
+        attempts=F("attempts") + 1,
         claim_token="",
         next_attempt_at=None,
         last_error=f"gave up after retries: {reason}",
         updated_at=now,
     )
-    reclaimed = stuck.filter(attempts__lt=settings.EMAIL_MAX_ATTEMPTS).update(
-        status=Status.RETRY, claim_token="", next_attempt_at=now, last_error=reason, updated_at=now
+    reclaimed = stuck.filter(attempts__lt=spent).update(
+        status=Status.RETRY,
+        attempts=F("attempts") + 1,
+        claim_token="",
+        next_attempt_at=now,
+        last_error=reason,
+        updated_at=now,
     )
     if dead or reclaimed:
         logger.warning("outbox: reclaimed %s stuck rows, %s of them dead", reclaimed + dead, dead)

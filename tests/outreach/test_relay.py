@@ -190,7 +190,7 @@ def test_a_row_stuck_in_sending_is_reclaimed_after_the_claim_timeout(settings, e
     with time_machine.travel(T0, tick=False):
         row = enqueue()
         EmailOutbox.objects.filter(pk=row.pk).update(
-            status=Status.SENDING, claimed_at=T0, attempts=1, claim_token="dead-relay"
+            status=Status.SENDING, claimed_at=T0, attempts=0, claim_token="dead-relay"
         )
     with time_machine.travel(T0 + timedelta(seconds=599), tick=False):
         assert outbox_reclaim_stuck(now=T0 + timedelta(seconds=599)) == {"reclaimed": 0, "dead": 0}
@@ -203,14 +203,37 @@ def test_a_row_stuck_in_sending_is_reclaimed_after_the_claim_timeout(settings, e
     assert len(mail.outbox) == 1
 
 
-def test_a_row_a_dead_relay_claimed_but_never_sent_has_used_no_attempt(settings, enqueue):
+def test_a_row_a_dead_relay_held_counts_one_attempt_when_reclaimed(settings, enqueue):
     settings.EMAIL_CLAIM_TIMEOUT_SECONDS = 600
     with time_machine.travel(T0, tick=False):
         row = enqueue()
-        # A relay claims the row (prefetched for its senders) and is killed before sending it.
         outbox_claim_due(claim_token="killed-relay", limit=1, now=T0)
     outbox_reclaim_stuck(now=T0 + timedelta(seconds=601))
-    assert refreshed(row).attempts == 0
+    assert refreshed(row).attempts == 1
+
+
+def test_an_email_that_crashes_every_relay_is_dead_after_the_last_attempt(settings, enqueue):
+    settings.EMAIL_CLAIM_TIMEOUT_SECONDS = 600
+    settings.EMAIL_MAX_ATTEMPTS = 3
+    with time_machine.travel(T0, tick=False):
+        row = enqueue()
+    now = T0
+    for crash in range(3):
+        with time_machine.travel(now, tick=False):
+            assert outbox_claim_due(claim_token=f"relay-{crash}", limit=1, now=now)
+        now += timedelta(seconds=601)
+        outbox_reclaim_stuck(now=now)
+    assert (refreshed(row).status, refreshed(row).attempts) == (Status.DEAD, 3)
+
+
+def test_a_stopping_relay_gives_back_unsent_rows_without_using_an_attempt(sendgrid, enqueue):
+    rows = [enqueue(recipient=f"artist{i}@example.com") for i in range(6)]
+    asked = iter([False])
+    with OutboxRelay(batch_size=6, concurrency=1, prefetch=5) as relay:
+        relay.drain(should_stop=lambda: next(asked, True))
+    states = {(refreshed(row).status, refreshed(row).attempts) for row in rows}
+    assert states <= {(Status.SENT, 1), (Status.QUEUED, 0), (Status.RETRY, 0)}
+    assert (Status.SENT, 1) in states and len(states) > 1
 
 
 def test_a_stuck_row_with_no_attempts_left_is_dead(settings, enqueue):
