@@ -232,7 +232,7 @@ def test_a_run_reads_no_digest_history(catalogue):
     )
     assert DigestEmail.objects.count() == 100_000
     with connection.cursor() as cursor:
-        cursor.execute("ANALYZE digests_digestemail, outreach_emailoutbox")
+        cursor.execute("ANALYZE digests_digestemail, digests_digestitem, outreach_emailoutbox")
     read_before = _digest_rows_read()
     with CaptureQueriesContext(connection) as with_history:
         counts = digests_send_due(now=NOW)
