@@ -124,17 +124,18 @@ def digest_send_test(*, user, requested_by=None, now=None) -> DigestEmail:
         _test_digest_limit_check(requested_by=requested_by, now=now)
     profile_fields = {field: getattr(user, field) for field in selectors.PROFILE_FIELDS}
     picks = digest_picks_for(user=user, now=now)
-    if not picks:
-        raise DigestsError(
-            f"no open opportunity {user.username} may apply to (eligibility, already sent): "
-            "nothing to send"
-        )
     week = weeks.week_of(now.astimezone(user.zone).date())
     with transaction.atomic():
         if requested_by is not None:
-            # Two clicks at once from one staff user: the second waits here, then counts.
+            # Two clicks at once from one staff user: the second waits here, then counts
+            # (before "nothing to send": the first click's digest may have used the picks).
             get_user_model().objects.select_for_update().filter(pk=requested_by.pk).exists()
             _test_digest_limit_check(requested_by=requested_by, now=now)
+        if not picks:
+            raise DigestsError(
+                f"no open opportunity {user.username} may apply to (eligibility, already "
+                "sent): nothing to send"
+            )
         digest = DigestEmail.objects.create(
             user=user,
             week_start=week,
