@@ -25,6 +25,8 @@ import random
 from collections import defaultdict
 from dataclasses import dataclass, field
 
+import numpy as np
+
 # Chance a reader looks at the item in this position of the email (1 = the top).
 POSITION_WEIGHTS = (1.0, 0.85, 0.72, 0.62, 0.54)
 MORE_LIKE_THIS_CLICKS = 3.0  # "more like this" counts as this many clicks
@@ -70,6 +72,13 @@ class Rates:
     impressions: dict[tuple[str, str], float] = field(default_factory=lambda: defaultdict(float))
     item_clicks: float = 0.0
     fit_clicks: dict[str, float] = field(default_factory=lambda: defaultdict(float))
+    # (feature, fit) -> clicks: how often a feature is clicked where the profile fit so.
+    fit_feature_clicks: dict[tuple[str, str], float] = field(
+        default_factory=lambda: defaultdict(float)
+    )
+    # Each item seen, for the artist's own posterior (Taste): (features, position weight,
+    # clicks, extra looks without a click). Kept only where asked (per artist, not per group).
+    seen: list | None = None
     # Features of items the artist asked more of / said were not for them (for the reasons).
     more: set[str] = field(default_factory=set)
     less: set[str] = field(default_factory=set)
@@ -88,7 +97,11 @@ class Rates:
         self.impressions["", fit] += seen
         for feature in features:
             self.clicks[feature] += clicks
+            self.fit_feature_clicks[feature, fit] += clicks
             self.impressions[feature, fit] += seen
+        if self.seen is not None:
+            extra = NOT_FOR_ME_IMPRESSIONS if feedback == "less" else 0.0
+            self.seen.append((tuple(features), position_weight(position), clicks, extra))
 
     def expected(self, rate_of_fit: dict[str, float]) -> dict[str, float]:
         """Clicks expected per feature ("" for whole items) at everyone's rate per fit."""
@@ -122,6 +135,28 @@ class TastePriors:
         self.rate_of_fit = {fit: clicks[fit] / value for fit, value in seen.items() if value}
         self._cache: dict[frozenset[str], dict[str, float]] = {}
         self._expected: dict[str, dict[str, float]] = {}
+        self._evidence: dict = {}
+
+    def group_evidence(self, groups, *, fit: str) -> tuple[dict, dict, float, float]:
+        """Over the groups: clicks and looks per feature where items fit their profiles so,
+        and clicks and looks of items that fit on both counts."""
+        key = (tuple(sorted(groups)), fit)
+        if key not in self._evidence:
+            clicks: dict[str, float] = defaultdict(float)
+            looks: dict[str, float] = defaultdict(float)
+            full_clicks = full_looks = 0.0
+            for group in key[0]:
+                rates = self.by_group.get(group)
+                if rates is None:
+                    continue
+                for (feature, shown_fit), value in rates.impressions.items():
+                    if shown_fit == fit and feature:
+                        looks[feature] += value
+                        clicks[feature] += rates.fit_feature_clicks.get((feature, fit), 0.0)
+                full_clicks += rates.fit_clicks.get("named/named", 0.0)
+                full_looks += rates.impressions.get(("", "named/named"), 0.0)
+            self._evidence[key] = (dict(clicks), dict(looks), full_clicks, full_looks)
+        return self._evidence[key]
 
     def _group_expected(self, group: str) -> dict[str, float]:
         if group not in self._expected:
@@ -216,3 +251,173 @@ def _log2(lifts: dict[str, float]) -> dict[str, float]:
         for feature, lift in lifts.items()
         if lift > 0 and abs(math.log2(lift)) >= 0.05
     }
+
+
+# --- The taste model: what each artist likes, as chances ---------------------------------
+#
+# Per artist, every medium and kind that matters to them (those the profile names, and the
+# few unnamed ones their groups click) is "liked" or not, with a chance. Before the artist's
+# own evidence: what the profile names is liked with STATED_PRIOR; an unnamed one with the
+# share of the group that plausibly likes it (drawn, so the group keeps trying the ones it
+# knows little about). The artist's own looks and clicks then weigh every combination of
+# liked / not liked (Bayes' rule, the click rates per fit learned from everyone), and the
+# digest ranks items by the clicks they are expected to earn under that posterior.
+
+STATED_PRIOR = 0.75  # chance an artist likes a medium or kind their profile names
+CANDIDATES_PER_DIMENSION = 1  # unnamed mediums (and kinds) weighed per artist
+CANDIDATE_PRIOR_CLICKS = 2.0  # a group's lift on an unnamed one starts at 1, this many clicks strong
+FITS = ("named/named", "named/other", "other/named", "other/other", "open/named", "open/other")
+
+
+@dataclass(frozen=True)
+class Taste:
+    """The chance the artist likes each medium and kind that matters to them, and everyone's
+    click rate per look by fit ("named" here: liked)."""
+
+    mediums: dict[str, float]  # "medium:video" -> chance liked; empty: every medium is theirs
+    kinds: dict[str, float]  # "kind:grant" -> chance liked; empty: every kind is theirs
+    rates: dict[str, float]
+    prior: dict[str, float]  # the chances before the artist's own evidence
+
+
+def click_rates(priors: "TastePriors") -> dict[str, float] | None:
+    """Clicks per look for each way an item fits (medium/kind), from everyone; None before
+    anyone clicked. A fit nobody was shown yet is assumed a third (one side) or a tenth
+    (neither side) of a full fit, and the order full fit >= one side >= neither is kept."""
+    observed = priors.rate_of_fit
+    top = observed.get("named/named") or max(observed.values(), default=0.0)
+    if top <= 0:
+        return None
+    rates = {
+        fit: observed.get(fit, top / 3 if fit.count("named") == 1 else top / 10) for fit in FITS
+    }
+    rates["named/named"] = top
+    for fit in ("named/other", "other/named", "open/named", "open/other"):
+        rates[fit] = min(rates[fit], top)
+    rates["other/other"] = min(rates["other/other"], rates["named/other"], rates["other/named"])
+    rates["open/other"] = min(rates["open/other"], rates["open/named"])
+    return {fit: max(rate, 1e-4) for fit, rate in rates.items()}
+
+
+def taste_candidates(
+    priors: "TastePriors",
+    *,
+    dimension: str,
+    stated,
+    named: set[str],
+    rates: dict[str, float],
+    chance: random.Random,
+) -> dict[str, float]:
+    """Unnamed mediums (dimension "medium") or kinds ("kind") that artists stating the same
+    ones plausibly like, with the share of them that do. A group's lift on a feature (clicks
+    over the clicks expected from how its items fit the profiles) is drawn from its Gamma
+    posterior (Thompson sampling, so little-tried ones get tried); a lift of 1 is nobody
+    liking it, the lift of a full fit over a one-sided one is everybody."""
+    if dimension == "kind":
+        groups = frozenset(f"interest:{k}" for k in stated)
+        everybody = rates["named/named"] / rates["named/other"]
+    else:
+        groups = frozenset(f"medium:{m}" for m in stated)
+        everybody = rates["named/named"] / rates["other/named"]
+    if everybody <= 1:
+        return {}
+    clicks, expected = priors._groups_clicks_and_expected(groups)
+    shares = {}
+    for feature in sorted(priors.features):
+        if not feature.startswith(f"{dimension}:") or feature in named:
+            continue
+        prior = CANDIDATE_PRIOR_CLICKS
+        lift = chance.gammavariate(
+            clicks.get(feature, 0.0) + prior, 1.0 / (expected.get(feature, 0.0) + prior)
+        )
+        share = min(1.0, (lift - 1) / (everybody - 1)) * STATED_PRIOR
+        if share > 0.01:
+            shares[feature] = share
+    best = sorted(shares, key=lambda f: (-shares[f], f))[:CANDIDATES_PER_DIMENSION]
+    return {feature: shares[feature] for feature in best}
+
+
+def artist_taste(
+    own: Rates,
+    *,
+    mediums,
+    kinds,
+    named: set[str],
+    priors: "TastePriors",
+    chance: random.Random,
+) -> Taste | None:
+    """The artist's Taste: their profile and their groups' candidates as the prior, their
+    own looks and clicks as the evidence. An artist who never clicked nor answered keeps the
+    prior (silence is not a signal: they may not read). None before anyone clicked."""
+    rates = click_rates(priors)
+    if rates is None:
+        return None
+    prior_kinds = {f"kind:{k}": STATED_PRIOR for k in kinds}
+    prior_mediums = {f"medium:{m}": STATED_PRIOR for m in mediums}
+    if kinds:
+        prior_kinds |= taste_candidates(
+            priors, dimension="kind", stated=kinds, named=named, rates=rates, chance=chance
+        )
+    if mediums:
+        prior_mediums |= taste_candidates(
+            priors, dimension="medium", stated=mediums, named=named, rates=rates, chance=chance
+        )
+    prior = prior_kinds | prior_mediums
+    chances = dict(prior)
+    if own.has_signal and own.seen:
+        chances = _posterior(own.seen, prior, rates, any_kind=not kinds, any_medium=not mediums)
+    return Taste(
+        mediums={f: q for f, q in chances.items() if f.startswith("medium:")},
+        kinds={f: q for f, q in chances.items() if f.startswith("kind:")},
+        rates=rates,
+        prior=prior,
+    )
+
+
+def _posterior(seen, prior, rates, *, any_kind: bool, any_medium: bool) -> dict[str, float]:
+    """Every combination of liked / not liked of the prior's features, weighed by the prior
+    and by how likely each makes what the artist clicked and left; the chance of each."""
+    features = list(prior)
+    index = {feature: i for i, feature in enumerate(features)}
+    q = np.clip(np.array([prior[f] for f in features]), 0.01, 0.99)
+    liked = ((np.arange(2 ** len(features))[:, None] >> np.arange(len(features))) & 1).astype(
+        bool
+    )
+    log_weight = liked @ np.log(q) + ~liked @ np.log(1 - q)
+    everything = np.ones(len(liked), dtype=bool)
+    nothing = np.zeros(len(liked), dtype=bool)
+    for item_features, weight, clicks, extra in seen:
+        kind_fit = everything if any_kind else nothing
+        medium_rows, is_open = [], True
+        for feature in item_features:
+            if feature.startswith("kind:") and not any_kind and feature in index:
+                kind_fit = liked[:, index[feature]]
+            elif feature.startswith("medium:"):
+                is_open = False
+                if feature in index:
+                    medium_rows.append(index[feature])
+        if is_open:
+            rate = np.where(kind_fit, rates["open/named"], rates["open/other"])
+        else:
+            medium_fit = (
+                everything
+                if any_medium
+                else (liked[:, medium_rows].any(axis=1) if medium_rows else nothing)
+            )
+            rate = np.where(
+                medium_fit,
+                np.where(kind_fit, rates["named/named"], rates["named/other"]),
+                np.where(kind_fit, rates["other/named"], rates["other/other"]),
+            )
+        p = np.clip(weight * rate, 1e-4, 0.999)
+        looks_without_click = (0.0 if clicks else 1.0) + extra
+        log_weight += clicks * np.log(p) + looks_without_click * np.log(1 - p)
+    weights = np.exp(log_weight - log_weight.max())
+    chances = weights @ liked / weights.sum()
+    return {feature: float(chances[i]) for i, feature in enumerate(features)}
+
+
+def taste_shifts(taste: Taste) -> dict[str, float]:
+    """log2 of how far the artist's own evidence moved each chance from the prior (for the
+    admin's "why it was picked")."""
+    return _log2({f: q / taste.prior[f] for f, q in (taste.mediums | taste.kinds).items()})
