@@ -265,7 +265,9 @@ def _log2(lifts: dict[str, float]) -> dict[str, float]:
 
 STATED_PRIOR = 0.75  # chance an artist likes a medium or kind their profile names
 CANDIDATES_PER_DIMENSION = 1  # unnamed mediums (and kinds) weighed per artist
-CANDIDATE_PRIOR_CLICKS = 2.0  # a group's lift on an unnamed one starts at 1, this many clicks strong
+CANDIDATE_PRIOR_CLICKS = 5.0  # a group's lift on an unnamed one starts at 1, this many clicks strong
+OWN_CANDIDATES_PER_DIMENSION = 2  # and the unnamed ones the artist clicked most
+CLICKED_CANDIDATE_PRIOR = 0.1  # the least chance given to an unnamed one the artist clicked
 FITS = ("named/named", "named/other", "other/named", "other/other", "open/named", "open/other")
 
 
@@ -281,22 +283,39 @@ class Taste:
 
 
 def click_rates(priors: "TastePriors") -> dict[str, float] | None:
-    """Clicks per look for each way an item fits (medium/kind), from everyone; None before
-    anyone clicked. A fit nobody was shown yet is assumed a third (one side) or a tenth
-    (neither side) of a full fit, and the order full fit >= one side >= neither is kept."""
+    """Clicks per look for each way an item fits the artist's real taste (medium/kind liked
+    or not), from everyone; None before anyone clicked. What is observed is per fit with the
+    profile, a mix: an item fitting the profile fits the real taste only with STATED_PRIOR on
+    each count, so the rates are unmixed under that prior (an item the profile does not name
+    is taken as not liked). A fit nobody was shown yet is assumed a third (one side) or a
+    tenth (neither side) of a full fit, and full fit >= one side >= neither is kept."""
     observed = priors.rate_of_fit
     top = observed.get("named/named") or max(observed.values(), default=0.0)
     if top <= 0:
         return None
-    rates = {
+    seen = {
         fit: observed.get(fit, top / 3 if fit.count("named") == 1 else top / 10) for fit in FITS
     }
-    rates["named/named"] = top
-    for fit in ("named/other", "other/named", "open/named", "open/other"):
-        rates[fit] = min(rates[fit], top)
-    rates["other/other"] = min(rates["other/other"], rates["named/other"], rates["other/named"])
-    rates["open/other"] = min(rates["open/other"], rates["open/named"])
-    return {fit: max(rate, 1e-4) for fit, rate in rates.items()}
+    seen["named/named"] = top
+    stated, other = STATED_PRIOR, 1 - STATED_PRIOR
+    neither = min(seen["other/other"], seen["named/other"], seen["other/named"])
+    medium_only = max((seen["named/other"] - other * neither) / stated, neither)
+    kind_only = max((seen["other/named"] - other * neither) / stated, neither)
+    both = (
+        top - stated * other * (medium_only + kind_only) - other * other * neither
+    ) / stated**2
+    both = max(both, medium_only, kind_only)
+    open_other = min(seen["open/other"], seen["open/named"])
+    open_named = max((seen["open/named"] - other * open_other) / stated, open_other)
+    rates = {
+        "named/named": both,
+        "named/other": medium_only,
+        "other/named": kind_only,
+        "other/other": neither,
+        "open/named": open_named,
+        "open/other": open_other,
+    }
+    return {fit: min(max(rate, 1e-3), 0.9) for fit, rate in rates.items()}
 
 
 def taste_candidates(
@@ -307,12 +326,15 @@ def taste_candidates(
     named: set[str],
     rates: dict[str, float],
     chance: random.Random,
+    clicked=(),
 ) -> dict[str, float]:
     """Unnamed mediums (dimension "medium") or kinds ("kind") that artists stating the same
     ones plausibly like, with the share of them that do. A group's lift on a feature (clicks
     over the clicks expected from how its items fit the profiles) is drawn from its Gamma
     posterior (Thompson sampling, so little-tried ones get tried); a lift of 1 is nobody
-    liking it, the lift of a full fit over a one-sided one is everybody."""
+    liking it, the lift of a full fit over a one-sided one is everybody. The best draw is
+    weighed, and those of `clicked` (what the artist clicked most), so what the artist's own
+    clicks showed is not forgotten when the group's draw goes elsewhere."""
     if dimension == "kind":
         groups = frozenset(f"interest:{k}" for k in stated)
         everybody = rates["named/named"] / rates["named/other"]
@@ -331,10 +353,13 @@ def taste_candidates(
             clicks.get(feature, 0.0) + prior, 1.0 / (expected.get(feature, 0.0) + prior)
         )
         share = min(1.0, (lift - 1) / (everybody - 1)) * STATED_PRIOR
-        if share > 0.01:
-            shares[feature] = share
+        shares[feature] = share
     best = sorted(shares, key=lambda f: (-shares[f], f))[:CANDIDATES_PER_DIMENSION]
-    return {feature: shares[feature] for feature in best}
+    chosen = {feature: shares[feature] for feature in best if shares[feature] > 0.01}
+    for feature in clicked:
+        if feature in shares:
+            chosen[feature] = max(shares[feature], CLICKED_CANDIDATE_PRIOR)
+    return chosen
 
 
 def artist_taste(
@@ -356,15 +381,27 @@ def artist_taste(
     prior_mediums = {f"medium:{m}": STATED_PRIOR for m in mediums}
     if kinds:
         prior_kinds |= taste_candidates(
-            priors, dimension="kind", stated=kinds, named=named, rates=rates, chance=chance
+            priors,
+            dimension="kind",
+            stated=kinds,
+            named=named,
+            rates=rates,
+            chance=chance,
+            clicked=_most_clicked(own, "kind", named=named),
         )
     if mediums:
         prior_mediums |= taste_candidates(
-            priors, dimension="medium", stated=mediums, named=named, rates=rates, chance=chance
+            priors,
+            dimension="medium",
+            stated=mediums,
+            named=named,
+            rates=rates,
+            chance=chance,
+            clicked=_most_clicked(own, "medium", named=named),
         )
     prior = prior_kinds | prior_mediums
     chances = dict(prior)
-    if own.has_signal and own.seen:
+    if own.seen:
         chances = _posterior(own.seen, prior, rates, any_kind=not kinds, any_medium=not mediums)
     return Taste(
         mediums={f: q for f, q in chances.items() if f.startswith("medium:")},
@@ -374,9 +411,21 @@ def artist_taste(
     )
 
 
+def _most_clicked(own: Rates, dimension: str, *, named: set[str]) -> list[str]:
+    clicked = [
+        (-clicks, feature)
+        for feature, clicks in own.clicks.items()
+        if clicks > 0 and feature.startswith(f"{dimension}:") and feature not in named
+    ]
+    return [feature for _, feature in sorted(clicked)[:OWN_CANDIDATES_PER_DIMENSION]]
+
+
 def _posterior(seen, prior, rates, *, any_kind: bool, any_medium: bool) -> dict[str, float]:
     """Every combination of liked / not liked of the prior's features, weighed by the prior
-    and by how likely each makes what the artist clicked and left; the chance of each."""
+    and by how likely each makes what the artist clicked and left; the chance of each.
+    An artist likes some medium and some kind: a combination liking none of the mediums (or
+    kinds) weighed is left out, so evidence against what the profile names is evidence for
+    the alternatives."""
     features = list(prior)
     index = {feature: i for i, feature in enumerate(features)}
     q = np.clip(np.array([prior[f] for f in features]), 0.01, 0.99)
@@ -384,6 +433,10 @@ def _posterior(seen, prior, rates, *, any_kind: bool, any_medium: bool) -> dict[
         bool
     )
     log_weight = liked @ np.log(q) + ~liked @ np.log(1 - q)
+    for dimension in ("medium:", "kind:"):
+        columns = [i for i, feature in enumerate(features) if feature.startswith(dimension)]
+        if columns:
+            log_weight[~liked[:, columns].any(axis=1)] = -np.inf
     everything = np.ones(len(liked), dtype=bool)
     nothing = np.zeros(len(liked), dtype=bool)
     for item_features, weight, clicks, extra in seen:
