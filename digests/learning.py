@@ -266,6 +266,9 @@ def _log2(lifts: dict[str, float]) -> dict[str, float]:
 STATED_PRIOR = 0.75  # chance an artist likes a medium or kind their profile names
 CANDIDATES_PER_DIMENSION = 1  # unnamed mediums (and kinds) weighed per artist
 CANDIDATE_PRIOR_CLICKS = 5.0  # a group's lift on an unnamed one starts at 1, this many clicks strong
+MAX_SHARE = 0.5  # a candidate is at most as likely as not, before the artist's own evidence
+MAX_TOTAL_SHARE = 0.9  # what the profile names alone keeps at least this much chance
+JOIN_SHARE = 0.5  # of those liking an unnamed one: besides what they named, not instead
 OWN_CANDIDATES_PER_DIMENSION = 2  # and the unnamed ones the artist clicked most
 CLICKED_CANDIDATE_PRIOR = 0.1  # the least chance given to an unnamed one the artist clicked
 FITS = ("named/named", "named/other", "other/named", "other/other", "open/named", "open/other")
@@ -344,17 +347,15 @@ def taste_candidates(
     if everybody <= 1:
         return {}
     clicks, expected = priors._groups_clicks_and_expected(groups)
-    shares = {}
+    drawn, shares = {}, {}
     for feature in sorted(priors.features):
         if not feature.startswith(f"{dimension}:") or feature in named:
             continue
-        prior = CANDIDATE_PRIOR_CLICKS
-        lift = chance.gammavariate(
-            clicks.get(feature, 0.0) + prior, 1.0 / (expected.get(feature, 0.0) + prior)
-        )
-        share = min(1.0, (lift - 1) / (everybody - 1)) * STATED_PRIOR
-        shares[feature] = share
-    best = sorted(shares, key=lambda f: (-shares[f], f))[:CANDIDATES_PER_DIMENSION]
+        hits = clicks.get(feature, 0.0) + CANDIDATE_PRIOR_CLICKS
+        looks = expected.get(feature, 0.0) + CANDIDATE_PRIOR_CLICKS
+        drawn[feature] = chance.gammavariate(hits, 1.0 / looks)
+        shares[feature] = min(MAX_SHARE, (hits / looks - 1) / (everybody - 1))
+    best = sorted(drawn, key=lambda f: (-drawn[f], f))[:CANDIDATES_PER_DIMENSION]
     chosen = {feature: shares[feature] for feature in best if shares[feature] > 0.01}
     for feature in clicked:
         if feature in shares:
@@ -372,43 +373,53 @@ def artist_taste(
     chance: random.Random,
 ) -> Taste | None:
     """The artist's Taste: their profile and their groups' candidates as the prior, their
-    own looks and clicks as the evidence. An artist who never clicked nor answered keeps the
-    prior (silence is not a signal: they may not read). None before anyone clicked."""
+    own looks (items of digests they opened) and clicks as the evidence. None before anyone
+    clicked."""
     rates = click_rates(priors)
     if rates is None:
         return None
-    prior_kinds = {f"kind:{k}": STATED_PRIOR for k in kinds}
-    prior_mediums = {f"medium:{m}": STATED_PRIOR for m in mediums}
-    if kinds:
-        prior_kinds |= taste_candidates(
+    dimensions = []
+    for dimension, stated in (("kind", kinds), ("medium", mediums)):
+        if not stated:
+            dimensions.append(None)  # the profile names none: every one is theirs
+            continue
+        candidates = taste_candidates(
             priors,
-            dimension="kind",
-            stated=kinds,
+            dimension=dimension,
+            stated=stated,
             named=named,
             rates=rates,
             chance=chance,
-            clicked=_most_clicked(own, "kind", named=named),
+            clicked=_most_clicked(own, dimension, named=named),
         )
-    if mediums:
-        prior_mediums |= taste_candidates(
-            priors,
-            dimension="medium",
-            stated=mediums,
-            named=named,
-            rates=rates,
-            chance=chance,
-            clicked=_most_clicked(own, "medium", named=named),
-        )
-    prior = prior_kinds | prior_mediums
-    chances = dict(prior)
-    if own.seen:
-        chances = _posterior(own.seen, prior, rates, any_kind=not kinds, any_medium=not mediums)
+        dimensions.append(_hypotheses([f"{dimension}:{v}" for v in stated], candidates))
+    prior, chances = _posterior(own.seen or (), *dimensions, rates=rates)
     return Taste(
         mediums={f: q for f, q in chances.items() if f.startswith("medium:")},
         kinds={f: q for f, q in chances.items() if f.startswith("kind:")},
         rates=rates,
         prior=prior,
     )
+
+
+def _hypotheses(stated: list[str], candidates: dict[str, float]) -> list[tuple[frozenset, float]]:
+    """What the artist may like in one dimension, each with its prior chance: what they
+    named; a candidate besides it (joins); or a candidate instead of one they named
+    (replaces). A candidate's share of the group is split evenly between joining and
+    replacing."""
+    total = sum(candidates.values())
+    scale = min(1.0, MAX_TOTAL_SHARE / total) if total else 1.0
+    named = frozenset(stated)
+    hypotheses, kept = [], 1.0
+    for candidate, share in candidates.items():
+        share *= scale
+        kept -= share
+        hypotheses.append((named | {candidate}, share * JOIN_SHARE))
+        for feature in stated:
+            replaced = (named - {feature}) | {candidate}
+            hypotheses.append((replaced, share * (1 - JOIN_SHARE) / len(stated)))
+    hypotheses.append((named, kept))
+    return hypotheses
 
 
 def _most_clicked(own: Rates, dimension: str, *, named: set[str]) -> list[str]:
@@ -420,25 +431,23 @@ def _most_clicked(own: Rates, dimension: str, *, named: set[str]) -> list[str]:
     return [feature for _, feature in sorted(clicked)[:OWN_CANDIDATES_PER_DIMENSION]]
 
 
-def _posterior(seen, prior, rates, *, any_kind: bool, any_medium: bool) -> dict[str, float]:
-    """Every combination of liked / not liked of the prior's features, weighed by the prior
-    and by how likely each makes what the artist clicked and left; the chance of each.
-    An artist likes some medium and some kind: a combination liking none of the mediums (or
-    kinds) weighed is left out, so evidence against what the profile names is evidence for
-    the alternatives."""
-    features = list(prior)
+def _posterior(seen, kinds, mediums, *, rates) -> tuple[dict[str, float], dict[str, float]]:
+    """Every pair of a kind hypothesis and a medium hypothesis (None: the profile names none,
+    all fit), weighed by its prior and by how likely it makes what the artist clicked and
+    left unclicked: the chance, before and after, that the artist likes each feature."""
+    kinds = kinds or [(frozenset(), 1.0)]
+    mediums = mediums or [(frozenset(), 1.0)]
+    any_kind, any_medium = len(kinds) == 1 and not kinds[0][0], not mediums[0][0]
+    features = sorted({f for liked, _ in kinds + mediums for f in liked})
     index = {feature: i for i, feature in enumerate(features)}
-    q = np.clip(np.array([prior[f] for f in features]), 0.01, 0.99)
-    liked = ((np.arange(2 ** len(features))[:, None] >> np.arange(len(features))) & 1).astype(
-        bool
-    )
-    log_weight = liked @ np.log(q) + ~liked @ np.log(1 - q)
-    for dimension in ("medium:", "kind:"):
-        columns = [i for i, feature in enumerate(features) if feature.startswith(dimension)]
-        if columns:
-            log_weight[~liked[:, columns].any(axis=1)] = -np.inf
-    everything = np.ones(len(liked), dtype=bool)
-    nothing = np.zeros(len(liked), dtype=bool)
+    pairs = [(k | m, pk * pm) for k, pk in kinds for m, pm in mediums]
+    liked = np.zeros((len(pairs), len(features)), dtype=bool)
+    for row, (features_liked, _) in enumerate(pairs):
+        liked[row, [index[f] for f in features_liked]] = True
+    prior = np.array([chance for _, chance in pairs])
+    log_weight = np.log(np.maximum(prior, 1e-12))
+    everything = np.ones(len(pairs), dtype=bool)
+    nothing = np.zeros(len(pairs), dtype=bool)
     for item_features, weight, clicks, extra in seen:
         kind_fit = everything if any_kind else nothing
         medium_rows, is_open = [], True
@@ -466,8 +475,12 @@ def _posterior(seen, prior, rates, *, any_kind: bool, any_medium: bool) -> dict[
         looks_without_click = (0.0 if clicks else 1.0) + extra
         log_weight += clicks * np.log(p) + looks_without_click * np.log(1 - p)
     weights = np.exp(log_weight - log_weight.max())
-    chances = weights @ liked / weights.sum()
-    return {feature: float(chances[i]) for i, feature in enumerate(features)}
+    before = prior @ liked / prior.sum()
+    after = weights @ liked / weights.sum()
+    return (
+        {feature: float(before[i]) for i, feature in enumerate(features)},
+        {feature: float(after[i]) for i, feature in enumerate(features)},
+    )
 
 
 def taste_shifts(taste: Taste) -> dict[str, float]:
