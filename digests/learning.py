@@ -283,6 +283,9 @@ class Taste:
     kinds: dict[str, float]  # "kind:grant" -> chance liked; empty: every kind is theirs
     rates: dict[str, float]
     prior: dict[str, float]  # the chances before the artist's own evidence
+    # One plausible taste drawn from the posterior (1 liked, 0 not), for the places that try
+    # it (Thompson sampling): how an artist's doubt gets resolved by their own clicks.
+    drawn: dict[str, float] = field(default_factory=dict)
 
 
 def click_rates(priors: "TastePriors") -> dict[str, float] | None:
@@ -393,12 +396,13 @@ def artist_taste(
             clicked=_most_clicked(own, dimension, named=named),
         )
         dimensions.append(_hypotheses([f"{dimension}:{v}" for v in stated], candidates))
-    prior, chances = _posterior(own.seen or (), *dimensions, rates=rates)
+    prior, chances, drawn = _posterior(own.seen or (), *dimensions, rates=rates, chance=chance)
     return Taste(
         mediums={f: q for f, q in chances.items() if f.startswith("medium:")},
         kinds={f: q for f, q in chances.items() if f.startswith("kind:")},
         rates=rates,
         prior=prior,
+        drawn=drawn,
     )
 
 
@@ -431,10 +435,11 @@ def _most_clicked(own: Rates, dimension: str, *, named: set[str]) -> list[str]:
     return [feature for _, feature in sorted(clicked)[:OWN_CANDIDATES_PER_DIMENSION]]
 
 
-def _posterior(seen, kinds, mediums, *, rates) -> tuple[dict[str, float], dict[str, float]]:
+def _posterior(seen, kinds, mediums, *, rates, chance: random.Random) -> tuple:
     """Every pair of a kind hypothesis and a medium hypothesis (None: the profile names none,
     all fit), weighed by its prior and by how likely it makes what the artist clicked and
-    left unclicked: the chance, before and after, that the artist likes each feature."""
+    left unclicked: the chance, before and after, that the artist likes each feature, and
+    one pair drawn from the posterior (what the artist may like, for the places that try)."""
     kinds = kinds or [(frozenset(), 1.0)]
     mediums = mediums or [(frozenset(), 1.0)]
     any_kind, any_medium = len(kinds) == 1 and not kinds[0][0], not mediums[0][0]
@@ -477,9 +482,11 @@ def _posterior(seen, kinds, mediums, *, rates) -> tuple[dict[str, float], dict[s
     weights = np.exp(log_weight - log_weight.max())
     before = prior @ liked / prior.sum()
     after = weights @ liked / weights.sum()
+    row = chance.choices(range(len(pairs)), weights=weights.tolist())[0]
     return (
         {feature: float(before[i]) for i, feature in enumerate(features)},
         {feature: float(after[i]) for i, feature in enumerate(features)},
+        {feature: float(liked[row, i]) for i, feature in enumerate(features)},
     )
 
 

@@ -18,7 +18,7 @@ Ties break by earlier deadline, then lower id, so the same data always gives the
 
 import datetime as dt
 from collections import defaultdict
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
@@ -35,6 +35,7 @@ LEARNED_PER_DOUBLING = MEDIUM_MATCH
 # A sure fit on both counts (medium and kind liked) earns as many points as a medium and an
 # interest named, when mediums and kinds are scored by the artist's Taste.
 TASTE_POINTS = MEDIUM_MATCH + INTEREST_MATCH
+TRIED_PLACES = 2  # of a digest scored by Taste: the best under a taste drawn from it
 TAG_SHARE = 0.25  # tags say less about an opportunity than its medium or kind
 DISCOVERY_SLOTS = 1  # of each digest of at least DISCOVERY_MIN_LIMIT items
 DISCOVERY_MIN_LIMIT = 3
@@ -327,9 +328,32 @@ class Catalogue:
         score = relevance[rows] + self.deadline_points[rows]
         score += np.where(same_country, SAME_COUNTRY, np.where(self.remote[rows], REMOTE, 0.0))
         score = np.round(score, 6)
+        order = self._best(rows, score, limit)
+        if taste.drawn and limit > TRIED_PLACES:
+            # The last places go to the best items under a taste drawn from the posterior:
+            # where the artist's doubt is real, they see what would settle it.
+            drawn = Taste(
+                mediums={f: q for f, q in taste.drawn.items() if f.startswith("medium:")},
+                kinds={f: q for f, q in taste.drawn.items() if f.startswith("kind:")},
+                rates=taste.rates,
+                prior=taste.prior,
+            )
+            if not taste.mediums:
+                drawn = replace(drawn, mediums={})
+            if not taste.kinds:
+                drawn = replace(drawn, kinds={})
+            tried = np.round(
+                TASTE_POINTS * self._expected_rate(drawn)[rows] / taste.rates["named/named"]
+                + score
+                - relevance[rows],
+                6,
+            )
+            keep = order[: limit - TRIED_PLACES]
+            tried[keep] = -np.inf
+            order = keep + [i for i in self._best(rows, tried, TRIED_PLACES) if i not in keep]
         unnamed = self._unnamed(profile)
         picks = []
-        for i in self._best(rows, score, limit):
+        for i in order:
             item = self.items[rows[i]]
             discovery = bool(unnamed[rows[i]])
             picks.append(
