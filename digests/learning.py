@@ -376,8 +376,8 @@ def artist_taste(
     chance: random.Random,
 ) -> Taste | None:
     """The artist's Taste: their profile and their groups' candidates as the prior, their
-    own looks (items of digests they opened) and clicks as the evidence. None before anyone
-    clicked."""
+    own looks (items of digests they opened) and clicks as the evidence, once they clicked
+    or answered at all. None before anyone clicked."""
     rates = click_rates(priors)
     if rates is None:
         return None
@@ -396,7 +396,10 @@ def artist_taste(
             clicked=_most_clicked(own, dimension, named=named),
         )
         dimensions.append(_hypotheses([f"{dimension}:{v}" for v in stated], candidates))
-    prior, chances, drawn = _posterior(own.seen or (), *dimensions, rates=rates, chance=chance)
+    # Silence is not a signal: an artist who never clicked nor answered may not read, so
+    # what they left unclicked weighs only once they clicked something.
+    seen = (own.seen or ()) if own.has_signal else ()
+    prior, chances, drawn = _posterior(seen, *dimensions, rates=rates, chance=chance)
     return Taste(
         mediums={f: q for f, q in chances.items() if f.startswith("medium:")},
         kinds={f: q for f, q in chances.items() if f.startswith("kind:")},
