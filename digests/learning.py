@@ -133,6 +133,7 @@ class TastePriors:
                     seen[fit] += value
         # Everyone's clicks per impression, for each way an item can fit a profile.
         self.rate_of_fit = {fit: clicks[fit] / value for fit, value in seen.items() if value}
+        self.clicks_of_fit, self.looks_of_fit = dict(clicks), dict(seen)
         self._cache: dict[frozenset[str], dict[str, float]] = {}
         self._expected: dict[str, dict[str, float]] = {}
         self._evidence: dict = {}
@@ -265,12 +266,13 @@ def _log2(lifts: dict[str, float]) -> dict[str, float]:
 
 STATED_PRIOR = 0.75  # chance an artist likes a medium or kind their profile names
 CANDIDATES_PER_DIMENSION = 1  # unnamed mediums (and kinds) weighed per artist
-CANDIDATE_PRIOR_CLICKS = 5.0  # a group's lift on an unnamed one starts at 1, this many clicks strong
+CANDIDATE_PRIOR_CLICKS = 5.0  # a group's lift on an unnamed one starts at 1, this strong
 MAX_SHARE = 0.5  # a candidate is at most as likely as not, before the artist's own evidence
 MAX_TOTAL_SHARE = 0.9  # what the profile names alone keeps at least this much chance
 JOIN_SHARE = 0.5  # of those liking an unnamed one: besides what they named, not instead
 OWN_CANDIDATES_PER_DIMENSION = 2  # and the unnamed ones the artist clicked most
 CLICKED_CANDIDATE_PRIOR = 0.1  # the least chance given to an unnamed one the artist clicked
+FIT_PRIOR_LOOKS = 50.0  # a fit's click rate starts at everyone's usual rate, this many looks
 FITS = ("named/named", "named/other", "other/named", "other/other", "open/named", "open/other")
 
 
@@ -295,8 +297,26 @@ def click_rates(priors: "TastePriors") -> dict[str, float] | None:
     each count, so the rates are unmixed under that prior (an item the profile does not name
     is taken as not liked). A fit nobody was shown yet is assumed a third (one side) or a
     tenth (neither side) of a full fit, and full fit >= one side >= neither is kept."""
-    observed = priors.rate_of_fit
-    top = observed.get("named/named") or max(observed.values(), default=0.0)
+    looks = sum(priors.looks_of_fit.values())
+    if not looks or not sum(priors.clicks_of_fit.values()):
+        return None
+    full_looks = priors.looks_of_fit.get("named/named", 0.0)
+    full = (
+        priors.clicks_of_fit.get("named/named", 0.0) / full_looks
+        if full_looks
+        else sum(priors.clicks_of_fit.values()) / looks
+    )
+    # Each fit's rate is shrunk toward what it is assumed before evidence (a third of a full
+    # fit for one side, a tenth for neither): a fit few were shown (calls open to all
+    # mediums, early on) does not swing the ranking on a handful of clicks.
+    assumed = {fit: full / 3 if fit.count("named") == 1 else full / 10 for fit in FITS}
+    assumed["named/named"] = full
+    observed = {
+        fit: (priors.clicks_of_fit.get(fit, 0.0) + FIT_PRIOR_LOOKS * assumed[fit])
+        / (priors.looks_of_fit.get(fit, 0.0) + FIT_PRIOR_LOOKS)
+        for fit in FITS
+    }
+    top = observed["named/named"]
     if top <= 0:
         return None
     seen = {
@@ -307,12 +327,14 @@ def click_rates(priors: "TastePriors") -> dict[str, float] | None:
     neither = min(seen["other/other"], seen["named/other"], seen["other/named"])
     medium_only = max((seen["named/other"] - other * neither) / stated, neither)
     kind_only = max((seen["other/named"] - other * neither) / stated, neither)
-    both = (
-        top - stated * other * (medium_only + kind_only) - other * other * neither
-    ) / stated**2
-    both = max(both, medium_only, kind_only)
-    open_other = min(seen["open/other"], seen["open/named"])
-    open_named = max((seen["open/named"] - other * open_other) / stated, open_other)
+    both = (top - stated * other * (medium_only + kind_only) - other * other * neither) / stated**2
+    # Fitting on one side is taken as at most half as good as on both: the pooled one-side
+    # rates include the unnamed mediums and kinds that many in fact like (what learning is
+    # for), so on their own they can make the other side look irrelevant.
+    both = max(both, neither * 2)
+    medium_only, kind_only = min(medium_only, both / 2), min(kind_only, both / 2)
+    open_other = min(seen["open/other"], seen["open/named"], both / 2)
+    open_named = min(max((seen["open/named"] - other * open_other) / stated, open_other), both / 2)
     rates = {
         "named/named": both,
         "named/other": medium_only,

@@ -307,12 +307,18 @@ class Catalogue:
         taste = profile.taste
         rate = self._expected_rate(taste)
         relevance = TASTE_POINTS * rate / taste.rates["named/named"]
+        # Candidates: what shares a medium, a kind or a tag with the taste or the profile,
+        # and calls open to all mediums (as for the profile score), however low their rate.
+        candidate = np.zeros(len(self.items), dtype=bool)
+        for feature in (*taste.mediums, *taste.kinds):
+            candidate[self._posting(feature)] = True
+        candidate[self.open_to_all_mediums] = True
         for interest in profile.interests:
             relevance[self._posting(f"tag:{interest}")] += INTEREST_MATCH * TAG_SHARE
+            candidate[self._posting(f"tag:{interest}")] = True
         for feature, log_lift in profile.lifts.items():
             if feature.startswith("tag:"):
                 relevance[self._posting(feature)] += LEARNED_PER_DOUBLING * TAG_SHARE * log_lift
-        candidate = rate > taste.rates["other/other"] * 1.0001
         candidate[self._ineligible(profile.country, profile.career_stage)] = False
         if profile.already_sent:
             sent_rows = [self.row_of[i] for i in profile.already_sent if i in self.row_of]

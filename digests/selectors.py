@@ -26,7 +26,6 @@ from digests.models import DigestEmail, DigestItem, Opportunity, OpportunitySour
 from digests.recommender import Item, Profile, named_features
 from proletto.lookups import AnyOf
 
-
 OPPORTUNITY_KINDS = frozenset(Opportunity.Kind.values)
 
 

@@ -82,7 +82,10 @@ def painters_and_their_neighbour_kind() -> TastePriors:
     for shown in range(200):
         painters.add(PAINTING, fit="named/named", position=1, clicked=shown % 4 == 0)
         painters.add(
-            ["medium:painting", "kind:grant"], fit="named/other", position=1, clicked=shown % 10 == 0
+            ["medium:painting", "kind:grant"],
+            fit="named/other",
+            position=1,
+            clicked=shown % 10 == 0,
         )
         painters.add(
             ["medium:painting", "kind:residency"],
