@@ -72,10 +72,6 @@ class Rates:
     impressions: dict[tuple[str, str], float] = field(default_factory=lambda: defaultdict(float))
     item_clicks: float = 0.0
     fit_clicks: dict[str, float] = field(default_factory=lambda: defaultdict(float))
-    # (feature, fit) -> clicks: how often a feature is clicked where the profile fit so.
-    fit_feature_clicks: dict[tuple[str, str], float] = field(
-        default_factory=lambda: defaultdict(float)
-    )
     # Each item seen, for the artist's own posterior (Taste): (features, position weight,
     # clicks, extra looks without a click). Kept only where asked (per artist, not per group).
     seen: list | None = None
@@ -97,7 +93,6 @@ class Rates:
         self.impressions["", fit] += seen
         for feature in features:
             self.clicks[feature] += clicks
-            self.fit_feature_clicks[feature, fit] += clicks
             self.impressions[feature, fit] += seen
         if self.seen is not None:
             extra = NOT_FOR_ME_IMPRESSIONS if feedback == "less" else 0.0
@@ -136,35 +131,13 @@ class TastePriors:
         self.clicks_of_fit, self.looks_of_fit = dict(clicks), dict(seen)
         self._cache: dict[frozenset[str], dict[str, float]] = {}
         self._expected: dict[str, dict[str, float]] = {}
-        self._evidence: dict = {}
-
-    def group_evidence(self, groups, *, fit: str) -> tuple[dict, dict, float, float]:
-        """Over the groups: clicks and looks per feature where items fit their profiles so,
-        and clicks and looks of items that fit on both counts."""
-        key = (tuple(sorted(groups)), fit)
-        if key not in self._evidence:
-            clicks: dict[str, float] = defaultdict(float)
-            looks: dict[str, float] = defaultdict(float)
-            full_clicks = full_looks = 0.0
-            for group in key[0]:
-                rates = self.by_group.get(group)
-                if rates is None:
-                    continue
-                for (feature, shown_fit), value in rates.impressions.items():
-                    if shown_fit == fit and feature:
-                        looks[feature] += value
-                        clicks[feature] += rates.fit_feature_clicks.get((feature, fit), 0.0)
-                full_clicks += rates.fit_clicks.get("named/named", 0.0)
-                full_looks += rates.impressions.get(("", "named/named"), 0.0)
-            self._evidence[key] = (dict(clicks), dict(looks), full_clicks, full_looks)
-        return self._evidence[key]
 
     def _group_expected(self, group: str) -> dict[str, float]:
         if group not in self._expected:
             self._expected[group] = self.by_group[group].expected(self.rate_of_fit)
         return self._expected[group]
 
-    def _groups_clicks_and_expected(
+    def groups_clicks_and_expected(
         self, groups: frozenset[str]
     ) -> tuple[dict[str, float], dict[str, float]]:
         """Clicks and expected clicks per feature, summed over the groups that have history."""
@@ -181,7 +154,7 @@ class TastePriors:
         """The lift per feature among artists sharing a medium or an interest with the
         profile: their clicks over the clicks expected from how well the items fit them."""
         if groups not in self._cache:
-            clicks, expected = self._groups_clicks_and_expected(groups)
+            clicks, expected = self.groups_clicks_and_expected(groups)
             self._cache[groups] = {
                 feature: (clicks[feature] + GROUP_PRIOR_CLICKS) / (value + GROUP_PRIOR_CLICKS)
                 for feature, value in expected.items()
@@ -196,7 +169,7 @@ class TastePriors:
         (Thompson sampling from the Gamma posterior of clicks over expected clicks): little
         tried features get wide draws, so different artists of a group try different ones
         and the group learns them all."""
-        clicks, expected = self._groups_clicks_and_expected(groups)
+        clicks, expected = self.groups_clicks_and_expected(groups)
         if not any(self.rate_of_fit.values()):
             return {}  # nobody clicked anything yet: nothing to draw from
         prior = EXPLORATION_PRIOR_CLICKS
@@ -371,7 +344,7 @@ def taste_candidates(
         everybody = rates["named/named"] / rates["other/named"]
     if everybody <= 1:
         return {}
-    clicks, expected = priors._groups_clicks_and_expected(groups)
+    clicks, expected = priors.groups_clicks_and_expected(groups)
     drawn, shares = {}, {}
     for feature in sorted(priors.features):
         if not feature.startswith(f"{dimension}:") or feature in named:
