@@ -13,6 +13,9 @@ The score is a sum of named parts so the admin can show why an item was picked:
 - discovery: one place in the digest goes to a medium or kind the artist has not named but
   where they or similar artists click more than usual, labelled "you might also like";
 - deadline: soon but not too soon is best; too close to apply is excluded.
+Once anyone has clicked, a profile carries a Taste (digests.learning): mediums and kinds are then
+scored by the clicks an item is expected to earn under the chance the artist likes each, and the
+last places go to a taste drawn from that posterior (see Catalogue._recommend_by_taste).
 Ties break by earlier deadline, then lower id, so the same data always gives the same digest.
 """
 
