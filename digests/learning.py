@@ -25,6 +25,8 @@ import random
 from collections import defaultdict
 from dataclasses import dataclass, field
 
+import numpy as np
+
 # Chance a reader looks at the item in this position of the email (1 = the top).
 POSITION_WEIGHTS = (1.0, 0.85, 0.72, 0.62, 0.54)
 MORE_LIKE_THIS_CLICKS = 3.0  # "more like this" counts as this many clicks
@@ -70,6 +72,9 @@ class Rates:
     impressions: dict[tuple[str, str], float] = field(default_factory=lambda: defaultdict(float))
     item_clicks: float = 0.0
     fit_clicks: dict[str, float] = field(default_factory=lambda: defaultdict(float))
+    # Each item seen, for the artist's own posterior (Taste): (features, position weight,
+    # clicks, extra looks without a click). Kept only where asked (per artist, not per group).
+    seen: list | None = None
     # Features of items the artist asked more of / said were not for them (for the reasons).
     more: set[str] = field(default_factory=set)
     less: set[str] = field(default_factory=set)
@@ -89,6 +94,9 @@ class Rates:
         for feature in features:
             self.clicks[feature] += clicks
             self.impressions[feature, fit] += seen
+        if self.seen is not None:
+            extra = NOT_FOR_ME_IMPRESSIONS if feedback == "less" else 0.0
+            self.seen.append((tuple(features), position_weight(position), clicks, extra))
 
     def expected(self, rate_of_fit: dict[str, float]) -> dict[str, float]:
         """Clicks expected per feature ("" for whole items) at everyone's rate per fit."""
@@ -120,6 +128,7 @@ class TastePriors:
                     seen[fit] += value
         # Everyone's clicks per impression, for each way an item can fit a profile.
         self.rate_of_fit = {fit: clicks[fit] / value for fit, value in seen.items() if value}
+        self.clicks_of_fit, self.looks_of_fit = dict(clicks), dict(seen)
         self._cache: dict[frozenset[str], dict[str, float]] = {}
         self._expected: dict[str, dict[str, float]] = {}
 
@@ -128,7 +137,7 @@ class TastePriors:
             self._expected[group] = self.by_group[group].expected(self.rate_of_fit)
         return self._expected[group]
 
-    def _groups_clicks_and_expected(
+    def groups_clicks_and_expected(
         self, groups: frozenset[str]
     ) -> tuple[dict[str, float], dict[str, float]]:
         """Clicks and expected clicks per feature, summed over the groups that have history."""
@@ -145,7 +154,7 @@ class TastePriors:
         """The lift per feature among artists sharing a medium or an interest with the
         profile: their clicks over the clicks expected from how well the items fit them."""
         if groups not in self._cache:
-            clicks, expected = self._groups_clicks_and_expected(groups)
+            clicks, expected = self.groups_clicks_and_expected(groups)
             self._cache[groups] = {
                 feature: (clicks[feature] + GROUP_PRIOR_CLICKS) / (value + GROUP_PRIOR_CLICKS)
                 for feature, value in expected.items()
@@ -160,7 +169,7 @@ class TastePriors:
         (Thompson sampling from the Gamma posterior of clicks over expected clicks): little
         tried features get wide draws, so different artists of a group try different ones
         and the group learns them all."""
-        clicks, expected = self._groups_clicks_and_expected(groups)
+        clicks, expected = self.groups_clicks_and_expected(groups)
         if not any(self.rate_of_fit.values()):
             return {}  # nobody clicked anything yet: nothing to draw from
         prior = EXPLORATION_PRIOR_CLICKS
@@ -216,3 +225,270 @@ def _log2(lifts: dict[str, float]) -> dict[str, float]:
         for feature, lift in lifts.items()
         if lift > 0 and abs(math.log2(lift)) >= 0.05
     }
+
+
+# --- The taste model: what each artist likes, as chances ---------------------------------
+#
+# Per artist, every medium and kind that matters to them (those the profile names, and the
+# few unnamed ones their groups click) is "liked" or not, with a chance. Before the artist's
+# own evidence: what the profile names is liked with STATED_PRIOR; an unnamed one with the
+# share of the group that plausibly likes it (drawn, so the group keeps trying the ones it
+# knows little about). The artist's own looks and clicks then weigh every combination of
+# liked / not liked (Bayes' rule, the click rates per fit learned from everyone), and the
+# digest ranks items by the clicks they are expected to earn under that posterior.
+
+STATED_PRIOR = 0.75  # chance an artist likes a medium or kind their profile names
+CANDIDATES_PER_DIMENSION = 1  # unnamed mediums (and kinds) weighed per artist
+CANDIDATE_PRIOR_CLICKS = 5.0  # a group's lift on an unnamed one starts at 1, this strong
+MAX_SHARE = 0.5  # a candidate is at most as likely as not, before the artist's own evidence
+MAX_TOTAL_SHARE = 0.9  # what the profile names alone keeps at least this much chance
+JOIN_SHARE = 0.5  # of those liking an unnamed one: besides what they named, not instead
+OWN_CANDIDATES_PER_DIMENSION = 2  # and the unnamed ones the artist clicked most
+CLICKED_CANDIDATE_PRIOR = 0.1  # the least chance given to an unnamed one the artist clicked
+FIT_PRIOR_LOOKS = 50.0  # a fit's click rate starts at everyone's usual rate, this many looks
+FITS = ("named/named", "named/other", "other/named", "other/other", "open/named", "open/other")
+
+
+@dataclass(frozen=True)
+class Taste:
+    """The chance the artist likes each medium and kind that matters to them, and everyone's
+    click rate per look by fit ("named" here: liked)."""
+
+    mediums: dict[str, float]  # "medium:video" -> chance liked; empty: every medium is theirs
+    kinds: dict[str, float]  # "kind:grant" -> chance liked; empty: every kind is theirs
+    rates: dict[str, float]
+    prior: dict[str, float]  # the chances before the artist's own evidence
+    # One plausible taste drawn from the posterior (1 liked, 0 not), for the places that try
+    # it (Thompson sampling): how an artist's doubt gets resolved by their own clicks.
+    drawn: dict[str, float] = field(default_factory=dict)
+
+
+def click_rates(priors: "TastePriors") -> dict[str, float] | None:
+    """Clicks per look for each way an item fits the artist's real taste (medium/kind liked
+    or not), from everyone; None before anyone clicked. What is observed is per fit with the
+    profile, a mix: an item fitting the profile fits the real taste only with STATED_PRIOR on
+    each count, so the rates are unmixed under that prior (an item the profile does not name
+    is taken as not liked). A fit nobody was shown yet is assumed a third (one side) or a
+    tenth (neither side) of a full fit, and full fit >= one side >= neither is kept."""
+    looks = sum(priors.looks_of_fit.values())
+    if not looks or not sum(priors.clicks_of_fit.values()):
+        return None
+    full_looks = priors.looks_of_fit.get("named/named", 0.0)
+    full = (
+        priors.clicks_of_fit.get("named/named", 0.0) / full_looks
+        if full_looks
+        else sum(priors.clicks_of_fit.values()) / looks
+    )
+    # Each fit's rate is shrunk toward what it is assumed before evidence (a third of a full
+    # fit for one side, a tenth for neither): a fit few were shown (calls open to all
+    # mediums, early on) does not swing the ranking on a handful of clicks.
+    assumed = {fit: full / 3 if fit.count("named") == 1 else full / 10 for fit in FITS}
+    assumed["named/named"] = full
+    observed = {
+        fit: (priors.clicks_of_fit.get(fit, 0.0) + FIT_PRIOR_LOOKS * assumed[fit])
+        / (priors.looks_of_fit.get(fit, 0.0) + FIT_PRIOR_LOOKS)
+        for fit in FITS
+    }
+    top = observed["named/named"]
+    if top <= 0:
+        return None
+    seen = {
+        fit: observed.get(fit, top / 3 if fit.count("named") == 1 else top / 10) for fit in FITS
+    }
+    seen["named/named"] = top
+    stated, other = STATED_PRIOR, 1 - STATED_PRIOR
+    neither = min(seen["other/other"], seen["named/other"], seen["other/named"])
+    medium_only = max((seen["named/other"] - other * neither) / stated, neither)
+    kind_only = max((seen["other/named"] - other * neither) / stated, neither)
+    both = (top - stated * other * (medium_only + kind_only) - other * other * neither) / stated**2
+    # Fitting on one side is taken as at most half as good as on both: the pooled one-side
+    # rates include the unnamed mediums and kinds that many in fact like (what learning is
+    # for), so on their own they can make the other side look irrelevant.
+    both = max(both, neither * 2)
+    medium_only, kind_only = min(medium_only, both / 2), min(kind_only, both / 2)
+    open_other = min(seen["open/other"], seen["open/named"], both / 2)
+    open_named = min(max((seen["open/named"] - other * open_other) / stated, open_other), both / 2)
+    rates = {
+        "named/named": both,
+        "named/other": medium_only,
+        "other/named": kind_only,
+        "other/other": neither,
+        "open/named": open_named,
+        "open/other": open_other,
+    }
+    return {fit: min(max(rate, 1e-3), 0.9) for fit, rate in rates.items()}
+
+
+def taste_candidates(
+    priors: "TastePriors",
+    *,
+    dimension: str,
+    stated,
+    named: set[str],
+    rates: dict[str, float],
+    chance: random.Random,
+    clicked=(),
+) -> dict[str, float]:
+    """Unnamed mediums (dimension "medium") or kinds ("kind") that artists stating the same
+    ones plausibly like, with the share of them that do. A group's lift on a feature (clicks
+    over the clicks expected from how its items fit the profiles) is drawn from its Gamma
+    posterior (Thompson sampling, so little-tried ones get tried); a lift of 1 is nobody
+    liking it, the lift of a full fit over a one-sided one is everybody. The best draw is
+    weighed, and those of `clicked` (what the artist clicked most), so what the artist's own
+    clicks showed is not forgotten when the group's draw goes elsewhere."""
+    if dimension == "kind":
+        groups = frozenset(f"interest:{k}" for k in stated)
+        everybody = rates["named/named"] / rates["named/other"]
+    else:
+        groups = frozenset(f"medium:{m}" for m in stated)
+        everybody = rates["named/named"] / rates["other/named"]
+    if everybody <= 1:
+        return {}
+    clicks, expected = priors.groups_clicks_and_expected(groups)
+    drawn, shares = {}, {}
+    for feature in sorted(priors.features):
+        if not feature.startswith(f"{dimension}:") or feature in named:
+            continue
+        hits = clicks.get(feature, 0.0) + CANDIDATE_PRIOR_CLICKS
+        looks = expected.get(feature, 0.0) + CANDIDATE_PRIOR_CLICKS
+        drawn[feature] = chance.gammavariate(hits, 1.0 / looks)
+        shares[feature] = min(MAX_SHARE, (hits / looks - 1) / (everybody - 1))
+    best = sorted(drawn, key=lambda f: (-drawn[f], f))[:CANDIDATES_PER_DIMENSION]
+    chosen = {feature: shares[feature] for feature in best if shares[feature] > 0.01}
+    for feature in clicked:
+        if feature in shares:
+            chosen[feature] = max(shares[feature], CLICKED_CANDIDATE_PRIOR)
+    return chosen
+
+
+def artist_taste(
+    own: Rates,
+    *,
+    mediums,
+    kinds,
+    named: set[str],
+    priors: "TastePriors",
+    chance: random.Random,
+) -> Taste | None:
+    """The artist's Taste: their profile and their groups' candidates as the prior, their
+    own looks (items of digests they opened) and clicks as the evidence, once they clicked
+    or answered at all. None before anyone clicked."""
+    rates = click_rates(priors)
+    if rates is None:
+        return None
+    dimensions = []
+    for dimension, stated in (("kind", kinds), ("medium", mediums)):
+        if not stated:
+            dimensions.append(None)  # the profile names none: every one is theirs
+            continue
+        candidates = taste_candidates(
+            priors,
+            dimension=dimension,
+            stated=stated,
+            named=named,
+            rates=rates,
+            chance=chance,
+            clicked=_most_clicked(own, dimension, named=named),
+        )
+        dimensions.append(_hypotheses([f"{dimension}:{v}" for v in stated], candidates))
+    # Silence is not a signal: an artist who never clicked nor answered may not read, so
+    # what they left unclicked weighs only once they clicked something.
+    seen = (own.seen or ()) if own.has_signal else ()
+    prior, chances, drawn = _posterior(seen, *dimensions, rates=rates, chance=chance)
+    return Taste(
+        mediums={f: q for f, q in chances.items() if f.startswith("medium:")},
+        kinds={f: q for f, q in chances.items() if f.startswith("kind:")},
+        rates=rates,
+        prior=prior,
+        drawn=drawn,
+    )
+
+
+def _hypotheses(stated: list[str], candidates: dict[str, float]) -> list[tuple[frozenset, float]]:
+    """What the artist may like in one dimension, each with its prior chance: what they
+    named; a candidate besides it (joins); or a candidate instead of one they named
+    (replaces). A candidate's share of the group is split evenly between joining and
+    replacing."""
+    total = sum(candidates.values())
+    scale = min(1.0, MAX_TOTAL_SHARE / total) if total else 1.0
+    named = frozenset(stated)
+    hypotheses, kept = [], 1.0
+    for candidate, share in candidates.items():
+        share *= scale
+        kept -= share
+        hypotheses.append((named | {candidate}, share * JOIN_SHARE))
+        for feature in stated:
+            replaced = (named - {feature}) | {candidate}
+            hypotheses.append((replaced, share * (1 - JOIN_SHARE) / len(stated)))
+    hypotheses.append((named, kept))
+    return hypotheses
+
+
+def _most_clicked(own: Rates, dimension: str, *, named: set[str]) -> list[str]:
+    clicked = [
+        (-clicks, feature)
+        for feature, clicks in own.clicks.items()
+        if clicks > 0 and feature.startswith(f"{dimension}:") and feature not in named
+    ]
+    return [feature for _, feature in sorted(clicked)[:OWN_CANDIDATES_PER_DIMENSION]]
+
+
+def _posterior(seen, kinds, mediums, *, rates, chance: random.Random) -> tuple:
+    """Every pair of a kind hypothesis and a medium hypothesis (None: the profile names none,
+    all fit), weighed by its prior and by how likely it makes what the artist clicked and
+    left unclicked: the chance, before and after, that the artist likes each feature, and
+    one pair drawn from the posterior (what the artist may like, for the places that try)."""
+    kinds = kinds or [(frozenset(), 1.0)]
+    mediums = mediums or [(frozenset(), 1.0)]
+    any_kind, any_medium = len(kinds) == 1 and not kinds[0][0], not mediums[0][0]
+    features = sorted({f for liked, _ in kinds + mediums for f in liked})
+    index = {feature: i for i, feature in enumerate(features)}
+    pairs = [(k | m, pk * pm) for k, pk in kinds for m, pm in mediums]
+    liked = np.zeros((len(pairs), len(features)), dtype=bool)
+    for row, (features_liked, _) in enumerate(pairs):
+        liked[row, [index[f] for f in features_liked]] = True
+    prior = np.array([chance for _, chance in pairs])
+    log_weight = np.log(np.maximum(prior, 1e-12))
+    everything = np.ones(len(pairs), dtype=bool)
+    nothing = np.zeros(len(pairs), dtype=bool)
+    for item_features, weight, clicks, extra in seen:
+        kind_fit = everything if any_kind else nothing
+        medium_rows, is_open = [], True
+        for feature in item_features:
+            if feature.startswith("kind:") and not any_kind and feature in index:
+                kind_fit = liked[:, index[feature]]
+            elif feature.startswith("medium:"):
+                is_open = False
+                if feature in index:
+                    medium_rows.append(index[feature])
+        if is_open:
+            rate = np.where(kind_fit, rates["open/named"], rates["open/other"])
+        else:
+            medium_fit = (
+                everything
+                if any_medium
+                else (liked[:, medium_rows].any(axis=1) if medium_rows else nothing)
+            )
+            rate = np.where(
+                medium_fit,
+                np.where(kind_fit, rates["named/named"], rates["named/other"]),
+                np.where(kind_fit, rates["other/named"], rates["other/other"]),
+            )
+        p = np.clip(weight * rate, 1e-4, 0.999)
+        looks_without_click = (0.0 if clicks else 1.0) + extra
+        log_weight += clicks * np.log(p) + looks_without_click * np.log(1 - p)
+    weights = np.exp(log_weight - log_weight.max())
+    before = prior @ liked / prior.sum()
+    after = weights @ liked / weights.sum()
+    row = chance.choices(range(len(pairs)), weights=weights.tolist())[0]
+    return (
+        {feature: float(before[i]) for i, feature in enumerate(features)},
+        {feature: float(after[i]) for i, feature in enumerate(features)},
+        {feature: float(liked[row, i]) for i, feature in enumerate(features)},
+    )
+
+
+def taste_shifts(taste: Taste) -> dict[str, float]:
+    """log2 of how far the artist's own evidence moved each chance from the prior (for the
+    admin's "why it was picked")."""
+    return _log2({f: q / taste.prior[f] for f, q in (taste.mediums | taste.kinds).items()})

@@ -13,14 +13,19 @@ The score is a sum of named parts so the admin can show why an item was picked:
 - discovery: one place in the digest goes to a medium or kind the artist has not named but
   where they or similar artists click more than usual, labelled "you might also like";
 - deadline: soon but not too soon is best; too close to apply is excluded.
+Once anyone has clicked, a profile carries a Taste (digests.learning): mediums and kinds are then
+scored by the clicks an item is expected to earn under the chance the artist likes each, and the
+last places go to a taste drawn from that posterior (see Catalogue._recommend_by_taste).
 Ties break by earlier deadline, then lower id, so the same data always gives the same digest.
 """
 
 import datetime as dt
 from collections import defaultdict
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
+
+from digests.learning import Taste
 
 MEDIUM_MATCH = 3.0  # per medium shared with the profile
 OPEN_TO_ALL_MEDIUMS = 1.0  # the opportunity names no medium: any artist may apply
@@ -30,6 +35,10 @@ REMOTE = 1.0
 # Per doubling of the click rate on a medium or kind: as much as a profile match, so a
 # medium clicked twice as often as usual weighs like one named in the profile.
 LEARNED_PER_DOUBLING = MEDIUM_MATCH
+# A sure fit on both counts (medium and kind liked) earns as many points as a medium and an
+# interest named, when mediums and kinds are scored by the artist's Taste.
+TASTE_POINTS = MEDIUM_MATCH + INTEREST_MATCH
+TRIED_PLACES = 2  # of a digest scored by Taste: the best under a taste drawn from it
 TAG_SHARE = 0.25  # tags say less about an opportunity than its medium or kind
 DISCOVERY_SLOTS = 1  # of each digest of at least DISCOVERY_MIN_LIMIT items
 DISCOVERY_MIN_LIMIT = 3
@@ -96,6 +105,9 @@ class Profile:
     less: frozenset[str] = frozenset()
     # Opportunities already sent in earlier digests: never sent again.
     already_sent: frozenset[int] = frozenset()
+    # The chance the artist likes each medium and kind (digests.learning.Taste): when set,
+    # mediums and kinds are scored by the clicks an item is expected to earn under it.
+    taste: Taste | None = None
 
     @property
     def named(self) -> set[str]:
@@ -168,6 +180,7 @@ class Catalogue:
         self._ineligible_cache: dict[tuple[str, str], np.ndarray] = {}
         self._country_cache: dict[str, np.ndarray] = {}
         self._interest_cache: dict[str, np.ndarray] = {}
+        self._dimension_cache: dict[str, np.ndarray] = {}
 
     def __len__(self):
         return len(self.items)
@@ -203,6 +216,8 @@ class Catalogue:
         """The best `limit` items for this profile, best first; fewer (or none) if few fit."""
         if not self.items:
             return []
+        if profile.taste is not None:
+            return self._recommend_by_taste(profile, limit=limit)
         relevance = np.zeros(len(self.items))
         for medium in profile.mediums:
             relevance[self._posting(f"medium:{medium}")] += MEDIUM_MATCH
@@ -264,6 +279,128 @@ class Catalogue:
             )
             for i in order
         ]
+
+    def _expected_rate(self, taste: Taste) -> np.ndarray:
+        """Per item, the clicks per look it is expected to earn under the artist's Taste."""
+        size = len(self.items)
+        if taste.kinds:
+            kind = np.zeros(size)
+            for feature, chance in taste.kinds.items():
+                kind[self._posting(feature)] = chance
+        else:
+            kind = np.ones(size)
+        if taste.mediums:
+            missed = np.ones(size)
+            for feature, chance in taste.mediums.items():
+                missed[self._posting(feature)] *= 1 - chance
+            medium = 1 - missed
+        else:
+            medium = np.ones(size)
+        rates = taste.rates
+        rate = medium * (kind * rates["named/named"] + (1 - kind) * rates["named/other"])
+        rate += (1 - medium) * (kind * rates["other/named"] + (1 - kind) * rates["other/other"])
+        open_rows = self.open_to_all_mediums
+        rate[open_rows] = kind[open_rows] * rates["open/named"]
+        rate[open_rows] += (1 - kind[open_rows]) * rates["open/other"]
+        return rate
+
+    def _recommend_by_taste(self, profile: Profile, *, limit: int) -> list[Pick]:
+        """Mediums and kinds scored by expected clicks (a sure fit on both counts weighs like a
+        medium and an interest named); tags, location and deadline as in the profile score."""
+        taste = profile.taste
+        rate = self._expected_rate(taste)
+        relevance = TASTE_POINTS * rate / taste.rates["named/named"]
+        # Candidates: what shares a medium, a kind or a tag with the taste or the profile,
+        # and calls open to all mediums (as for the profile score), however low their rate.
+        candidate = np.zeros(len(self.items), dtype=bool)
+        for feature in (*taste.mediums, *taste.kinds):
+            candidate[self._posting(feature)] = True
+        candidate[self.open_to_all_mediums] = True
+        for interest in profile.interests:
+            relevance[self._posting(f"tag:{interest}")] += INTEREST_MATCH * TAG_SHARE
+            candidate[self._posting(f"tag:{interest}")] = True
+        for feature, log_lift in profile.lifts.items():
+            if feature.startswith("tag:"):
+                relevance[self._posting(feature)] += LEARNED_PER_DOUBLING * TAG_SHARE * log_lift
+        candidate[self._ineligible(profile.country, profile.career_stage)] = False
+        if profile.already_sent:
+            sent_rows = [self.row_of[i] for i in profile.already_sent if i in self.row_of]
+            candidate[sent_rows] = False
+        rows = np.flatnonzero(candidate)
+        if rows.size == 0:
+            return []
+        same_country = (
+            self._same_country(profile.country)[rows]
+            if profile.country
+            else np.zeros(rows.size, bool)
+        )
+        score = relevance[rows] + self.deadline_points[rows]
+        score += np.where(same_country, SAME_COUNTRY, np.where(self.remote[rows], REMOTE, 0.0))
+        score = np.round(score, 6)
+        order = self._best(rows, score, limit)
+        if taste.drawn and limit > TRIED_PLACES:
+            # The last places go to the best items under a taste drawn from the posterior:
+            # where the artist's doubt is real, they see what would settle it.
+            drawn = Taste(
+                mediums={f: q for f, q in taste.drawn.items() if f.startswith("medium:")},
+                kinds={f: q for f, q in taste.drawn.items() if f.startswith("kind:")},
+                rates=taste.rates,
+                prior=taste.prior,
+            )
+            if not taste.mediums:
+                drawn = replace(drawn, mediums={})
+            if not taste.kinds:
+                drawn = replace(drawn, kinds={})
+            tried = np.round(
+                TASTE_POINTS * self._expected_rate(drawn)[rows] / taste.rates["named/named"]
+                + score
+                - relevance[rows],
+                6,
+            )
+            keep = order[: limit - TRIED_PLACES]
+            tried[keep] = -np.inf
+            order = keep + [i for i in self._best(rows, tried, TRIED_PLACES) if i not in keep]
+        unnamed = self._unnamed(profile)
+        picks = []
+        for i in order:
+            item = self.items[rows[i]]
+            discovery = bool(unnamed[rows[i]])
+            picks.append(
+                Pick(
+                    item_id=item.id,
+                    score=float(score[i]),
+                    reasons=self.reasons(item, profile, discovery=discovery),
+                    discovery=discovery,
+                )
+            )
+        return picks
+
+    def _unnamed(self, profile: Profile) -> np.ndarray:
+        """Items of a medium, or of a kind, the profile does not name (a call open to all
+        mediums names none): what the digest labels "you might also like"."""
+        unnamed = np.zeros(len(self.items), dtype=bool)
+        kinds_named = [i for i in profile.interests if f"kind:{i}" in self.postings]
+        for dimension, theirs in (
+            ("medium", [f"medium:{m}" for m in profile.mediums] if profile.mediums else None),
+            ("kind", [f"kind:{k}" for k in kinds_named] if kinds_named else None),
+        ):
+            if theirs is None:
+                continue
+            of_dimension = self._of_dimension(dimension)
+            names_theirs = np.zeros(len(self.items), dtype=bool)
+            for feature in theirs:
+                names_theirs[self._posting(feature)] = True
+            unnamed |= of_dimension & ~names_theirs
+        return unnamed
+
+    def _of_dimension(self, dimension: str) -> np.ndarray:
+        if dimension not in self._dimension_cache:
+            rows = np.zeros(len(self.items), dtype=bool)
+            for feature, posting in self.postings.items():
+                if feature.startswith(f"{dimension}:"):
+                    rows[posting] = True
+            self._dimension_cache[dimension] = rows
+        return self._dimension_cache[dimension]
 
     def _discoveries(self, profile: Profile) -> np.ndarray:
         """Items whose medium, or whose kind, the profile does not name (a call open to all

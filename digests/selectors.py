@@ -17,12 +17,16 @@ from digests.learning import (
     TastePriors,
     artist_exploration,
     artist_lifts,
+    artist_taste,
     profile_fit,
     profile_groups,
+    taste_shifts,
 )
 from digests.models import DigestEmail, DigestItem, Opportunity, OpportunitySource
 from digests.recommender import Item, Profile, named_features
 from proletto.lookups import AnyOf
+
+OPPORTUNITY_KINDS = frozenset(Opportunity.Kind.values)
 
 
 def open_opportunities(*, now=None) -> QuerySet[Opportunity]:
@@ -209,7 +213,7 @@ def digest_profiles(users: list[dict], *, priors: TastePriors, now) -> dict[int,
         AnyOf(F("digest__user_id"), user_ids)
     ).values_list("digest__user_id", "opportunity_id"):
         sent[user_id].add(opportunity_id)
-    rates: dict[int, Rates] = defaultdict(Rates)
+    rates: dict[int, Rates] = defaultdict(lambda: Rates(seen=[]))
     if settings.DIGEST_LEARNING:
         stated = {user["id"]: (user["mediums"] or (), user["interests"] or ()) for user in users}
         seen = _seen_items(now=now).filter(AnyOf(F("digest__user_id"), user_ids))
@@ -220,17 +224,32 @@ def digest_profiles(users: list[dict], *, priors: TastePriors, now) -> dict[int,
         mediums = frozenset(user["mediums"] or ())
         interests = frozenset(user["interests"] or ())
         own = rates[user["id"]]
-        lifts, explore = {}, {}
+        lifts, explore, taste = {}, {}, None
         if settings.DIGEST_LEARNING:
             groups = profile_groups(mediums=mediums, interests=interests)
-            lifts = artist_lifts(own, groups=groups, priors=priors)
             named = named_features(mediums=mediums, interests=interests)
             # Seeded per artist and week: the same run twice gives the same digest.
             chance = random.Random(f"{user['id']}:{now.date().isocalendar()[:2]}")
-            explore = artist_exploration(
-                lifts, groups=groups, named=named, priors=priors, chance=chance
+            taste = artist_taste(
+                own,
+                mediums=sorted(mediums),
+                kinds=sorted(i for i in interests if i in OPPORTUNITY_KINDS),
+                named=named,
+                priors=priors,
+                chance=chance,
             )
+            lifts = artist_lifts(own, groups=groups, priors=priors)
+            if taste is None:
+                explore = artist_exploration(
+                    lifts, groups=groups, named=named, priors=priors, chance=chance
+                )
+            else:
+                # Mediums and kinds come from the Taste; the lifts say why, tags still count.
+                lifts = {f: v for f, v in lifts.items() if f.startswith("tag:")}
+                lifts |= taste_shifts(taste)
+                explore = {f: 1.0 for f in taste.prior if f not in named}
         profiles[user["id"]] = Profile(
+            taste=taste,
             user_id=user["id"],
             mediums=mediums,
             interests=interests,

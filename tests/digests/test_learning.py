@@ -1,6 +1,8 @@
 """Rates, not counts: what the learner makes of impressions, clicks and answers."""
 
-from digests.learning import Rates, TastePriors, artist_lifts, profile_groups
+import random
+
+from digests.learning import Rates, TastePriors, artist_lifts, artist_taste, profile_groups
 
 PAINTERS = profile_groups(mediums={"painting"}, interests=set())
 SCULPTORS = profile_groups(mediums={"sculpture"}, interests=set())
@@ -71,3 +73,53 @@ def test_more_like_this_raises_a_feature_more_than_a_click():
     assert artist_lifts(asked, groups=PAINTERS, priors=priors)["kind:grant"] > artist_lifts(
         clicked, groups=PAINTERS, priors=priors
     ).get("kind:grant", 0.0)
+
+
+def painters_and_their_neighbour_kind() -> TastePriors:
+    """Painters looking for open calls click residencies far above usual; everything else
+    is clicked as usual."""
+    painters = Rates()
+    for shown in range(200):
+        painters.add(PAINTING, fit="named/named", position=1, clicked=shown % 4 == 0)
+        painters.add(
+            ["medium:painting", "kind:grant"],
+            fit="named/other",
+            position=1,
+            clicked=shown % 10 == 0,
+        )
+        painters.add(
+            ["medium:painting", "kind:residency"],
+            fit="named/other",
+            position=1,
+            clicked=shown % 4 == 0,
+        )
+    return TastePriors({"medium:painting": painters, "interest:open_call": painters})
+
+
+def taste_of(rates: Rates):
+    return artist_taste(
+        rates,
+        mediums=["painting"],
+        kinds=["open_call"],
+        named={"medium:painting", "kind:open_call", "tag:open_call"},
+        priors=painters_and_their_neighbour_kind(),
+        chance=random.Random(1),
+    )
+
+
+def test_the_group_names_the_unnamed_kind_an_artist_may_like_instead():
+    taste = taste_of(Rates(seen=[]))
+    assert set(taste.kinds) == {"kind:open_call", "kind:residency"}
+    assert taste.kinds["kind:open_call"] > taste.kinds["kind:residency"] > 0
+
+
+def test_an_artist_who_ignores_the_named_kind_and_clicks_the_neighbour_is_believed():
+    own = Rates(seen=[])
+    for week in range(4):
+        for position in range(1, 5):
+            own.add(PAINTING, fit="named/named", position=position, clicked=False)
+        own.add(
+            ["medium:painting", "kind:residency"], fit="named/other", position=5, clicked=week > 0
+        )
+    taste = taste_of(own)
+    assert taste.kinds["kind:residency"] > taste.kinds["kind:open_call"]

@@ -1,5 +1,6 @@
 import datetime as dt
 
+from digests.learning import Taste
 from digests.recommender import Catalogue, Item, Profile
 
 TODAY = dt.date(2026, 11, 23)
@@ -135,3 +136,35 @@ def test_each_pick_says_why_it_was_picked():
         "interest: residency",
         "deadline in 30 days",
     )
+
+
+def test_with_a_taste_an_unnamed_kind_the_artist_likes_outranks_the_named_one():
+    items = [
+        Item(i, "open_call", frozenset({"painting"}), frozenset(), "", False, days(20))
+        for i in range(1, 4)
+    ] + [Item(9, "residency", frozenset({"painting"}), frozenset(), "", False, days(40))]
+    rates = {
+        "named/named": 0.3,
+        "named/other": 0.1,
+        "other/named": 0.08,
+        "other/other": 0.01,
+        "open/named": 0.1,
+        "open/other": 0.01,
+    }
+    taste = Taste(
+        mediums={"medium:painting": 0.9},
+        kinds={"kind:open_call": 0.2, "kind:residency": 0.8},
+        rates=rates,
+        prior={"medium:painting": 0.9, "kind:open_call": 0.8, "kind:residency": 0.3},
+    )
+    profile = Profile(
+        user_id=1,
+        mediums=frozenset({"painting"}),
+        interests=frozenset({"open_call"}),
+        taste=taste,
+        explore={"kind:residency": 1.0},
+    )
+    picks = Catalogue(items, today=TODAY).recommend(profile, limit=3)
+    assert picks[0].item_id == 9
+    assert picks[0].discovery
+    assert picks[0].reasons[0] == "you might also like: residency"
