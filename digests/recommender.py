@@ -108,7 +108,8 @@ def named_features(*, mediums, interests) -> set[str]:
     )
 
 
-# Cached: a run asks for the same items' and profiles' features for every pick it explains.
+# Cached: a run asks for the same items' and profiles' features for every pick it explains
+# (profiles mostly differ: only the recent ones are kept).
 @functools.lru_cache(maxsize=8192)
 def _item_features(mediums: frozenset, tags: frozenset, kind: str) -> frozenset[str]:
     return frozenset(
@@ -118,7 +119,7 @@ def _item_features(mediums: frozenset, tags: frozenset, kind: str) -> frozenset[
     )
 
 
-@functools.lru_cache(maxsize=8192)
+@functools.lru_cache(maxsize=1024)
 def _named_features(mediums: frozenset, interests: frozenset) -> frozenset[str]:
     return frozenset(named_features(mediums=mediums, interests=interests))
 
