@@ -4,8 +4,9 @@ with nothing else.
 floor_picks() reads back what a digest run chose (each reader's profile fields and picks);
 floor_run() then, batch by batch as the digest does, takes the rows' ids from the
 sequences, renders every email (signed links, filled frames: the digest's own rendering
-code) and COPies the digest, item and outbox rows, one commit a batch. No scoring, no
-consent or suppression reads, no validation, no ORM: what any digest must at least do.
+code) and COPies the digest, item and outbox rows (proletto.bulk.rows_insert, binary where the
+columns allow it, as the digest does), one commit a batch. No scoring, no consent or
+suppression reads, no validation, no ORM: what any digest must at least do.
 """
 
 import json
@@ -13,9 +14,8 @@ import time
 from collections import defaultdict
 
 from django.contrib.auth import get_user_model
-from django.db import connection, transaction
+from django.db import transaction
 from django.db.models import JSONField
-from psycopg import sql
 
 from digests import selectors
 from digests.models import DigestEmail, DigestItem
@@ -24,7 +24,7 @@ from digests.rendering import DIGEST_TEMPLATE, DigestCards, DigestFrames
 from digests.services.digest_batch import DIGEST_FIELDS, ITEM_FIELDS
 from digests.services.digest_email import digest_email_for_picks
 from outreach.models import Category, EmailOutbox
-from proletto.bulk import ids_reserve
+from proletto.bulk import ids_reserve, rows_insert
 
 BATCH = 1000
 
@@ -91,10 +91,16 @@ def floor_run(picks: list[tuple], *, now) -> dict:
                     "next_attempt_at": now,
                 }
             )
-        with transaction.atomic(), connection.cursor() as cursor:
-            _copy(cursor, DigestEmail, DIGEST_FIELDS, digests)
-            _copy(cursor, DigestItem, ITEM_FIELDS, items)
-            _copy(cursor, EmailOutbox, list(outbox_blank), [list(row.values()) for row in emails])
+        # proletto.bulk's COPY, as the digest writes: binary where the columns allow it.
+        with transaction.atomic():
+            rows_insert(DigestEmail, DIGEST_FIELDS, digests)
+            rows_insert(DigestItem, ITEM_FIELDS, items, json_text=True)
+            rows_insert(
+                EmailOutbox,
+                list(outbox_blank),
+                [list(row.values()) for row in emails],
+                json_text=True,
+            )
             copied = time.perf_counter()
         commit_seconds += time.perf_counter() - copied
     return {"commit_seconds": commit_seconds}
@@ -111,15 +117,3 @@ def _blank(model, now) -> dict:
         else:
             blank[field.attname] = field.get_default()
     return blank
-
-
-def _copy(cursor, model, columns, rows: list) -> None:
-    statement = sql.SQL("COPY {table} ({columns}) FROM STDIN").format(
-        table=sql.Identifier(model._meta.db_table),
-        columns=sql.SQL(", ").join(
-            sql.Identifier(model._meta.get_field(name).column) for name in columns
-        ),
-    )
-    with cursor.copy(statement) as copy:
-        for row in rows:
-            copy.write_row(row)

@@ -20,6 +20,7 @@ Ties break by earlier deadline, then lower id, so the same data always gives the
 """
 
 import datetime as dt
+import functools
 from collections import defaultdict
 from dataclasses import dataclass, field, replace
 
@@ -77,12 +78,8 @@ class Item:
     eligible_stages: frozenset[str] = frozenset()
 
     @property
-    def features(self) -> set[str]:
-        return (
-            {f"medium:{m}" for m in self.mediums}
-            | {f"tag:{t}" for t in self.tags}
-            | ({f"kind:{self.kind}"} if self.kind else set())
-        )
+    def features(self) -> frozenset[str]:
+        return _item_features(self.mediums, self.tags, self.kind)
 
 
 @dataclass(frozen=True)
@@ -110,8 +107,8 @@ class Profile:
     taste: Taste | None = None
 
     @property
-    def named(self) -> set[str]:
-        return named_features(mediums=self.mediums, interests=self.interests)
+    def named(self) -> frozenset[str]:
+        return _named_features(self.mediums, self.interests)
 
 
 def named_features(*, mediums, interests) -> set[str]:
@@ -121,6 +118,22 @@ def named_features(*, mediums, interests) -> set[str]:
         | {f"kind:{i}" for i in interests}
         | {f"tag:{i}" for i in interests}
     )
+
+
+# Cached: a run asks for the same items' and profiles' features for every pick it explains
+# (profiles mostly differ: only the recent ones are kept).
+@functools.lru_cache(maxsize=8192)
+def _item_features(mediums: frozenset, tags: frozenset, kind: str) -> frozenset[str]:
+    return frozenset(
+        {f"medium:{m}" for m in mediums}
+        | {f"tag:{t}" for t in tags}
+        | ({f"kind:{kind}"} if kind else set())
+    )
+
+
+@functools.lru_cache(maxsize=1024)
+def _named_features(mediums: frozenset, interests: frozenset) -> frozenset[str]:
+    return frozenset(named_features(mediums=mediums, interests=interests))
 
 
 @dataclass(frozen=True)

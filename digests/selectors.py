@@ -214,7 +214,8 @@ def digest_profiles(users: list[dict], *, priors: TastePriors, now) -> dict[int,
     ).values_list("digest__user_id", "opportunity_id"):
         sent[user_id].add(opportunity_id)
     rates: dict[int, Rates] = defaultdict(lambda: Rates(seen=[]))
-    if settings.DIGEST_LEARNING:
+    learning = settings.DIGEST_LEARNING  # read once: a lazy settings read costs per user
+    if learning:
         stated = {user["id"]: (user["mediums"] or (), user["interests"] or ()) for user in users}
         seen = _seen_items(now=now).filter(AnyOf(F("digest__user_id"), user_ids))
         for user_id, *shown in seen.values_list("digest__user_id", *_LEARNING_FIELDS):
@@ -225,7 +226,7 @@ def digest_profiles(users: list[dict], *, priors: TastePriors, now) -> dict[int,
         interests = frozenset(user["interests"] or ())
         own = rates[user["id"]]
         lifts, explore, taste = {}, {}, None
-        if settings.DIGEST_LEARNING:
+        if learning:
             groups = profile_groups(mediums=mediums, interests=interests)
             named = named_features(mediums=mediums, interests=interests)
             # Seeded per artist and week: the same run twice gives the same digest.

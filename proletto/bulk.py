@@ -17,7 +17,9 @@ from collections.abc import Iterable, Sequence
 
 from django.db import connection, transaction
 from django.db.models import JSONField
-from psycopg import sql
+from psycopg import postgres, sql
+from psycopg.adapt import Dumper
+from psycopg.pq import Format
 
 
 def rows_insert(
@@ -173,19 +175,58 @@ def objs_insert_ignoring_conflicts(objs: Sequence, *, key: str) -> dict | None:
     return inserted
 
 
+# psycopg's binary dumper of each column type COPY may write in binary (a value goes as it
+# is, with no text escaping); a character column of any length is written as text.
+_BINARY_TYPES = {
+    "bigint": "int8",
+    "integer": "int4",
+    "smallint": "int2",
+    "double precision": "float8",
+    "boolean": "bool",
+    "text": "text",
+    "varchar": "text",
+    "timestamp with time zone": "timestamptz",
+    "date": "date",
+    "jsonb": "jsonb",
+}
+
+
+class _JsonTextBinaryDumper(Dumper):
+    """jsonb in COPY's binary format from JSON text: the format's version byte, then the text."""
+
+    format = Format.BINARY
+    oid = postgres.types["jsonb"].oid
+
+    def dump(self, obj):
+        return b"\x01" + obj.encode()
+
+
 def _copy(
     cursor, table: str, model_fields: Sequence, rows: Iterable[Sequence], *, json_text=False
 ) -> None:
-    statement = sql.SQL("COPY {table} ({columns}) FROM STDIN").format(
-        table=sql.Identifier(table),
-        columns=sql.SQL(", ").join(sql.Identifier(field.column) for field in model_fields),
-    )
     # psycopg writes strings, numbers, dates and None as they are; JSON needs its field's
     # adapter. Preparing every value through its field cost more than the COPY itself.
     json_columns = [
         i for i, field in enumerate(model_fields) if isinstance(field, JSONField) and not json_text
     ]
+    # In COPY's binary format a long text (a rendered email) is sent as it is, where the
+    # text format escapes it byte by byte: a fifth of the CPU for the digest's emails. Used
+    # when every column has a binary dumper and JSON comes as text.
+    types = [
+        _BINARY_TYPES.get(field.cast_db_type(connection).split("(")[0]) for field in model_fields
+    ]
+    binary = not json_columns and None not in types
+    statement = sql.SQL("COPY {table} ({columns}) FROM STDIN{binary}").format(
+        table=sql.Identifier(table),
+        columns=sql.SQL(", ").join(sql.Identifier(field.column) for field in model_fields),
+        binary=sql.SQL(" (FORMAT BINARY)" if binary else ""),
+    )
     with cursor.copy(statement) as copy:
+        if binary:
+            if "jsonb" in types:
+                # This cursor's own adapters: JSON elsewhere is dumped as usual.
+                cursor.adapters.register_dumper(None, _JsonTextBinaryDumper)
+            copy.set_types(types)
         for row in rows:
             if json_columns:
                 row = list(row)

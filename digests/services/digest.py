@@ -20,6 +20,7 @@ from outreach.models import Category
 from outreach.selectors import suppression_for
 from outreach.services.outbox import OutboxDraft, email_render, outbox_enqueue_many
 from proletto.bulk import rows_insert
+from proletto.gc_relaxed import gc_relaxed
 from proletto.write_behind import WriteBehind
 
 
@@ -36,31 +37,38 @@ def digests_send_due(*, now=None, batch_size: int = 1000) -> dict:
     counts = {"users": 0, "queued": 0, "skipped": 0, "taken_by_other_run": 0}
     by_week = weeks.due_zones_by_week(selectors.digest_candidate_zones(now=now), now)
     if by_week:
-        catalogue = Catalogue(selectors.catalogue_items(now=now), today=now.date())
-        run = DigestRun(
-            catalogue=catalogue,
-            general=GeneralPicks(catalogue, clicks=selectors.opportunity_click_counts(now=now)),
-            priors=selectors.taste_priors(now=now),
-            run_id=uuid.uuid4().hex,
-            now=now,
-        )
-        batches = _recipient_batches(by_week=by_week, now=now, batch_size=batch_size)
-        if connection.vendor == "postgresql" and not connection.in_atomic_block:
-            with WriteBehind(digest_batch_write) as writer:
-                for week, users in batches:
-                    writer.submit(digest_batch_build(run=run, week=week, users=users))
-            results = writer.results
-        else:
-            results = []
-            for week, users in batches:
-                # On SQLite the ids are taken under this transaction's write lock.
-                with transaction.atomic():
-                    batch = digest_batch_build(run=run, week=week, users=users)
-                    results.append(digest_batch_write(batch))
+        # A run allocates millions of short-lived containers: see proletto/gc_relaxed.py.
+        with gc_relaxed():
+            results = _digests_run(by_week=by_week, now=now, batch_size=batch_size)
         for result in results:
             for key, value in result.items():
                 counts[key] += value
     return counts
+
+
+def _digests_run(*, by_week: dict, now, batch_size: int) -> list[dict]:
+    """The counts of each batch of the run (digest_batch_write's)."""
+    catalogue = Catalogue(selectors.catalogue_items(now=now), today=now.date())
+    run = DigestRun(
+        catalogue=catalogue,
+        general=GeneralPicks(catalogue, clicks=selectors.opportunity_click_counts(now=now)),
+        priors=selectors.taste_priors(now=now),
+        run_id=uuid.uuid4().hex,
+        now=now,
+    )
+    batches = _recipient_batches(by_week=by_week, now=now, batch_size=batch_size)
+    if connection.vendor == "postgresql" and not connection.in_atomic_block:
+        with WriteBehind(digest_batch_write) as writer:
+            for week, users in batches:
+                writer.submit(digest_batch_build(run=run, week=week, users=users))
+        return writer.results
+    results = []
+    for week, users in batches:
+        # On SQLite the ids are taken under this transaction's write lock.
+        with transaction.atomic():
+            batch = digest_batch_build(run=run, week=week, users=users)
+            results.append(digest_batch_write(batch))
+    return results
 
 
 def _recipient_batches(*, by_week: dict, now, batch_size: int):

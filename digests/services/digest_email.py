@@ -14,9 +14,11 @@ from proletto.vocabulary import MEDIUMS
 
 
 @functools.lru_cache(maxsize=32)
-def _link_template(name: str, site_url: str) -> str:
-    # reverse() once per URL name and run: the token is the only part that varies.
-    return site_url + reverse(name, args=["TOKEN"])
+def _link_around(site_url: str, name: str, *args: str) -> tuple[str, str]:
+    # reverse() once per URL and run: a link is the text before the token, the token and the
+    # text after it.
+    before, after = reverse(name, args=[*args, "TOKEN"]).split("TOKEN")
+    return site_url + before, after
 
 
 @functools.lru_cache(maxsize=4)
@@ -24,17 +26,9 @@ def _view_all_url(site_url: str) -> str:
     return site_url + reverse("digests:opportunities")
 
 
-def _link(name: str, token: str) -> str:
-    return _link_template(name, settings.SITE_URL).replace("TOKEN", token)
-
-
-@functools.lru_cache(maxsize=8)
-def _feedback_link_template(signal: str, site_url: str) -> str:
-    return site_url + reverse("digests:feedback", args=[signal, "TOKEN"])
-
-
-def _feedback_link(signal: str, token: str) -> str:
-    return _feedback_link_template(signal, settings.SITE_URL).replace("TOKEN", token)
+def _link(name: str, token: str, *, site_url: str) -> str:
+    before, after = _link_around(site_url, name)
+    return before + token + after
 
 
 def digest_email_context(
@@ -53,28 +47,29 @@ def digest_email_context(
     start), and the email says so and invites the reader to complete their profile.
     `discovery_ids`: items labelled "you might also like" (a medium or kind not in the profile).
     """
-    unsubscribe_url = _link("digests:unsubscribe", tokens.unsubscribe_token(user["id"]))
+    site_url = settings.SITE_URL
+    unsubscribe_url = _link(
+        "digests:unsubscribe", tokens.unsubscribe_token(user["id"]), site_url=site_url
+    )
+    click = _link_around(site_url, "digests:click")
+    more = _link_around(site_url, "digests:feedback", "more")
+    less = _link_around(site_url, "digests:feedback", "less")
     items = []
     for opportunity_id in opportunity_ids:
         card = cards[opportunity_id]
         if digest_id is None:
             click_url = card.url
-            more_url = _feedback_link("more", tokens.REDACTED)
-            less_url = _feedback_link("less", tokens.REDACTED)
+            more_token = less_token = tokens.REDACTED
         else:
-            click_url = _link("digests:click", tokens.click_token(digest_id, opportunity_id))
-            more_url = _feedback_link(
-                "more", tokens.feedback_token(digest_id, opportunity_id, "more")
-            )
-            less_url = _feedback_link(
-                "less", tokens.feedback_token(digest_id, opportunity_id, "less")
-            )
+            click_url = click[0] + tokens.click_token(digest_id, opportunity_id) + click[1]
+            more_token = tokens.feedback_token(digest_id, opportunity_id, "more")
+            less_token = tokens.feedback_token(digest_id, opportunity_id, "less")
         items.append(
             card.fill(
                 click_url=click_url,
                 deadline_label=cards.deadline_label(card, user["timezone"]),
-                more_url=more_url,
-                less_url=less_url,
+                more_url=more[0] + more_token + more[1],
+                less_url=less[0] + less_token + less[1],
                 discovery=opportunity_id in discovery_ids,
             )
         )
@@ -84,12 +79,14 @@ def digest_email_context(
         "items": items,
         "general_picks": general,
         "profile_url": settings.DIGEST_PROFILE_URL,
-        "view_all_url": _view_all_url(settings.SITE_URL),
+        "view_all_url": _view_all_url(site_url),
         "unsubscribe_url": unsubscribe_url,
         "preferences_url": preferences_url(user["id"]),
         "footer_address": settings.EMAIL_FOOTER_ADDRESS,
         "open_pixel_url": (
-            _link("digests:open", tokens.open_token(digest_id)) if digest_id is not None else ""
+            _link("digests:open", tokens.open_token(digest_id), site_url=site_url)
+            if digest_id is not None
+            else ""
         ),
     }
     # RFC 8058 one-click unsubscribe: mail clients POST to this URL with no cookie.

@@ -24,6 +24,8 @@ Status = EmailOutbox.Status
 # RFC 5322 field names: printable ASCII except the colon.
 HEADER_NAME = re.compile(r"^[!-9;-~]+$")
 TEMPLATE_NAME = re.compile(r"^[a-z0-9_\-]+(/[a-z0-9_\-]+)*$")
+# Category.values builds a new list on every read: checked once per email in batches.
+CATEGORIES = frozenset(Category.values)
 
 
 def outbox_enqueue(
@@ -49,7 +51,7 @@ def outbox_enqueue(
         return existing
 
     address = _clean_address(recipient)
-    if category not in Category.values:
+    if category not in CATEGORIES:
         raise OutboxError(
             f"unknown email category {category!r}: use one of {', '.join(Category.values)}"
         )
@@ -196,7 +198,7 @@ def _draft_clean(draft: OutboxDraft) -> tuple[str, str, str, str, dict]:
     OutboxError for the first thing wrong with it."""
     if not draft.idempotency_key or len(draft.idempotency_key) > 255:
         raise OutboxError("idempotency_key must be 1 to 255 characters")
-    if draft.category not in Category.values:
+    if draft.category not in CATEGORIES:
         raise OutboxError(
             f"unknown email category {draft.category!r}: use one of {', '.join(Category.values)}"
         )

@@ -2,6 +2,8 @@ import pytest
 from django.core import signing
 
 from digests import tokens
+from proletto.preferences_link import PREFERENCES_SALT, preferences_token, read_preferences_token
+from proletto.signing import signer
 
 
 def test_an_unsubscribe_token_names_its_user():
@@ -41,3 +43,25 @@ def test_garbage_is_refused_with_a_clear_error():
 )
 def test_tokens_are_signed_exactly_as_djangos_signer_signs(make, salt, value):
     assert make() == signing.Signer(salt=salt).sign(value)
+
+
+@pytest.mark.parametrize("value", ["", "7", "12.3456", "x" * 64, "y" * 200, "été ✓"])
+def test_the_fast_signer_signs_any_value_exactly_as_djangos_signer(value):
+    # Values shorter and longer than SHA-256's 64-byte block, and non-ASCII text.
+    assert signer("tests.any-value").sign(value) == signing.Signer(salt="tests.any-value").sign(
+        value
+    )
+
+
+@pytest.mark.parametrize("signal", ["more", "less"])
+def test_feedback_tokens_are_signed_as_djangos_signer_and_read_back(signal):
+    token = tokens.feedback_token(12, 3456, signal)
+    assert token == signing.Signer(salt=tokens.FEEDBACK_SALTS[signal]).sign("12.3456")
+    assert tokens.read_feedback_token(token, signal) == (12, 3456)
+
+
+def test_a_preferences_token_is_signed_as_djangos_timestamp_signer_and_read_back(monkeypatch):
+    monkeypatch.setattr(signing.time, "time", lambda: 1_800_000_000.0)
+    token = preferences_token(789)
+    assert token == signing.TimestampSigner(salt=PREFERENCES_SALT).sign("789")
+    assert read_preferences_token(token) == 789

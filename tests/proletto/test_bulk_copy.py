@@ -1,0 +1,37 @@
+import json
+
+import pytest
+from django.utils import timezone
+
+from outreach.models import Category, EmailOutbox
+from outreach.services.outbox import OutboxDraft, outbox_rows
+from proletto.bulk import ids_reserve, rows_insert
+
+pytestmark = pytest.mark.django_db
+
+# What COPY's text format must escape, and what a rendered email holds.
+AWKWARD = 'tab\there, line\nbreak, back\\slash, \\N, "quotes", été ✓ <b>&amp;</b>\r\n' * 50
+
+
+def test_copied_rows_read_back_exactly_as_given():
+    now = timezone.now().replace(microsecond=123456)
+    draft = OutboxDraft(
+        recipient="giulia@artists.test",
+        template="weekly_digest",
+        context={},
+        category=Category.TRANSACTIONAL,
+        idempotency_key="copy:1",
+        headers={"X-Note": 'a "quoted" \\ value é'},
+        rendered=("Your week", AWKWARD, f"<p>{AWKWARD}</p>"),
+    )
+    fields, rows = outbox_rows([draft], ids=ids_reserve(EmailOutbox, 1), refusals=[""])
+    rows[0][fields.index("next_attempt_at")] = now
+    rows[0][fields.index("claimed_at")] = None
+    rows[0][fields.index("priority")] = -3
+    rows_insert(EmailOutbox, fields, rows, json_text=True)
+
+    stored = EmailOutbox.objects.get(idempotency_key="copy:1")
+    assert (stored.body_text, stored.body_html) == (AWKWARD, f"<p>{AWKWARD}</p>")
+    assert stored.headers == json.loads(rows[0][fields.index("headers")])
+    assert (stored.next_attempt_at, stored.claimed_at, stored.priority) == (now, None, -3)
+    assert stored.created_at.tzinfo is not None
