@@ -2,9 +2,12 @@
 
     .venv/bin/python bench/digest.py [--users 10000] [--opportunities 2000] [--repeat 2]
                                      [--naive-sample 300] [--memory-users 100000]
+                                     [--history-weeks 4]
 
 Builds N Pro artists and M open opportunities in a throwaway database (test_<name> of
-BENCH_DATABASE_URL, PostgreSQL by default), then measures in one run:
+BENCH_DATABASE_URL, PostgreSQL by default), with --history-weeks past weekly digests per
+artist (bench/digest_history.py: opened, clicked, "more"/"not for me", so the recommender's
+learning runs; 0: no history, the profile alone), then measures in one run:
 
 - batched: `digests.services.digest.digests_send_due`, the job's service, from start until
   every digest is queued in the outbox: users/s and queries per 1,000 users;
@@ -14,8 +17,9 @@ BENCH_DATABASE_URL, PostgreSQL by default), then measures in one run:
   checks). The digest's figure is given as a share of it;
 - before #23: the digest's batch path as it was before issue #23 (bench/digest_before_23.py),
   each batch picked, rendered and written in turn;
-- batched, floor and before #23 run --repeat times each, interleaved, on emptied tables; the
-  best run of each is kept (the machine is shared), with its process CPU time;
+- batched, floor and before #23 run --repeat times each, interleaved, on tables emptied of
+  all but the history (the same history for all three); the best run of each is kept (the
+  machine is shared), with its process CPU time;
 - naive (the baseline): one user at a time with ORM queries per user, every opportunity
   scored in Python, one digest, its items and one outbox row saved per user. It runs on
   --naive-sample users and its rate is per user (said so in the output);
@@ -50,6 +54,12 @@ from django.test.utils import CaptureQueriesContext, setup_databases, teardown_d
 
 from bench.digest_before_23 import digests_send_due_before_23  # noqa: E402
 from bench.digest_floor import floor_picks, floor_run  # noqa: E402
+from bench.digest_history import (  # noqa: E402
+    history_bounds,
+    learning_stats,
+    seed_history,
+    taste_stats,
+)
 from billing.models import Plan, Subscription  # noqa: E402
 from digests.models import DigestEmail, DigestItem, Opportunity  # noqa: E402
 from digests.services.digest import digests_send_due  # noqa: E402
@@ -135,7 +145,14 @@ def build_users(start: int, count: int, plan: Plan, rng: random.Random) -> None:
         )
 
 
+HISTORY: dict = {}  # highest id per digest table after the history was seeded (none: empty)
+
+
 def clear_digests() -> None:
+    """Back to the state before a measured run: the history only, if any."""
+    if HISTORY:
+        clear_above_history()
+        return
     if connection.vendor == "postgresql":
         # Each measured run starts from empty tables, not from the dead rows of the last.
         with connection.cursor() as cursor:
@@ -146,6 +163,17 @@ def clear_digests() -> None:
     DigestItem.objects.all().delete()
     DigestEmail.objects.all().delete()
     EmailOutbox.objects.all().delete()
+
+
+def clear_above_history() -> None:
+    DigestItem.objects.filter(pk__gt=HISTORY[DigestItem]).delete()
+    DigestEmail.objects.filter(pk__gt=HISTORY[DigestEmail]).delete()
+    EmailOutbox.objects.filter(pk__gt=HISTORY[EmailOutbox]).delete()
+    if connection.vendor == "postgresql":
+        # The deleted rows' space is reused and the planner sees the tables as they are.
+        with connection.cursor() as cursor:
+            for model in (DigestItem, DigestEmail, EmailOutbox):
+                cursor.execute(f"VACUUM ANALYZE {model._meta.db_table}")
 
 
 def cpu_seconds() -> float:
@@ -247,7 +275,15 @@ def main() -> None:
         default=100_000,
         help="second size for the flat-memory check (0 to skip)",
     )
+    parser.add_argument(
+        "--history-weeks",
+        type=int,
+        default=4,
+        help="past weekly digests per artist, read by the learning recommender (0: none)",
+    )
     args = parser.parse_args()
+    if not 0 <= args.history_weeks <= 26:
+        parser.error("--history-weeks must be between 0 and 26 (the learning window)")
     rng = random.Random(42)
 
     old_config = setup_databases(verbosity=0, interactive=False)
@@ -255,11 +291,19 @@ def main() -> None:
         plan = Plan.objects.create(code="pro", name="Pro", monthly_credits=50, is_pro=True)
         build_catalogue(args.opportunities, rng)
         build_users(0, args.users, plan, rng)
+        history = {}
+        if args.history_weeks:
+            started = time.perf_counter()
+            history = seed_history(weeks_back=args.history_weeks, now=NOW, rng=rng)
+            history["seconds"] = round(time.perf_counter() - started, 1)
+            HISTORY.update(history_bounds())
+        tastes = taste_stats(now=NOW, sample=1000)
 
         runs = {"batched": [], "floor": [], "before_23": []}
         for _ in range(args.repeat):
             runs["before_23"].append(timed(lambda: {"counts": digests_send_due_before_23(now=NOW)}))
             runs["batched"].append(timed(run_batched))
+            learned = learning_stats()
             picks = floor_picks()
             runs["floor"].append(timed(lambda picks=picks: floor_run(picks, now=NOW)))
         batched, floor, before = (best(runs[name]) for name in ("batched", "floor", "before_23"))
@@ -283,6 +327,10 @@ def main() -> None:
             "database": connection.vendor,
             "users": args.users,
             "opportunities": args.opportunities,
+            "history_weeks": args.history_weeks,
+            "history": history,
+            "taste_sample": tastes,
+            "learned_picks": learned,
             "digests_written": queued,
             "batched_seconds": round(batched["seconds"], 3),
             "batched_users_per_second": round(users_per_second, 1),
@@ -321,7 +369,20 @@ def main() -> None:
 
     print(
         f"digest: {args.users} Pro users, {args.opportunities} open opportunities "
-        f"({result['database']})"
+        f"({result['database']}), {args.history_weeks} weeks of history"
+    )
+    if history:
+        print(
+            f"  history: {history['digests']} digests, {history['opened']} opened, "
+            f"{history['clicks']} clicks on {history['looks']} looks "
+            f"({history['clicks'] / max(history['looks'], 1):.1%}), "
+            f"{history['feedback']} feedback (seeded in {history['seconds']} s)"
+        )
+    print(
+        f"  learning: of {tastes['artists']} artists, {tastes['with_taste']} have a Taste, "
+        f"{tastes['with_unnamed_candidate']} weigh an unnamed medium or kind; of "
+        f"{learned['users']} digests, {learned['learned']} carry a learned reason, "
+        f'{learned["discovery"]} a "you might also like" pick'
     )
     print(
         f"  batched: {result['batched_users_per_second']} users/s "

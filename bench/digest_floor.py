@@ -17,6 +17,7 @@ from django.contrib.auth import get_user_model
 from django.db import transaction
 from django.db.models import JSONField
 
+from bench.digest_history import HISTORY_RUN
 from digests import selectors
 from digests.models import DigestEmail, DigestItem
 from digests.recommender import Pick
@@ -30,17 +31,20 @@ BATCH = 1000
 
 
 def floor_picks() -> list[tuple]:
-    """(week, user's PROFILE_FIELDS dict, picks) of every queued digest, by user id."""
+    """(week, user's PROFILE_FIELDS dict, picks) of every digest the run queued (not the
+    bench's history: bench/digest_history.py), by user id."""
     picks = defaultdict(list)
-    items = DigestItem.objects.order_by("digest__user_id", "position").values_list(
-        "digest__user_id", "opportunity_id", "score", "reasons"
+    items = (
+        DigestItem.objects.exclude(digest__run_id=HISTORY_RUN)
+        .order_by("digest__user_id", "position")
+        .values_list("digest__user_id", "opportunity_id", "score", "reasons")
     )
     for user_id, opportunity_id, score, reasons in items.iterator(chunk_size=5000):
         picks[user_id].append(Pick(item_id=opportunity_id, score=score, reasons=tuple(reasons)))
     weeks = dict(
-        DigestEmail.objects.filter(status=DigestEmail.Status.QUEUED).values_list(
-            "user_id", "week_start"
-        )
+        DigestEmail.objects.filter(status=DigestEmail.Status.QUEUED)
+        .exclude(run_id=HISTORY_RUN)
+        .values_list("user_id", "week_start")
     )
     users = (
         get_user_model()
