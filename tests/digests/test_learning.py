@@ -1,8 +1,17 @@
 """Rates, not counts: what the learner makes of impressions, clicks and answers."""
 
 import random
+from itertools import product
 
-from digests.learning import Rates, TastePriors, artist_lifts, artist_taste, profile_groups
+from digests.learning import (
+    Rates,
+    TastePriors,
+    artist_lifts,
+    artist_taste,
+    profile_fit,
+    profile_groups,
+)
+from digests.selectors import _shown
 
 PAINTERS = profile_groups(mediums={"painting"}, interests=set())
 SCULPTORS = profile_groups(mediums={"sculpture"}, interests=set())
@@ -123,3 +132,24 @@ def test_an_artist_who_ignores_the_named_kind_and_clicks_the_neighbour_is_believ
         )
     taste = taste_of(own)
     assert taste.kinds["kind:residency"] > taste.kinds["kind:open_call"]
+
+
+def test_a_seen_items_fit_is_the_profile_fit_of_its_features():
+    item_mediums = ([], ["video"], ["video", "painting"])
+    kinds = ("grant", "residency")
+    profiles = product(
+        ((), ("painting",), ("video", "ceramics")), ((), ("grant",), ("residency", "video"))
+    )
+    for (mediums, kind), (stated_mediums, interests) in product(
+        product(item_mediums, kinds), profiles
+    ):
+        features = [f"kind:{kind}", *(f"medium:{m}" for m in mediums), "tag:ecology"]
+        shown = _shown(
+            7,
+            1,
+            None,
+            "",
+            features={7: (features, kind, mediums)},
+            profile=(stated_mediums, interests),
+        )
+        assert shown["fit"] == profile_fit(features, mediums=stated_mediums, interests=interests)
