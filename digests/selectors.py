@@ -170,11 +170,13 @@ def taste_priors(*, now) -> TastePriors:
             user_id: profile_groups(mediums=mediums, interests=interests)
             for user_id, (mediums, interests) in profiles.items()
         }
+        rates_of: dict[int, list[Rates]] = {}  # each artist's groups, in the order first seen
         rows = seen.values_list("digest__user_id", *_LEARNING_FIELDS)
         for user_id, *item in rows.iterator(chunk_size=5000):
+            if user_id not in rates_of:
+                rates_of[user_id] = [by_group[group] for group in groups_of[user_id]]
             shown = _shown(*item, features=features, profile=profiles[user_id])
-            for group in groups_of[user_id]:
-                by_group[group].add(**shown)
+            Rates.add_to_each(rates_of[user_id], **shown)
     return TastePriors(dict(by_group))
 
 
