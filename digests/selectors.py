@@ -158,7 +158,7 @@ def taste_priors(*, now) -> TastePriors:
     by_group: dict[str, Rates] = defaultdict(Rates)
     if settings.DIGEST_LEARNING:
         seen = _seen_items(now=now)
-        features = _opportunity_features(seen)
+        features = _opportunity_features(seen.values("opportunity_id"))
         profiles = {
             user_id: (mediums or (), interests or ())
             for user_id, mediums, interests in get_user_model()
@@ -194,12 +194,10 @@ def _seen_items(*, now) -> QuerySet:
     )
 
 
-def _opportunity_features(seen: QuerySet) -> dict[int, tuple]:
-    """The learner's features of each opportunity among these items: (features, kind,
-    mediums)."""
-    rows = Opportunity.objects.filter(pk__in=seen.values("opportunity_id")).values_list(
-        "id", "kind", "mediums", "tags"
-    )
+def _opportunity_features(ids) -> dict[int, tuple]:
+    """The learner's features of each of these opportunities (ids, or a query of them):
+    (features, kind, mediums)."""
+    rows = Opportunity.objects.filter(pk__in=ids).values_list("id", "kind", "mediums", "tags")
     return {
         pk: (
             [
@@ -251,8 +249,10 @@ def digest_profiles(users: list[dict], *, priors: TastePriors, now) -> dict[int,
     if learning:
         stated = {user["id"]: (user["mediums"] or (), user["interests"] or ()) for user in users}
         seen = _seen_items(now=now).filter(AnyOf(F("digest__user_id"), user_ids))
-        features = _opportunity_features(seen)
-        for user_id, *item in seen.values_list("digest__user_id", *_LEARNING_FIELDS):
+        items = list(seen.values_list("digest__user_id", *_LEARNING_FIELDS))
+        # By id, from the rows read: not the seen-items query again as a subquery.
+        features = _opportunity_features(sorted({item[1] for item in items}))
+        for user_id, *item in items:
             rates[user_id].add(**_shown(*item, features=features, profile=stated[user_id]))
     profiles = {}
     for user in users:
