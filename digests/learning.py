@@ -83,23 +83,37 @@ class Rates:
     less: set[str] = field(default_factory=set)
 
     def add(self, features, *, fit: str, position: int, clicked: bool, feedback: str = "") -> None:
+        Rates.add_to_each(
+            (self,), features, fit=fit, position=position, clicked=clicked, feedback=feedback
+        )
+
+    @staticmethod
+    def add_to_each(
+        each, features, *, fit: str, position: int, clicked: bool, feedback: str = ""
+    ) -> None:
+        """`add` the same item to several Rates (every profile group of the artist shown it):
+        its weight and clicks worked out once."""
         seen = position_weight(position)
         clicks = 1.0 if clicked else 0.0
         if feedback == "more":
             clicks += MORE_LIKE_THIS_CLICKS
-            self.more.update(features)
         elif feedback == "less":
             clicks, seen = 0.0, seen + NOT_FOR_ME_IMPRESSIONS
-            self.less.update(features)
-        self.item_clicks += clicks
-        self.fit_clicks[fit] += clicks
-        self.impressions["", fit] += seen
-        for feature in features:
-            self.clicks[feature] += clicks
-            self.impressions[feature, fit] += seen
-        if self.seen is not None:
-            extra = NOT_FOR_ME_IMPRESSIONS if feedback == "less" else 0.0
-            self.seen.append((tuple(features), position_weight(position), clicks, extra))
+        for rates in each:
+            if feedback == "more":
+                rates.more.update(features)
+            elif feedback == "less":
+                rates.less.update(features)
+            rates.item_clicks += clicks
+            rates.fit_clicks[fit] += clicks
+            impressions, feature_clicks = rates.impressions, rates.clicks
+            impressions["", fit] += seen
+            for feature in features:
+                feature_clicks[feature] += clicks
+                impressions[feature, fit] += seen
+            if rates.seen is not None:
+                extra = NOT_FOR_ME_IMPRESSIONS if feedback == "less" else 0.0
+                rates.seen.append((tuple(features), position_weight(position), clicks, extra))
 
     def expected(self, rate_of_fit: dict[str, float]) -> dict[str, float]:
         """Clicks expected per feature ("" for whole items) at everyone's rate per fit."""

@@ -18,7 +18,6 @@ from digests.learning import (
     artist_exploration,
     artist_lifts,
     artist_taste,
-    profile_fit,
     profile_groups,
     taste_shifts,
 )
@@ -153,27 +152,37 @@ PROFILE_FIELDS = (
 
 def taste_priors(*, now) -> TastePriors:
     """What artists with similar profiles click, from every digest of the learning window:
-    one query, aggregated in memory per profile group (digests.learning)."""
+    aggregated in memory per profile group (digests.learning). Three queries: the seen items
+    as plain numbers, and the features of their opportunities and the profiles of their
+    artists, each decoded once (not once per item)."""
     by_group: dict[str, Rates] = defaultdict(Rates)
     if settings.DIGEST_LEARNING:
-        rows = _seen_items(now=now).values_list(
-            "digest__user__mediums", "digest__user__interests", *_LEARNING_FIELDS
-        )
-        for mediums, interests, *seen in rows.iterator(chunk_size=5000):
-            shown = _shown(*seen, profile=(mediums or (), interests or ()))
-            for group in profile_groups(mediums=mediums or (), interests=interests or ()):
-                by_group[group].add(**shown)
+        seen = _seen_items(now=now)
+        features = _opportunity_features(seen.values("opportunity_id"))
+        profiles = {
+            user_id: (mediums or (), interests or ())
+            for user_id, mediums, interests in get_user_model()
+            .objects.filter(pk__in=seen.values("digest__user_id"))
+            .values_list("id", "mediums", "interests")
+            .iterator(chunk_size=5000)
+        }
+        groups_of = {
+            user_id: profile_groups(mediums=mediums, interests=interests)
+            for user_id, (mediums, interests) in profiles.items()
+        }
+        rates_of: dict[int, list[Rates]] = {}  # each artist's groups, in the order first seen
+        rows = seen.values_list("digest__user_id", *_LEARNING_FIELDS)
+        for user_id, *item in rows.iterator(chunk_size=5000):
+            if user_id not in rates_of:
+                rates_of[user_id] = [by_group[group] for group in groups_of[user_id]]
+            shown = _shown(*item, features=features, profile=profiles[user_id])
+            Rates.add_to_each(rates_of[user_id], **shown)
     return TastePriors(dict(by_group))
 
 
-_LEARNING_FIELDS = (
-    "position",
-    "clicked_at",
-    "feedback",
-    "opportunity__kind",
-    "opportunity__mediums",
-    "opportunity__tags",
-)
+# Per seen item, only numbers and short strings: an opportunity's features are read once per
+# query (_opportunity_features), not decoded from JSON again for every item that showed it.
+_LEARNING_FIELDS = ("opportunity_id", "position", "clicked_at", "feedback")
 
 
 def _seen_items(*, now) -> QuerySet:
@@ -185,15 +194,37 @@ def _seen_items(*, now) -> QuerySet:
     )
 
 
-def _shown(position, clicked_at, feedback, kind, mediums, tags, *, profile) -> dict:
-    features = [
-        f"kind:{kind}",
-        *(f"medium:{m}" for m in mediums or ()),
-        *(f"tag:{t}" for t in tags or ()),
-    ]
+def _opportunity_features(ids) -> dict[int, tuple]:
+    """The learner's features of each of these opportunities (ids, or a query of them):
+    (features, kind, mediums)."""
+    rows = Opportunity.objects.filter(pk__in=ids).values_list("id", "kind", "mediums", "tags")
     return {
-        "features": features,
-        "fit": profile_fit(features, mediums=profile[0], interests=profile[1]),
+        pk: (
+            [
+                f"kind:{kind}",
+                *(f"medium:{m}" for m in mediums or ()),
+                *(f"tag:{t}" for t in tags or ()),
+            ],
+            kind,
+            mediums or (),
+        )
+        for pk, kind, mediums, tags in rows.iterator(chunk_size=2000)
+    }
+
+
+def _shown(opportunity_id, position, clicked_at, feedback, *, features, profile) -> dict:
+    item_features, kind, item_mediums = features[opportunity_id]
+    mediums, interests = profile
+    # profile_fit's answer, from the opportunity's own fields rather than its feature strings.
+    if not item_mediums:
+        medium = "open"
+    elif any(m in item_mediums for m in mediums):
+        medium = "named"
+    else:
+        medium = "other"
+    return {
+        "features": item_features,
+        "fit": f"{medium}/{'named' if kind in interests else 'other'}",
         "position": position,
         "clicked": clicked_at is not None,
         "feedback": feedback,
@@ -218,8 +249,11 @@ def digest_profiles(users: list[dict], *, priors: TastePriors, now) -> dict[int,
     if learning:
         stated = {user["id"]: (user["mediums"] or (), user["interests"] or ()) for user in users}
         seen = _seen_items(now=now).filter(AnyOf(F("digest__user_id"), user_ids))
-        for user_id, *shown in seen.values_list("digest__user_id", *_LEARNING_FIELDS):
-            rates[user_id].add(**_shown(*shown, profile=stated[user_id]))
+        items = list(seen.values_list("digest__user_id", *_LEARNING_FIELDS))
+        # By id, from the rows read: not the seen-items query again as a subquery.
+        features = _opportunity_features(sorted({item[1] for item in items}))
+        for user_id, *item in items:
+            rates[user_id].add(**_shown(*item, features=features, profile=stated[user_id]))
     profiles = {}
     for user in users:
         mediums = frozenset(user["mediums"] or ())

@@ -3,8 +3,17 @@
 import itertools
 import random
 import tracemalloc
+from itertools import product
 
-from digests.learning import Rates, TastePriors, artist_lifts, artist_taste, profile_groups
+from digests.learning import (
+    Rates,
+    TastePriors,
+    artist_lifts,
+    artist_taste,
+    profile_fit,
+    profile_groups,
+)
+from digests.selectors import _shown
 
 PAINTERS = profile_groups(mediums={"painting"}, interests=set())
 SCULPTORS = profile_groups(mediums={"sculpture"}, interests=set())
@@ -151,3 +160,24 @@ def test_a_run_keeps_no_group_lifts_per_artist():
     finally:
         tracemalloc.stop()
     assert after_many - after_a_few < 100_000  # bytes, for 17,000 more artists
+
+
+def test_a_seen_items_fit_is_the_profile_fit_of_its_features():
+    item_mediums = ([], ["video"], ["video", "painting"])
+    kinds = ("grant", "residency")
+    profiles = product(
+        ((), ("painting",), ("video", "ceramics")), ((), ("grant",), ("residency", "video"))
+    )
+    for (mediums, kind), (stated_mediums, interests) in product(
+        product(item_mediums, kinds), profiles
+    ):
+        features = [f"kind:{kind}", *(f"medium:{m}" for m in mediums), "tag:ecology"]
+        shown = _shown(
+            7,
+            1,
+            None,
+            "",
+            features={7: (features, kind, mediums)},
+            profile=(stated_mediums, interests),
+        )
+        assert shown["fit"] == profile_fit(features, mediums=stated_mediums, interests=interests)
