@@ -481,8 +481,10 @@ def _posterior(seen, kinds, mediums, *, rates, chance: random.Random) -> tuple:
     index = {feature: i for i, feature in enumerate(features)}
     pairs = [(k | m, pk * pm) for k, pk in kinds for m, pm in mediums]
     liked = np.zeros((len(pairs), len(features)), dtype=bool)
-    for row, (features_liked, _) in enumerate(pairs):
-        liked[row, [index[f] for f in features_liked]] = True
+    liked[
+        [row for row, (features_liked, _) in enumerate(pairs) for _ in features_liked],
+        [index[f] for features_liked, _ in pairs for f in features_liked],
+    ] = True
     prior = np.array([chance for _, chance in pairs])
     log_weight = np.log(np.maximum(prior, 1e-12))
     if seen:
@@ -493,9 +495,12 @@ def _posterior(seen, kinds, mediums, *, rates, chance: random.Random) -> tuple:
     after = weights @ liked / weights.sum()
     row = chance.choices(range(len(pairs)), weights=weights.tolist())[0]
     return (
-        {feature: float(before[i]) for i, feature in enumerate(features)},
-        {feature: float(after[i]) for i, feature in enumerate(features)},
-        {feature: float(liked[row, i]) for i, feature in enumerate(features)},
+        dict(zip(features, before.tolist(), strict=True)),
+        dict(zip(features, after.tolist(), strict=True)),
+        {
+            feature: float(chosen)
+            for feature, chosen in zip(features, liked[row].tolist(), strict=True)
+        },
     )
 
 
