@@ -182,8 +182,6 @@ class Catalogue:
         self.open_to_all_mediums = np.array(
             [row for row, item in enumerate(kept) if not item.mediums], dtype=np.int64
         )
-        self._is_open_to_all_mediums = np.zeros(len(kept), dtype=bool)
-        self._is_open_to_all_mediums[self.open_to_all_mediums] = True
         self._restricted_countries = [
             (row, item.eligible_countries)
             for row, item in enumerate(kept)
@@ -295,28 +293,26 @@ class Catalogue:
             for i in order
         ]
 
-    def _expected_rate(self, taste: Taste, rows: np.ndarray) -> np.ndarray:
-        """For the items at `rows`, the clicks per look each is expected to earn under the
-        artist's Taste (worked out for the candidates only, not the whole catalogue)."""
+    def _expected_rate(self, taste: Taste) -> np.ndarray:
+        """Per item, the clicks per look it is expected to earn under the artist's Taste."""
         size = len(self.items)
         if taste.kinds:
             kind = np.zeros(size)
             for feature, chance in taste.kinds.items():
                 kind[self._posting(feature)] = chance
-            kind = kind[rows]
         else:
-            kind = np.ones(rows.size)
+            kind = np.ones(size)
         if taste.mediums:
             missed = np.ones(size)
             for feature, chance in taste.mediums.items():
                 missed[self._posting(feature)] *= 1 - chance
-            medium = 1 - missed[rows]
+            medium = 1 - missed
         else:
-            medium = np.ones(rows.size)
+            medium = np.ones(size)
         rates = taste.rates
         rate = medium * (kind * rates["named/named"] + (1 - kind) * rates["named/other"])
         rate += (1 - medium) * (kind * rates["other/named"] + (1 - kind) * rates["other/other"])
-        open_rows = self._is_open_to_all_mediums[rows]
+        open_rows = self.open_to_all_mediums
         rate[open_rows] = kind[open_rows] * rates["open/named"]
         rate[open_rows] += (1 - kind[open_rows]) * rates["open/other"]
         return rate
@@ -325,6 +321,8 @@ class Catalogue:
         """Mediums and kinds scored by expected clicks (a sure fit on both counts weighs like a
         medium and an interest named); tags, location and deadline as in the profile score."""
         taste = profile.taste
+        rate = self._expected_rate(taste)
+        relevance = TASTE_POINTS * rate / taste.rates["named/named"]
         # Candidates: what shares a medium, a kind or a tag with the taste or the profile,
         # and calls open to all mediums (as for the profile score), however low their rate.
         candidate = np.zeros(len(self.items), dtype=bool)
@@ -332,7 +330,11 @@ class Catalogue:
             candidate[self._posting(feature)] = True
         candidate[self.open_to_all_mediums] = True
         for interest in profile.interests:
+            relevance[self._posting(f"tag:{interest}")] += INTEREST_MATCH * TAG_SHARE
             candidate[self._posting(f"tag:{interest}")] = True
+        for feature, log_lift in profile.lifts.items():
+            if feature.startswith("tag:"):
+                relevance[self._posting(feature)] += LEARNED_PER_DOUBLING * TAG_SHARE * log_lift
         candidate[self._ineligible(profile.country, profile.career_stage)] = False
         if profile.already_sent:
             sent_rows = [self.row_of[i] for i in profile.already_sent if i in self.row_of]
@@ -340,14 +342,6 @@ class Catalogue:
         rows = np.flatnonzero(candidate)
         if rows.size == 0:
             return []
-        relevance = np.zeros(len(self.items))
-        rate = self._expected_rate(taste, rows)
-        relevance[rows] = TASTE_POINTS * rate / taste.rates["named/named"]
-        for interest in profile.interests:
-            relevance[self._posting(f"tag:{interest}")] += INTEREST_MATCH * TAG_SHARE
-        for feature, log_lift in profile.lifts.items():
-            if feature.startswith("tag:"):
-                relevance[self._posting(feature)] += LEARNED_PER_DOUBLING * TAG_SHARE * log_lift
         same_country = (
             self._same_country(profile.country)[rows]
             if profile.country
@@ -371,7 +365,7 @@ class Catalogue:
             if not taste.kinds:
                 drawn = replace(drawn, kinds={})
             tried = np.round(
-                TASTE_POINTS * self._expected_rate(drawn, rows) / taste.rates["named/named"]
+                TASTE_POINTS * self._expected_rate(drawn)[rows] / taste.rates["named/named"]
                 + score
                 - relevance[rows],
                 6,
