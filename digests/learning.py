@@ -20,6 +20,7 @@ it, and that in turn toward "as usual" (empirical Bayes). The result is a lift p
 artist keeps clicking can outrank what their profile says, and what they keep ignoring sinks.
 """
 
+import functools
 import heapq
 import math
 import random
@@ -40,6 +41,8 @@ GROUP_PRIOR_CLICKS = 100.0
 EXPLORATION_PRIOR_CLICKS = 10.0
 # Lifts beyond these are clipped: past 4x (or a quarter) the evidence is rarely that strong.
 MAX_LOG2_LIFT = 2.0
+# Group lifts kept per run (TastePriors.for_groups): about a batch of the digest's profiles.
+GROUP_LIFTS_KEPT = 1024
 
 
 def position_weight(position: int) -> float:
@@ -130,8 +133,11 @@ class TastePriors:
         # Everyone's clicks per impression, for each way an item can fit a profile.
         self.rate_of_fit = {fit: clicks[fit] / value for fit, value in seen.items() if value}
         self.clicks_of_fit, self.looks_of_fit = dict(clicks), dict(seen)
-        self._cache: dict[frozenset[str], dict[str, float]] = {}
         self._expected: dict[str, dict[str, float]] = {}
+        # Artists' mediums and interests combine in tens of thousands of ways, nearly one per
+        # artist: lifts kept for every combination grew with the run (100,000 users: +20 MB
+        # of peak memory), so only the recent ones are kept.
+        self._lifts_of_groups = functools.lru_cache(maxsize=GROUP_LIFTS_KEPT)(self._groups_lifts)
 
     def _group_expected(self, group: str) -> dict[str, float]:
         if group not in self._expected:
@@ -154,14 +160,16 @@ class TastePriors:
     def for_groups(self, groups: frozenset[str]) -> dict[str, float]:
         """The lift per feature among artists sharing a medium or an interest with the
         profile: their clicks over the clicks expected from how well the items fit them."""
-        if groups not in self._cache:
-            clicks, expected = self.groups_clicks_and_expected(groups)
-            self._cache[groups] = {
-                feature: (clicks[feature] + GROUP_PRIOR_CLICKS) / (value + GROUP_PRIOR_CLICKS)
-                for feature, value in expected.items()
-                if feature
-            }
-        return self._cache[groups]
+        # Only the groups with a history count: profiles differing in the others share lifts.
+        return self._lifts_of_groups(groups.intersection(self.by_group))
+
+    def _groups_lifts(self, groups: frozenset[str]) -> dict[str, float]:
+        clicks, expected = self.groups_clicks_and_expected(groups)
+        return {
+            feature: (clicks[feature] + GROUP_PRIOR_CLICKS) / (value + GROUP_PRIOR_CLICKS)
+            for feature, value in expected.items()
+            if feature
+        }
 
     def sampled_lifts(
         self, groups: frozenset[str], features, *, chance: random.Random
