@@ -21,6 +21,7 @@ artist keeps clicking can outrank what their profile says, and what they keep ig
 """
 
 import functools
+import heapq
 import math
 import random
 from collections import defaultdict
@@ -291,7 +292,14 @@ def click_rates(priors: "TastePriors") -> dict[str, float] | None:
     profile, a mix: an item fitting the profile fits the real taste only with STATED_PRIOR on
     each count, so the rates are unmixed under that prior (an item the profile does not name
     is taken as not liked). A fit nobody was shown yet is assumed a third (one side) or a
-    tenth (neither side) of a full fit, and full fit >= one side >= neither is kept."""
+    tenth (neither side) of a full fit, and full fit >= one side >= neither is kept.
+    Worked out once per priors (a run): it depends on nothing else."""
+    if "_click_rates" not in priors.__dict__:
+        priors._click_rates = _click_rates(priors)
+    return priors._click_rates
+
+
+def _click_rates(priors: "TastePriors") -> dict[str, float] | None:
     looks = sum(priors.looks_of_fit.values())
     if not looks or not sum(priors.clicks_of_fit.values()):
         return None
@@ -358,29 +366,57 @@ def taste_candidates(
     liking it, the lift of a full fit over a one-sided one is everybody. The best draw is
     weighed, and those of `clicked` (what the artist clicked most), so what the artist's own
     clicks showed is not forgotten when the group's draw goes elsewhere."""
+    draws, shares = _candidate_draws(
+        priors, dimension=dimension, stated=stated, named=named, rates=rates
+    )
+    # One draw per feature, in the features' order: the artist's seeded chance is consumed
+    # the same way whatever was worked out before.
+    drawn = {feature: chance.gammavariate(hits, scale) for feature, hits, scale in draws}
+    best = heapq.nsmallest(CANDIDATES_PER_DIMENSION, drawn, key=lambda f: (-drawn[f], f))
+    chosen = {feature: shares[feature] for feature in best if shares[feature] > 0.01}
+    for feature in clicked:
+        if feature in shares:
+            chosen[feature] = max(shares[feature], CLICKED_CANDIDATE_PRIOR)
+    return chosen
+
+
+MAX_CACHED_CANDIDATES = 4096  # profiles' candidate lists kept per priors (a run)
+
+
+def _candidate_draws(priors: "TastePriors", *, dimension: str, stated, named, rates) -> tuple:
+    """What taste_candidates draws from, for everyone stating the same: (feature, Gamma
+    shape, Gamma scale) in order, and each feature's share. It depends only on the priors and
+    the profile, so it is kept per priors for the profiles of a run (bounded)."""
+    prefix = f"{dimension}:"
+    key = (
+        dimension,
+        tuple(stated),
+        frozenset(f for f in named if f.startswith(prefix)),
+        tuple(rates.items()),
+    )
+    cache = priors.__dict__.setdefault("_candidate_draws", {})
+    if key in cache:
+        return cache[key]
     if dimension == "kind":
         groups = frozenset(f"interest:{k}" for k in stated)
         everybody = rates["named/named"] / rates["named/other"]
     else:
         groups = frozenset(f"medium:{m}" for m in stated)
         everybody = rates["named/named"] / rates["other/named"]
-    if everybody <= 1:
-        return {}
-    clicks, expected = priors.groups_clicks_and_expected(groups)
-    drawn, shares = {}, {}
-    for feature in sorted(priors.features):
-        if not feature.startswith(f"{dimension}:") or feature in named:
-            continue
-        hits = clicks.get(feature, 0.0) + CANDIDATE_PRIOR_CLICKS
-        looks = expected.get(feature, 0.0) + CANDIDATE_PRIOR_CLICKS
-        drawn[feature] = chance.gammavariate(hits, 1.0 / looks)
-        shares[feature] = min(MAX_SHARE, (hits / looks - 1) / (everybody - 1))
-    best = sorted(drawn, key=lambda f: (-drawn[f], f))[:CANDIDATES_PER_DIMENSION]
-    chosen = {feature: shares[feature] for feature in best if shares[feature] > 0.01}
-    for feature in clicked:
-        if feature in shares:
-            chosen[feature] = max(shares[feature], CLICKED_CANDIDATE_PRIOR)
-    return chosen
+    draws, shares = [], {}
+    if everybody > 1:
+        clicks, expected = priors.groups_clicks_and_expected(groups)
+        for feature in sorted(priors.features):
+            if not feature.startswith(prefix) or feature in named:
+                continue
+            hits = clicks.get(feature, 0.0) + CANDIDATE_PRIOR_CLICKS
+            looks = expected.get(feature, 0.0) + CANDIDATE_PRIOR_CLICKS
+            draws.append((feature, hits, 1.0 / looks))
+            shares[feature] = min(MAX_SHARE, (hits / looks - 1) / (everybody - 1))
+    if len(cache) >= MAX_CACHED_CANDIDATES:
+        cache.clear()
+    cache[key] = (draws, shares)
+    return cache[key]
 
 
 def artist_taste(
@@ -467,47 +503,71 @@ def _posterior(seen, kinds, mediums, *, rates, chance: random.Random) -> tuple:
     index = {feature: i for i, feature in enumerate(features)}
     pairs = [(k | m, pk * pm) for k, pk in kinds for m, pm in mediums]
     liked = np.zeros((len(pairs), len(features)), dtype=bool)
-    for row, (features_liked, _) in enumerate(pairs):
-        liked[row, [index[f] for f in features_liked]] = True
+    liked[
+        [row for row, (features_liked, _) in enumerate(pairs) for _ in features_liked],
+        [index[f] for features_liked, _ in pairs for f in features_liked],
+    ] = True
     prior = np.array([chance for _, chance in pairs])
     log_weight = np.log(np.maximum(prior, 1e-12))
-    everything = np.ones(len(pairs), dtype=bool)
-    nothing = np.zeros(len(pairs), dtype=bool)
-    for item_features, weight, clicks, extra in seen:
-        kind_fit = everything if any_kind else nothing
-        medium_rows, is_open = [], True
-        for feature in item_features:
-            if feature.startswith("kind:") and not any_kind and feature in index:
-                kind_fit = liked[:, index[feature]]
-            elif feature.startswith("medium:"):
-                is_open = False
-                if feature in index:
-                    medium_rows.append(index[feature])
-        if is_open:
-            rate = np.where(kind_fit, rates["open/named"], rates["open/other"])
-        else:
-            medium_fit = (
-                everything
-                if any_medium
-                else (liked[:, medium_rows].any(axis=1) if medium_rows else nothing)
-            )
-            rate = np.where(
-                medium_fit,
-                np.where(kind_fit, rates["named/named"], rates["named/other"]),
-                np.where(kind_fit, rates["other/named"], rates["other/other"]),
-            )
-        p = np.clip(weight * rate, 1e-4, 0.999)
-        looks_without_click = (0.0 if clicks else 1.0) + extra
-        log_weight += clicks * np.log(p) + looks_without_click * np.log(1 - p)
+    if seen:
+        for contribution in _log_likelihoods(seen, liked, index, any_kind, any_medium, rates):
+            log_weight += contribution  # item by item, in order, as the sum always was
     weights = np.exp(log_weight - log_weight.max())
     before = prior @ liked / prior.sum()
     after = weights @ liked / weights.sum()
     row = chance.choices(range(len(pairs)), weights=weights.tolist())[0]
     return (
-        {feature: float(before[i]) for i, feature in enumerate(features)},
-        {feature: float(after[i]) for i, feature in enumerate(features)},
-        {feature: float(liked[row, i]) for i, feature in enumerate(features)},
+        dict(zip(features, before.tolist(), strict=True)),
+        dict(zip(features, after.tolist(), strict=True)),
+        {
+            feature: float(chosen)
+            for feature, chosen in zip(features, liked[row].tolist(), strict=True)
+        },
     )
+
+
+# The columns of _log_likelihoods' per-item table: medium fit * 2 + kind fit, or open + kind fit.
+_FIT_COLUMNS = ("other/other", "other/named", "named/other", "named/named")
+_OPEN_COLUMNS = ("open/other", "open/named")
+
+
+def _log_likelihoods(seen, liked, index, any_kind, any_medium, rates) -> np.ndarray:
+    """Per item seen (rows) and per pair of hypotheses (columns), the log-likelihood of
+    what the artist did with it. An item has at most six click chances (its position weight
+    times the rate of each fit), so the logs are taken once per item and fit, and each pair
+    picks its fit's: a few array operations for all items, not a dozen per item."""
+    pairs, width = liked.shape
+    # Two extra columns of `liked`: no pair likes it, every pair does.
+    none_col, all_col = width, width + 1
+    fits = np.zeros((pairs, width + 2), dtype=np.int64)
+    fits[:, :width] = liked
+    fits[:, all_col] = 1
+    kind_cols = np.empty(len(seen), dtype=np.int64)
+    medium_of = np.zeros((len(seen), width + 2), dtype=np.int64)
+    is_open = np.ones(len(seen), dtype=bool)
+    item_weights, clicks, no_clicks = [], [], []
+    for row, (item_features, weight, item_clicks, extra) in enumerate(seen):
+        kind_col = all_col if any_kind else none_col
+        for feature in item_features:
+            if feature.startswith("kind:") and not any_kind and feature in index:
+                kind_col = index[feature]
+            elif feature.startswith("medium:"):
+                is_open[row] = False
+                if feature in index:
+                    medium_of[row, index[feature]] = 1
+        if any_medium:
+            medium_of[row, all_col] = 1
+        kind_cols[row] = kind_col
+        item_weights.append(weight)
+        clicks.append(item_clicks)
+        no_clicks.append((0.0 if item_clicks else 1.0) + extra)
+    kind_fit = fits[:, kind_cols].T  # items x pairs
+    medium_fit = (medium_of @ fits.T) > 0
+    column = np.where(is_open[:, None], 4 + kind_fit, 2 * medium_fit + kind_fit)
+    fit_rates = np.array([rates[fit] for fit in _FIT_COLUMNS + _OPEN_COLUMNS])
+    p = np.clip(np.array(item_weights)[:, None] * fit_rates, 1e-4, 0.999)
+    by_fit = np.array(clicks)[:, None] * np.log(p) + np.array(no_clicks)[:, None] * np.log(1 - p)
+    return np.take_along_axis(by_fit, column, axis=1)
 
 
 def taste_shifts(taste: Taste) -> dict[str, float]:
