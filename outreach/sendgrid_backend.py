@@ -22,6 +22,7 @@ import os
 from urllib.parse import urlsplit
 
 import requests
+import requests.adapters
 import urllib3
 from anymail.backends.sendgrid import EmailBackend as AnymailSendGridBackend
 from anymail.backends.sendgrid import SendGridPayload
@@ -156,8 +157,9 @@ class SendGridBackend(AnymailSendGridBackend):
         return esp_response
 
 
-def esp_pool(url: str, session: requests.Session) -> urllib3.PoolManager:
-    """A pool for `url` with the proxy and CA bundle requests would use, read once."""
+def esp_pool(url: str, session: requests.Session) -> urllib3.PoolManager | None:
+    """A pool for `url` with the proxy and CA bundle requests would use, read once; None
+    (send through requests, as Anymail does) for a proxy urllib3 cannot speak (SOCKS)."""
     environment = session.merge_environment_settings(url, {}, None, None, None)
     verify = environment["verify"]
     options: dict = {"num_pools": 2, "maxsize": 1, "block": False}
@@ -169,7 +171,11 @@ def esp_pool(url: str, session: requests.Session) -> urllib3.PoolManager:
         options["ca_cert_dir" if os.path.isdir(bundle) else "ca_certs"] = bundle
     proxy = select_proxy(url, environment["proxies"])
     if proxy and urlsplit(url).hostname:
-        pool = urllib3.ProxyManager(proxy, **options)
+        if urlsplit(proxy).scheme not in ("http", "https"):
+            return None
+        # The user and password in the proxy's URL, sent as requests sends them.
+        auth = requests.adapters.HTTPAdapter().proxy_headers(proxy)
+        pool = urllib3.ProxyManager(proxy, proxy_headers=auth, **options)
     else:
         pool = urllib3.PoolManager(**options)
     pool.pool_classes_by_scheme = DEADLINE_POOL_CLASSES
