@@ -30,7 +30,10 @@ def gc_relaxed():
     with _lock:
         if _users == 0:
             _threshold_before = gc.get_threshold()
-            gc.set_threshold(max(GC_FIRST_THRESHOLD, _threshold_before[0]), *_threshold_before[1:])
+            if _threshold_before[0] != 0:  # 0: the process turned the collector off; keep it so
+                gc.set_threshold(
+                    max(GC_FIRST_THRESHOLD, _threshold_before[0]), *_threshold_before[1:]
+                )
         _users += 1
     try:
         yield

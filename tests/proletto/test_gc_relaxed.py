@@ -20,3 +20,13 @@ def test_the_thresholds_come_back_when_the_run_fails():
     with pytest.raises(RuntimeError), gc_relaxed():
         raise RuntimeError("a batch failed")
     assert gc.get_threshold() == before
+
+
+def test_a_process_that_turned_the_collector_off_keeps_it_off_during_a_run():
+    before = gc.get_threshold()
+    gc.set_threshold(0, *before[1:])
+    try:
+        with gc_relaxed():
+            assert gc.get_threshold()[0] == 0
+    finally:
+        gc.set_threshold(*before)
