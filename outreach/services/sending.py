@@ -145,5 +145,7 @@ def _maybe_reached_the_esp(exc: Exception) -> bool:
 
 
 def _one_line(exc: Exception) -> str:
-    text = " ".join(str(exc).split())
+    # A NUL byte cannot be stored in a PostgreSQL text column: it would fail the whole
+    # group's record statement, and the relay with it.
+    text = " ".join(str(exc).replace("\x00", " ").split())
     return f"{type(exc).__name__}: {text}"[:2000]
