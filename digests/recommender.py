@@ -250,22 +250,9 @@ class Catalogue:
         relevance += learned
 
         candidate = (relevance > 0) | (explore > 0)
-        candidate[self._ineligible(profile.country, profile.career_stage)] = False
-        if profile.already_sent:
-            sent_rows = [self.row_of[i] for i in profile.already_sent if i in self.row_of]
-            candidate[sent_rows] = False
-        rows = np.flatnonzero(candidate)
+        rows, score, order = self._ranked(profile, candidate, relevance, limit)
         if rows.size == 0:
             return []
-        same_country = (
-            self._same_country(profile.country)[rows]
-            if profile.country
-            else np.zeros(rows.size, bool)
-        )
-        score = relevance[rows] + self.deadline_points[rows]
-        score += np.where(same_country, SAME_COUNTRY, np.where(self.remote[rows], REMOTE, 0.0))
-        score = np.round(score, 6)
-        order = self._best(rows, score, limit)
         unnamed = self._discoveries(profile)
         if limit >= DISCOVERY_MIN_LIMIT and not any(unnamed[rows[i]] for i in order):
             # No room was made by the ranking itself: the last place goes to the best item
@@ -335,22 +322,9 @@ class Catalogue:
         for feature, log_lift in profile.lifts.items():
             if feature.startswith("tag:"):
                 relevance[self._posting(feature)] += LEARNED_PER_DOUBLING * TAG_SHARE * log_lift
-        candidate[self._ineligible(profile.country, profile.career_stage)] = False
-        if profile.already_sent:
-            sent_rows = [self.row_of[i] for i in profile.already_sent if i in self.row_of]
-            candidate[sent_rows] = False
-        rows = np.flatnonzero(candidate)
+        rows, score, order = self._ranked(profile, candidate, relevance, limit)
         if rows.size == 0:
             return []
-        same_country = (
-            self._same_country(profile.country)[rows]
-            if profile.country
-            else np.zeros(rows.size, bool)
-        )
-        score = relevance[rows] + self.deadline_points[rows]
-        score += np.where(same_country, SAME_COUNTRY, np.where(self.remote[rows], REMOTE, 0.0))
-        score = np.round(score, 6)
-        order = self._best(rows, score, limit)
         if taste.drawn and limit > TRIED_PLACES:
             # The last places go to the best items under a taste drawn from the posterior:
             # where the artist's doubt is real, they see what would settle it.
@@ -439,6 +413,26 @@ class Catalogue:
                     hopeful[self._posting(feature)] = True
             unnamed |= hopeful & ~names_theirs
         return unnamed
+
+    def _ranked(self, profile: Profile, candidate, relevance, limit: int):
+        """The candidate rows the artist may get (eligible, never sent before), their scores
+        (relevance, deadline, place) and the order of the best `limit` of them."""
+        candidate[self._ineligible(profile.country, profile.career_stage)] = False
+        if profile.already_sent:
+            sent_rows = [self.row_of[i] for i in profile.already_sent if i in self.row_of]
+            candidate[sent_rows] = False
+        rows = np.flatnonzero(candidate)
+        if rows.size == 0:
+            return rows, None, []
+        same_country = (
+            self._same_country(profile.country)[rows]
+            if profile.country
+            else np.zeros(rows.size, bool)
+        )
+        score = relevance[rows] + self.deadline_points[rows]
+        score += np.where(same_country, SAME_COUNTRY, np.where(self.remote[rows], REMOTE, 0.0))
+        score = np.round(score, 6)
+        return rows, score, self._best(rows, score, limit)
 
     def _best(self, rows: np.ndarray, score: np.ndarray, limit: int) -> list[int]:
         """Indexes into `rows` of the best `limit`: best score first, then the earlier
