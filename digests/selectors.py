@@ -19,6 +19,7 @@ from digests.learning import (
     artist_lifts,
     artist_taste,
     profile_groups,
+    rates_by_group,
     taste_shifts,
 )
 from digests.models import DigestEmail, DigestItem, Opportunity, OpportunitySource
@@ -152,32 +153,34 @@ PROFILE_FIELDS = (
 
 def taste_priors(*, now) -> TastePriors:
     """What artists with similar profiles click, from every digest of the learning window:
-    aggregated in memory per profile group (digests.learning). Three queries: the seen items
-    as plain numbers, and the features of their opportunities and the profiles of their
-    artists, each decoded once (not once per item)."""
-    by_group: dict[str, Rates] = defaultdict(Rates)
-    if settings.DIGEST_LEARNING:
-        seen = _seen_items(now=now)
-        features = _opportunity_features(seen.values("opportunity_id"))
-        profiles = {
-            user_id: (mediums or (), interests or ())
-            for user_id, mediums, interests in get_user_model()
-            .objects.filter(pk__in=seen.values("digest__user_id"))
-            .values_list("id", "mediums", "interests")
-            .iterator(chunk_size=5000)
-        }
-        groups_of = {
+    aggregated in memory per profile group (digests.learning.rates_by_group). Three queries:
+    the seen items as plain numbers, and the features of their opportunities and the
+    profiles of their artists, each decoded once (not once per item)."""
+    if not settings.DIGEST_LEARNING:
+        return TastePriors({})
+    seen = _seen_items(now=now)
+    features = _opportunity_features(seen.values("opportunity_id"))
+    profiles = {
+        user_id: (mediums or (), interests or ())
+        for user_id, mediums, interests in get_user_model()
+        .objects.filter(pk__in=seen.values("digest__user_id"))
+        .values_list("id", "mediums", "interests")
+        .iterator(chunk_size=5000)
+    }
+    rows = seen.values_list("digest__user_id", *_LEARNING_FIELDS).iterator(chunk_size=5000)
+    by_group = rates_by_group(
+        (
+            (user_id, opportunity_id, _fit(features[opportunity_id], profiles[user_id]))
+            + (position, clicked_at is not None, feedback)
+            for user_id, opportunity_id, position, clicked_at, feedback in rows
+        ),
+        groups_of={
             user_id: profile_groups(mediums=mediums, interests=interests)
             for user_id, (mediums, interests) in profiles.items()
-        }
-        rates_of: dict[int, list[Rates]] = {}  # each artist's groups, in the order first seen
-        rows = seen.values_list("digest__user_id", *_LEARNING_FIELDS)
-        for user_id, *item in rows.iterator(chunk_size=5000):
-            if user_id not in rates_of:
-                rates_of[user_id] = [by_group[group] for group in groups_of[user_id]]
-            shown = _shown(*item, features=features, profile=profiles[user_id])
-            Rates.add_to_each(rates_of[user_id], **shown)
-    return TastePriors(dict(by_group))
+        },
+        features_of={pk: item_features for pk, (item_features, _, _) in features.items()},
+    )
+    return TastePriors(by_group)
 
 
 # Per seen item, only numbers and short strings: an opportunity's features are read once per
@@ -206,29 +209,40 @@ def _opportunity_features(ids) -> dict[int, tuple]:
                 *(f"tag:{t}" for t in tags or ()),
             ],
             kind,
-            mediums or (),
+            frozenset(mediums or ()),
         )
         for pk, kind, mediums, tags in rows.iterator(chunk_size=2000)
     }
 
 
 def _shown(opportunity_id, position, clicked_at, feedback, *, features, profile) -> dict:
-    item_features, kind, item_mediums = features[opportunity_id]
-    mediums, interests = profile
-    # profile_fit's answer, from the opportunity's own fields rather than its feature strings.
-    if not item_mediums:
-        medium = "open"
-    elif any(m in item_mediums for m in mediums):
-        medium = "named"
-    else:
-        medium = "other"
     return {
-        "features": item_features,
-        "fit": f"{medium}/{'named' if kind in interests else 'other'}",
+        "features": features[opportunity_id][0],
+        "fit": _fit(features[opportunity_id], profile),
         "position": position,
         "clicked": clicked_at is not None,
         "feedback": feedback,
     }
+
+
+def _fit(opportunity_features: tuple, profile: tuple) -> str:
+    # profile_fit's answer, from the opportunity's own fields rather than its feature strings.
+    _, kind, item_mediums = opportunity_features
+    mediums, interests = profile
+    if not item_mediums:
+        medium = "open"
+    elif item_mediums.isdisjoint(mediums):
+        medium = "other"
+    else:
+        medium = "named"
+    return _FITS[medium, kind in interests]
+
+
+_FITS = {
+    (medium, kind_named): f"{medium}/{'named' if kind_named else 'other'}"
+    for medium in ("named", "other", "open")
+    for kind_named in (True, False)
+}
 
 
 def digest_profiles(users: list[dict], *, priors: TastePriors, now) -> dict[int, Profile]:
@@ -273,14 +287,14 @@ def digest_profiles(users: list[dict], *, priors: TastePriors, now) -> dict[int,
                 priors=priors,
                 chance=chance,
             )
-            lifts = artist_lifts(own, groups=groups, priors=priors)
             if taste is None:
+                lifts = artist_lifts(own, groups=groups, priors=priors)
                 explore = artist_exploration(
                     lifts, groups=groups, named=named, priors=priors, chance=chance
                 )
             else:
                 # Mediums and kinds come from the Taste; the lifts say why, tags still count.
-                lifts = {f: v for f, v in lifts.items() if f.startswith("tag:")}
+                lifts = artist_lifts(own, groups=groups, priors=priors, prefix="tag:")
                 lifts |= taste_shifts(taste)
                 explore = {f: 1.0 for f in taste.prior if f not in named}
         profiles[user["id"]] = Profile(

@@ -177,7 +177,7 @@ def test_a_seen_items_fit_is_the_profile_fit_of_its_features():
             1,
             None,
             "",
-            features={7: (features, kind, mediums)},
+            features={7: (features, kind, frozenset(mediums))},
             profile=(stated_mediums, interests),
         )
         assert shown["fit"] == profile_fit(features, mediums=stated_mediums, interests=interests)
