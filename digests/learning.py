@@ -146,7 +146,9 @@ FIT_IDS = {
 ITEMS_PER_SUM = 20_000
 
 
-def rates_by_group(items, *, groups_of: dict, features_of: dict) -> dict[str, Rates]:
+def rates_by_group(
+    items, *, groups_of: dict, features_of: dict, items_per_sum: int = ITEMS_PER_SUM
+) -> dict[str, Rates]:
     """The Rates of every profile group: each seen item added to every group of the artist
     shown it, as Rates.add_to_each adds it, but summed in arrays. A run reads every item of
     the learning window, and each adds to every group of its artist times every feature of
@@ -181,7 +183,7 @@ def rates_by_group(items, *, groups_of: dict, features_of: dict) -> dict[str, Ra
         chunk.append(
             group_runs[user_id], feature_runs[opportunity_id], fit, position, clicked, feedback
         )
-        if len(chunk.fits) == ITEMS_PER_SUM:
+        if len(chunk.fits) == items_per_sum:
             sums.add(chunk, groups=groups_flat, features=features_flat)
             chunk = _SeenChunk()
     if chunk.fits:
@@ -262,8 +264,11 @@ class _GroupSums:
 class TastePriors:
     """What groups of similar artists click, built once per run from everyone's history."""
 
-    def __init__(self, by_group: dict[str, Rates]):
+    def __init__(self, by_group: dict[str, Rates], *, opportunities: dict | None = None):
         self.by_group = by_group
+        # What the run read of the opportunities seen in the window (digests.selectors), so
+        # its batches do not read and decode them again.
+        self.opportunities = opportunities or {}
         clicks: dict[str, float] = defaultdict(float)
         seen: dict[str, float] = defaultdict(float)
         self.features: set[str] = set()

@@ -180,7 +180,7 @@ def taste_priors(*, now) -> TastePriors:
         },
         features_of={pk: item_features for pk, (item_features, _, _) in features.items()},
     )
-    return TastePriors(by_group)
+    return TastePriors(by_group, opportunities=features)
 
 
 # Per seen item, only numbers and short strings: an opportunity's features are read once per
@@ -212,16 +212,6 @@ def _opportunity_features(ids) -> dict[int, tuple]:
             frozenset(mediums or ()),
         )
         for pk, kind, mediums, tags in rows.iterator(chunk_size=2000)
-    }
-
-
-def _shown(opportunity_id, position, clicked_at, feedback, *, features, profile) -> dict:
-    return {
-        "features": features[opportunity_id][0],
-        "fit": _fit(features[opportunity_id], profile),
-        "position": position,
-        "clicked": clicked_at is not None,
-        "feedback": feedback,
     }
 
 
@@ -264,10 +254,20 @@ def digest_profiles(users: list[dict], *, priors: TastePriors, now) -> dict[int,
         stated = {user["id"]: (user["mediums"] or (), user["interests"] or ()) for user in users}
         seen = _seen_items(now=now).filter(AnyOf(F("digest__user_id"), user_ids))
         items = list(seen.values_list("digest__user_id", *_LEARNING_FIELDS))
-        # By id, from the rows read: not the seen-items query again as a subquery.
-        features = _opportunity_features(sorted({item[1] for item in items}))
-        for user_id, *item in items:
-            rates[user_id].add(**_shown(*item, features=features, profile=stated[user_id]))
+        # Read by the run's priors, but for opportunities first seen since (by id, from the
+        # rows read: not the seen-items query again as a subquery).
+        features = priors.opportunities
+        missing = {item[1] for item in items} - features.keys()
+        if missing:
+            features = features | _opportunity_features(sorted(missing))
+        for user_id, opportunity_id, position, clicked_at, feedback in items:
+            rates[user_id].add(
+                features[opportunity_id][0],
+                fit=_fit(features[opportunity_id], stated[user_id]),
+                position=position,
+                clicked=clicked_at is not None,
+                feedback=feedback,
+            )
     profiles = {}
     for user in users:
         mediums = frozenset(user["mediums"] or ())

@@ -12,8 +12,9 @@ from digests.learning import (
     artist_taste,
     profile_fit,
     profile_groups,
+    rates_by_group,
 )
-from digests.selectors import _shown
+from digests.selectors import _fit
 
 PAINTERS = profile_groups(mediums={"painting"}, interests=set())
 SCULPTORS = profile_groups(mediums={"sculpture"}, interests=set())
@@ -172,12 +173,57 @@ def test_a_seen_items_fit_is_the_profile_fit_of_its_features():
         product(item_mediums, kinds), profiles
     ):
         features = [f"kind:{kind}", *(f"medium:{m}" for m in mediums), "tag:ecology"]
-        shown = _shown(
-            7,
-            1,
-            None,
-            "",
-            features={7: (features, kind, frozenset(mediums))},
-            profile=(stated_mediums, interests),
+        fit = _fit((features, kind, frozenset(mediums)), (stated_mediums, interests))
+        assert fit == profile_fit(features, mediums=stated_mediums, interests=interests)
+
+
+def test_group_rates_summed_in_arrays_are_the_item_by_item_sums_bit_for_bit():
+    chance = random.Random(7)
+    features_of = {
+        opportunity: [
+            f"kind:{chance.choice(['grant', 'residency', 'open_call'])}",
+            *(f"medium:{m}" for m in chance.sample(["video", "painting", "sound"], 2)),
+            f"tag:topic {opportunity % 3}",
+        ]
+        for opportunity in range(30)
+    }
+    groups_of = {
+        artist: profile_groups(
+            mediums=chance.sample(["video", "painting", "ceramics"], chance.randint(1, 2)),
+            interests=chance.sample(["grant", "ecology"], chance.randint(0, 2)),
         )
-        assert shown["fit"] == profile_fit(features, mediums=stated_mediums, interests=interests)
+        for artist in range(12)
+    }
+    items = [
+        (
+            chance.randrange(12),
+            chance.randrange(30),
+            chance.choice(["named/named", "other/other", "open/named", "named/other"]),
+            chance.randint(1, 7),
+            chance.random() < 0.3,
+            chance.choice(["", "", "", "more", "less"]),
+        )
+        for _ in range(3000)
+    ]
+    one_by_one: dict[str, Rates] = {}
+    for artist, opportunity, fit, position, clicked, feedback in items:
+        each = [one_by_one.setdefault(group, Rates()) for group in groups_of[artist]]
+        Rates.add_to_each(
+            each,
+            features_of[opportunity],
+            fit=fit,
+            position=position,
+            clicked=clicked,
+            feedback=feedback,
+        )
+
+    summed = rates_by_group(
+        iter(items), groups_of=groups_of, features_of=features_of, items_per_sum=700
+    )
+
+    assert summed.keys() == one_by_one.keys()
+    for group, rates in one_by_one.items():
+        assert summed[group].impressions == rates.impressions
+        assert summed[group].clicks == rates.clicks
+        assert summed[group].fit_clicks == rates.fit_clicks
+        assert summed[group].item_clicks == rates.item_clicks
