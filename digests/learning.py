@@ -84,32 +84,24 @@ class Rates:
     less: set[str] = field(default_factory=set)
 
     def add(self, features, *, fit: str, position: int, clicked: bool, feedback: str = "") -> None:
-        Rates.add_to_each(
-            (self,), features, fit=fit, position=position, clicked=clicked, feedback=feedback
-        )
-
-    @staticmethod
-    def add_to_each(
-        each, features, *, fit: str, position: int, clicked: bool, feedback: str = ""
-    ) -> None:
-        """`add` the same item to several Rates (every profile group of the artist shown it):
-        its weight and clicks worked out once."""
+        """One item the artist (or the group) was shown: `features` of its opportunity, how
+        it `fit` the profile, its position in the email, and what the artist did with it."""
+        weight = position_weight(position)
         seen, clicks = item_looks_and_clicks(position, clicked, feedback)
-        for rates in each:
-            if feedback == "more":
-                rates.more.update(features)
-            elif feedback == "less":
-                rates.less.update(features)
-            rates.item_clicks += clicks
-            rates.fit_clicks[fit] += clicks
-            impressions, feature_clicks = rates.impressions, rates.clicks
-            impressions["", fit] += seen
-            for feature in features:
-                feature_clicks[feature] += clicks
-                impressions[feature, fit] += seen
-            if rates.seen is not None:
-                extra = NOT_FOR_ME_IMPRESSIONS if feedback == "less" else 0.0
-                rates.seen.append((tuple(features), position_weight(position), clicks, extra))
+        if feedback == "more":
+            self.more.update(features)
+        elif feedback == "less":
+            self.less.update(features)
+        self.item_clicks += clicks
+        self.fit_clicks[fit] += clicks
+        impressions, feature_clicks = self.impressions, self.clicks
+        impressions["", fit] += seen
+        for feature in features:
+            feature_clicks[feature] += clicks
+            impressions[feature, fit] += seen
+        if self.seen is not None:
+            extra = NOT_FOR_ME_IMPRESSIONS if feedback == "less" else 0.0
+            self.seen.append((tuple(features), weight, clicks, extra))
 
     def expected(self, rate_of_fit: dict[str, float]) -> dict[str, float]:
         """Clicks expected per feature ("" for whole items) at everyone's rate per fit."""
@@ -124,7 +116,7 @@ class Rates:
 
 
 def item_looks_and_clicks(position: int, clicked: bool, feedback: str) -> tuple[float, float]:
-    """What one seen item adds (Rates.add_to_each): its position-weighted looks and its clicks."""
+    """What one seen item adds (Rates.add): its position-weighted looks and its clicks."""
     seen = position_weight(position)
     clicks = 1.0 if clicked else 0.0
     if feedback == "more":
@@ -150,12 +142,12 @@ def rates_by_group(
     items, *, groups_of: dict, features_of: dict, items_per_sum: int = ITEMS_PER_SUM
 ) -> dict[str, Rates]:
     """The Rates of every profile group: each seen item added to every group of the artist
-    shown it, as Rates.add_to_each adds it, but summed in arrays. A run reads every item of
+    shown it, as Rates.add adds it, but summed in arrays. A run reads every item of
     the learning window, and each adds to every group of its artist times every feature of
     its opportunity: a dictionary update each took 1.2 s per 140,000 items.
 
     `items`: (artist, opportunity, fit, position, clicked, feedback); `groups_of[artist]` and
-    `features_of[opportunity]` as Rates.add_to_each is given them. Each sum adds its items in
+    `features_of[opportunity]` as Rates.add is given them. Each sum adds its items in
     the order given, as the loop did. The "more like this" and "not for me" feature sets are
     not kept: only an artist's own Rates use them.
     """
@@ -219,7 +211,7 @@ class _GroupSums:
     def add(self, chunk: _SeenChunk, *, groups: list[int], features: list[int]) -> None:
         group_first, group_count = np.array(chunk.group_runs).T
         feature_first, feature_count = np.array(chunk.feature_runs).T
-        # Rates.add_to_each's looks and clicks of each item (item_looks_and_clicks).
+        # Rates.add's looks and clicks of each item (item_looks_and_clicks).
         weights = np.array(POSITION_WEIGHTS)
         seen = weights[np.clip(chunk.positions, 1, len(weights)) - 1]
         clicks = np.array(chunk.clicked, dtype=float)

@@ -203,11 +203,11 @@ def _opportunity_features(ids) -> dict[int, tuple]:
     rows = Opportunity.objects.filter(pk__in=ids).values_list("id", "kind", "mediums", "tags")
     return {
         pk: (
-            [
+            (
                 f"kind:{kind}",
                 *(f"medium:{m}" for m in mediums or ()),
                 *(f"tag:{t}" for t in tags or ()),
-            ],
+            ),
             kind,
             frozenset(mediums or ()),
         )

@@ -207,15 +207,14 @@ def test_group_rates_summed_in_arrays_are_the_item_by_item_sums_bit_for_bit():
     ]
     one_by_one: dict[str, Rates] = {}
     for artist, opportunity, fit, position, clicked, feedback in items:
-        each = [one_by_one.setdefault(group, Rates()) for group in groups_of[artist]]
-        Rates.add_to_each(
-            each,
-            features_of[opportunity],
-            fit=fit,
-            position=position,
-            clicked=clicked,
-            feedback=feedback,
-        )
+        for group in groups_of[artist]:
+            one_by_one.setdefault(group, Rates()).add(
+                features_of[opportunity],
+                fit=fit,
+                position=position,
+                clicked=clicked,
+                feedback=feedback,
+            )
 
     summed = rates_by_group(
         iter(items), groups_of=groups_of, features_of=features_of, items_per_sum=700
