@@ -20,7 +20,6 @@ it, and that in turn toward "as usual" (empirical Bayes). The result is a lift p
 artist keeps clicking can outrank what their profile says, and what they keep ignoring sinks.
 """
 
-import functools
 import heapq
 import math
 import random
@@ -279,8 +278,10 @@ class TastePriors:
         self._clicks: dict[tuple[str, str], dict[str, float]] = {}
         # Artists' mediums and interests combine in tens of thousands of ways, nearly one per
         # artist: lifts kept for every combination grew with the run (100,000 users: +20 MB
-        # of peak memory), so only the recent ones are kept.
-        self._lifts_of_groups = functools.lru_cache(maxsize=GROUP_LIFTS_KEPT)(self._groups_lifts)
+        # of peak memory), so only the recent ones are kept. A plain dict: an lru_cache of a
+        # bound method would tie the priors into a reference cycle, freed only by the
+        # collector's full pass.
+        self._lifts_of_groups: dict[tuple[frozenset[str], str], dict[str, float]] = {}
 
     def _group_expected(self, group: str, prefix: str) -> dict[str, float]:
         if (group, prefix) not in self._expected:
@@ -320,7 +321,12 @@ class TastePriors:
         or an interest with the profile: their clicks over the clicks expected from how well
         the items fit them."""
         # Only the groups with a history count: profiles differing in the others share lifts.
-        return self._lifts_of_groups(groups.intersection(self.by_group), prefix)
+        key = (groups.intersection(self.by_group), prefix)
+        if key not in self._lifts_of_groups:
+            if len(self._lifts_of_groups) >= GROUP_LIFTS_KEPT:
+                del self._lifts_of_groups[next(iter(self._lifts_of_groups))]  # the oldest
+            self._lifts_of_groups[key] = self._groups_lifts(*key)
+        return self._lifts_of_groups[key]
 
     def _groups_lifts(self, groups: frozenset[str], prefix: str) -> dict[str, float]:
         clicks, expected = self.groups_clicks_and_expected(groups, prefix=prefix)

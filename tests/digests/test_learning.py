@@ -1,8 +1,10 @@
 """Rates, not counts: what the learner makes of impressions, clicks and answers."""
 
+import gc
 import itertools
 import random
 import tracemalloc
+import weakref
 from itertools import product
 
 from digests.learning import (
@@ -226,3 +228,15 @@ def test_group_rates_summed_in_arrays_are_the_item_by_item_sums_bit_for_bit():
         assert summed[group].clicks == rates.clicks
         assert summed[group].fit_clicks == rates.fit_clicks
         assert summed[group].item_clicks == rates.item_clicks
+
+
+def test_a_runs_priors_are_freed_without_the_cycle_collector():
+    priors = painters_who_click_video()
+    artist_lifts(Rates(), groups=PAINTERS, priors=priors)
+    freed = weakref.ref(priors)
+    gc.disable()
+    try:
+        del priors
+        assert freed() is None
+    finally:
+        gc.enable()
