@@ -6,7 +6,16 @@ from datetime import timedelta
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
-from django.db.models import Count, Exists, F, OuterRef, Q, QuerySet
+from django.db.models import (
+    BooleanField,
+    Count,
+    Exists,
+    ExpressionWrapper,
+    F,
+    OuterRef,
+    Q,
+    QuerySet,
+)
 from django.utils import timezone
 
 from billing.selectors import pro_subscribers
@@ -189,10 +198,15 @@ _LEARNING_FIELDS = ("opportunity_id", "position", "clicked_at", "feedback")
 
 
 def _seen_items(*, now) -> QuerySet:
-    # Items of digests the artist opened (a click or a feedback link implies it): an unopened
-    # digest says nothing about its items. Clicks by link scanners were never recorded.
+    return DigestItem.objects.filter(_seen(now=now))
+
+
+def _seen(*, now) -> Q:
+    # Items of digests of the learning window the artist opened (a click or a feedback link
+    # implies it): an unopened digest says nothing about its items. Clicks by link scanners
+    # were never recorded.
     since = now - timedelta(weeks=settings.DIGEST_LEARNING_WEEKS)
-    return DigestItem.objects.filter(digest__created_at__gte=since).filter(
+    return Q(digest__created_at__gte=since) & (
         Q(digest__outbox__opened_at__isnull=False) | ~Q(feedback="")
     )
 
@@ -243,24 +257,28 @@ def digest_profiles(users: list[dict], *, priors: TastePriors, now) -> dict[int,
     test digests included, is excluded from later ones.
     """
     user_ids = [user["id"] for user in users]
+    # Every item ever sent to them, and whether it is one to learn from: one query, not one
+    # for what was sent and one for what was seen.
+    items = DigestItem.objects.filter(AnyOf(F("digest__user_id"), user_ids)).annotate(
+        learn=ExpressionWrapper(_seen(now=now), output_field=BooleanField())
+    )
     sent: dict[int, set[int]] = defaultdict(set)
-    for user_id, opportunity_id in DigestItem.objects.filter(
-        AnyOf(F("digest__user_id"), user_ids)
-    ).values_list("digest__user_id", "opportunity_id"):
-        sent[user_id].add(opportunity_id)
+    seen = []
+    for user_id, learn, *item in items.values_list("digest__user_id", "learn", *_LEARNING_FIELDS):
+        sent[user_id].add(item[0])
+        if learn:
+            seen.append((user_id, *item))
     rates: dict[int, Rates] = defaultdict(lambda: Rates(seen=[]))
     learning = settings.DIGEST_LEARNING  # read once: a lazy settings read costs per user
     if learning:
         stated = {user["id"]: (user["mediums"] or (), user["interests"] or ()) for user in users}
-        seen = _seen_items(now=now).filter(AnyOf(F("digest__user_id"), user_ids))
-        items = list(seen.values_list("digest__user_id", *_LEARNING_FIELDS))
         # Read by the run's priors, but for opportunities first seen since (by id, from the
         # rows read: not the seen-items query again as a subquery).
         features = priors.opportunities
-        missing = {item[1] for item in items} - features.keys()
+        missing = {item[1] for item in seen} - features.keys()
         if missing:
             features = features | _opportunity_features(sorted(missing))
-        for user_id, opportunity_id, position, clicked_at, feedback in items:
+        for user_id, opportunity_id, position, clicked_at, feedback in seen:
             rates[user_id].add(
                 features[opportunity_id][0],
                 fit=_fit(features[opportunity_id], stated[user_id]),
