@@ -324,6 +324,7 @@ class OutboxRelay:
             _close_quietly()
             return None
         except DatabaseFault as exc:
+            self._settle_before_stopping()
             logger.error(
                 "outbox relay %s: stopping on a database error that is not an outage (%s); "
                 "rows with unrecorded results %s and rows in flight %s stay claimed and go "
@@ -343,6 +344,30 @@ class OutboxRelay:
             self._database_down_since = None
             self._database_failures = 0
         return outcome
+
+    def _settle_before_stopping(self) -> None:
+        """Stopping on a database error that is not an outage (one row the database refuses
+        fails its whole group): rows no sender started go back, the sends under way finish
+        (each bounded by its deadline), and every result is recorded on its own, so only
+        what the database still refuses is left to the claim timeout and sent again."""
+        self._stopping.set()
+        self._give_back_unsent()
+        for _ in range(self.concurrency):
+            self._send_slots.release()  # a sender waiting for a slot gives its row back
+        while self._in_flight:
+            self._collect(wait=True)
+        for outcome in list(self._held.values()):
+            try:
+                outbox_record_outcomes(
+                    claim_token=self.claim_token, outcomes=[outcome], now=timezone.now()
+                )
+            except DATABASE_OUTAGE:
+                return  # the database went away too: the rest wait for the claim timeout
+            except DatabaseFault:
+                continue
+            del self._held[outcome.id]
+            if not outcome.given_back:
+                self._send_slots.release()
 
     def _extend_claims_when_due(self) -> None:
         """Rows this relay holds keep a fresh claim, so no other relay takes them over."""

@@ -306,25 +306,28 @@ def test_a_result_is_recorded_when_the_database_answers_again(monkeypatch, sendg
     assert sendgrid.accepted_outbox_ids() == {str(row.id): 1}
 
 
-def test_a_database_error_that_is_not_an_outage_stops_the_relay_naming_its_rows(
+def test_a_database_error_that_is_not_an_outage_stops_the_relay_naming_the_row_it_refuses(
     monkeypatch, caplog, sendgrid, enqueue
 ):
     from django.db import DataError
 
-    row = enqueue()
-    calls = []
+    refused, *others = [enqueue(recipient=f"artist{i}@example.com") for i in range(3)]
+    attempts = []
 
-    def record(**kwargs):
-        calls.append(1)
-        if len(calls) == 1:
+    def record(*, outcomes, **kwargs):
+        attempts.append([outcome.id for outcome in outcomes])
+        if refused.id in attempts[-1]:
             raise DataError("value too long for type character varying(200)")
-        return outbox_record_outcomes(**kwargs)
+        return outbox_record_outcomes(outcomes=outcomes, **kwargs)
 
     monkeypatch.setattr(relay_module, "outbox_record_outcomes", record)
-    with pytest.raises(DataError), OutboxRelay(concurrency=1) as relay:
+    with pytest.raises(DataError), OutboxRelay(concurrency=3, prefetch=0) as relay:
         relay.drain()
-    assert len(calls) == 1  # not retried as if the database were away
-    assert f"[{row.id}]" in caplog.text
+    # Tried with its group, then alone: not retried as if the database were away.
+    assert attempts.count([refused.id]) <= 2
+    assert [refreshed(row).status for row in others] == [Status.SENT, Status.SENT]
+    assert refreshed(refused).status == Status.SENDING  # resent after the claim timeout
+    assert f"rows with unrecorded results [{refused.id}] and rows in flight []" in caplog.text
 
 
 def test_the_relay_claims_no_more_rows_than_its_senders_and_their_prefetch(sendgrid, enqueue):

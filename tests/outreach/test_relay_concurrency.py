@@ -1,6 +1,7 @@
 import re
 
 import pytest
+from django.db import connection
 from django.utils import timezone
 
 from outreach.models import EmailOutbox
@@ -48,3 +49,61 @@ def test_two_relay_processes_drain_2000_rows_without_duplicates_or_losses():
     assert sum(sent_by_relay) == 2000
     assert min(sent_by_relay) > 0  # both relays really shared the work
     assert set(EmailOutbox.objects.values_list("status", flat=True)) == {"sent"}
+
+
+def test_a_relay_process_stopped_by_a_row_the_database_refuses_records_every_other_result():
+    now = timezone.now()
+    rows = EmailOutbox.objects.bulk_create(
+        EmailOutbox(
+            recipient=f"artist{i}@example.com",
+            subject=f"Hello {i}",
+            body_text="Hello",
+            category="transactional",
+            idempotency_key=f"refused:{i}",
+            next_attempt_at=now,
+        )
+        for i in range(40)
+    )
+    refused = rows[7].id
+    # A row the database will not mark sent (as a constraint it violates would): its whole
+    # group's statement fails, which is no outage, so the relay stops.
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"""
+            CREATE FUNCTION refuse_one_row() RETURNS trigger AS $$
+            BEGIN
+                IF NEW.id = {refused} AND NEW.status = 'sent' THEN
+                    RAISE EXCEPTION 'row refused' USING ERRCODE = 'check_violation';
+                END IF;
+                RETURN NEW;
+            END $$ LANGUAGE plpgsql;
+            CREATE TRIGGER refuse_one_row BEFORE UPDATE ON outreach_emailoutbox
+                FOR EACH ROW EXECUTE FUNCTION refuse_one_row();
+            """
+        )
+    try:
+        with FakeSendGrid(latency=0.02) as esp:
+            relay = manage(
+                "process_outbox",
+                "--batch-size=20",
+                "--concurrency=8",
+                EMAIL_ESP="sendgrid",
+                SENDGRID_API_KEY="SG.test",
+                SENDGRID_API_URL=esp.api_url,
+            )
+            _out, err = relay.communicate(timeout=120)
+            accepted = esp.accepted_outbox_ids()
+    finally:
+        with connection.cursor() as cursor:
+            cursor.execute("DROP TRIGGER refuse_one_row ON outreach_emailoutbox")
+            cursor.execute("DROP FUNCTION refuse_one_row()")
+
+    assert relay.returncode != 0
+    assert f"rows with unrecorded results [{refused}] and rows in flight []" in err
+    statuses = dict(EmailOutbox.objects.values_list("id", "status"))
+    assert statuses.pop(refused) == "sending"  # left to the claim timeout: sent again then
+    sent = {pk for pk, status in statuses.items() if status == "sent"}
+    # Every email the ESP took is recorded; none was sent twice.
+    assert {str(pk) for pk in sent} == set(accepted) - {str(refused)}
+    assert set(accepted.values()) == {1}
+    assert set(statuses.values()) <= {"sent", "queued"}  # the rest given back unsent
