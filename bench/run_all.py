@@ -25,14 +25,21 @@ ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "bench" / "results"
 SERVER = os.environ.get("BENCH_PG", "postgres://postgres@127.0.0.1:5432")
 
-# name: (script, result file)
+# name: (script, result file, default options)
 BENCHMARKS = {
-    "scheduler": ("scheduler.py", "scheduler.json"),
-    "outbox_relay": ("outbox_relay.py", "outbox_relay-postgres.json"),
-    "credit_reset": ("credit_reset.py", "credit_reset.json"),
-    "scrape": ("scrape.py", "scrape.json"),
-    "digest": ("digest.py", "digest.json"),
-    "recommender": ("recommender.py", "recommender.json"),
+    "scheduler": ("scheduler.py", "scheduler.json", ""),
+    "outbox_relay": ("outbox_relay.py", "outbox_relay-postgres.json", ""),
+    "credit_reset": ("credit_reset.py", "credit_reset.json", ""),
+    "scrape": ("scrape.py", "scrape.json", ""),
+    # With click history: the learning recommender runs (issue #22's 1,000 users/s).
+    "digest": ("digest.py", "digest.json", ""),
+    # Without: the write path as issue #23 measured it (no learning to do).
+    "digest_no_history": (
+        "digest.py",
+        "digest-no-history.json",
+        "--history-weeks 0 --memory-users 0",
+    ),
+    "recommender": ("recommender.py", "recommender.json", ""),
 }
 
 
@@ -139,34 +146,46 @@ def rows_for(name: str, data: dict) -> list[tuple[str, str, str, str]]:
                 "0 writes",
             ),
         ]
-    if name == "digest":
+    if name in ("digest", "digest_no_history"):
+        # Issue #23's targets are of the write path, measured without history (the learner,
+        # the same code in the floor's comparison and the path before #23, has nothing to
+        # do); issue #22's 1,000 users/s is with the learner at work.
+        learning = bool(g("history_weeks"))
+        name = f"digest, {g('history_weeks')} weeks of history"
         return [
             (
-                "digest",
+                name,
                 f"{g('batched_users_per_second')} users/s",
                 f"floor (COPY + render) {g('floor_users_per_second')} users/s: "
                 f"{g('share_of_floor')}",
-                ">= 0.4 of floor",
+                "" if learning else ">= 0.4 of floor (#23)",
             ),
             (
-                "digest vs its code before #23",
+                f"{name} vs its code before #23",
                 f"{g('batched_users_per_second')} users/s",
                 f"before #23 {g('before_23_users_per_second')} users/s: "
                 f"{g('speedup_vs_before_23')}x",
-                ">= 1.5x",
+                "" if learning else ">= 1.5x (#23)",
             ),
             (
-                "digest vs naive loop",
+                f"{name} vs naive loop",
                 f"{g('batched_users_per_second')} users/s",
                 f"naive {g('naive_users_per_second')} users/s: {g('speedup_vs_naive')}x",
-                ">= 1000/s, >= 20x",
+                ">= 1000/s (#22), >= 20x" if learning else ">= 20x",
             ),
-            ("digest queries", f"{g('queries_per_1000_users')} per 1000 users", "", "<= 30"),
-            (
-                "digest memory",
-                f"{g('peak_memory_mb')} MB at {g('users')} users",
-                f"{g('peak_memory_large_mb')} MB at {g('memory_users')}: {g('memory_ratio')}x",
-                "<= 1.5x",
+            (f"{name}: queries", f"{g('queries_per_1000_users')} per 1000 users", "", "<= 30"),
+            *(
+                [
+                    (
+                        f"{name}: memory",
+                        f"{g('peak_memory_mb')} MB at {g('users')} users",
+                        f"{g('peak_memory_large_mb')} MB at {g('memory_users')}: "
+                        f"{g('memory_ratio')}x",
+                        "<= 1.5x",
+                    )
+                ]
+                if g("memory_ratio") is not None
+                else []
             ),
         ]
     if name == "recommender":
@@ -217,10 +236,10 @@ def main() -> int:
     RESULTS.mkdir(parents=True, exist_ok=True)
     summary, table, failed = {}, [], []
     for name in args.only:
-        script, result_file = BENCHMARKS[name]
+        script, result_file, defaults = BENCHMARKS[name]
         url = fresh_database(name)
         env = {**os.environ, "DATABASE_URL": url, "BENCH_DATABASE_URL": url}
-        extra = shlex.split(getattr(args, name))
+        extra = shlex.split(defaults) + shlex.split(getattr(args, name))
         print(f"== {name}: {script} {' '.join(extra)}", flush=True)
         started = time.monotonic()
         try:
