@@ -133,22 +133,22 @@ FIT_IDS = {
         (medium, kind) for medium in ("named", "other", "open") for kind in ("named", "other")
     )
 }
-# Seen items summed at once by rates_by_group: bounds its arrays (items x groups x features).
-ITEMS_PER_SUM = 20_000
+# (item, group, feature) triples summed at once by rates_by_group: bounds its arrays.
+CELLS_PER_SUM = 250_000
 
 
 def rates_by_group(
-    items, *, groups_of: dict, features_of: dict, items_per_sum: int = ITEMS_PER_SUM
+    items, *, groups_of: dict, features_of: dict, cells_per_sum: int = CELLS_PER_SUM
 ) -> dict[str, Rates]:
     """The Rates of every profile group: each seen item added to every group of the artist
-    shown it, as Rates.add adds it, but summed in arrays. A run reads every item of
-    the learning window, and each adds to every group of its artist times every feature of
-    its opportunity: a dictionary update each took 1.2 s per 140,000 items.
+    shown it, as Rates.add adds it, but summed in arrays. A run reads every item of the
+    learning window, and each adds to every group of its artist times every feature of its
+    opportunity: a dictionary update each took 1.2 s per 140,000 items.
 
     `items`: (artist, opportunity, fit, position, clicked, feedback); `groups_of[artist]` and
-    `features_of[opportunity]` as Rates.add is given them. Each sum adds its items in
-    the order given, as the loop did. The "more like this" and "not for me" feature sets are
-    not kept: only an artist's own Rates use them.
+    `features_of[opportunity]` as Rates.add is given them. Each sum adds its items in the
+    order given, as the loop did. The "more like this" and "not for me" feature sets are not
+    kept: only an artist's own Rates use them.
     """
     group_names = sorted({group for groups in groups_of.values() for group in groups})
     feature_names = ["", *sorted({f for features in features_of.values() for f in features})]
@@ -160,7 +160,7 @@ def rates_by_group(
     features_flat: list[int] = []
     group_runs: dict = {}
     feature_runs: dict = {}
-    sums = _GroupSums(groups=len(group_names), features=len(feature_names))
+    sums = _GroupSums(features=len(feature_names))
     chunk = _SeenChunk()
     for user_id, opportunity_id, fit, position, clicked, feedback in items:
         if user_id not in group_runs:
@@ -174,20 +174,21 @@ def rates_by_group(
         chunk.append(
             group_runs[user_id], feature_runs[opportunity_id], fit, position, clicked, feedback
         )
-        if len(chunk.fits) == items_per_sum:
+        if chunk.cells >= cells_per_sum:
             sums.add(chunk, groups=groups_flat, features=features_flat)
             chunk = _SeenChunk()
-    if chunk.fits:
-        sums.add(chunk, groups=groups_flat, features=features_flat)
+    sums.add(chunk, groups=groups_flat, features=features_flat)
     return sums.rates(groups=group_names, features=feature_names)
 
 
 class _SeenChunk:
-    """Seen items as columns, for _GroupSums.add."""
+    """Seen items as columns, for _GroupSums.add; `cells`: the (group, feature) pairs they
+    add to."""
 
     def __init__(self):
         self.group_runs, self.feature_runs, self.fits = [], [], []
         self.positions, self.clicked, self.feedback = [], [], []
+        self.cells = 0
 
     def append(self, group_run, feature_run, fit, position, clicked, feedback) -> None:
         self.group_runs.append(group_run)
@@ -196,20 +197,47 @@ class _SeenChunk:
         self.positions.append(position)
         self.clicked.append(clicked)
         self.feedback.append(feedback)
+        self.cells += group_run[1] * feature_run[1]
+
+
+class _KeyedSums:
+    """Sums by integer key, in an array that grows with the keys met, not with every key
+    possible (groups times features: free-text interests times scraped tags)."""
+
+    def __init__(self):
+        self.slot_of: dict[int, int] = {}  # key -> slot in `values`, in the order first met
+        self.values = np.zeros(1024)
+
+    def add(self, keys: np.ndarray, values: np.ndarray) -> None:
+        met, where = np.unique(keys, return_inverse=True)
+        slot_of = self.slot_of
+        slots = np.array([slot_of.setdefault(key, len(slot_of)) for key in met.tolist()])
+        if len(slot_of) > self.values.size:
+            self.values = np.concatenate([self.values, np.zeros(len(slot_of) + self.values.size)])
+        # np.add.at adds one at a time in the order given: each sum is the loop's, bit for bit.
+        np.add.at(self.values, slots[where], values)
+
+    def items(self):
+        """(key, sum) by key."""
+        for key in sorted(self.slot_of):
+            yield key, float(self.values[self.slot_of[key]])
 
 
 class _GroupSums:
     """rates_by_group's running sums: looks per group, feature and fit; clicks per group and
     feature (feature 0, "": the group's clicks on whole items) and per group and fit."""
 
-    def __init__(self, *, groups: int, features: int):
-        self.looks = np.zeros((groups, features, len(FIT_IDS)))
-        self.clicks = np.zeros((groups, features))
-        self.fit_clicks = np.zeros((groups, len(FIT_IDS)))
+    def __init__(self, *, features: int):
+        self.features = features
+        self.looks = _KeyedSums()  # key: (group * features + feature) * fits + fit
+        self.clicks = _KeyedSums()  # key: group * features + feature
+        self.fit_clicks = _KeyedSums()  # key: group * fits + fit
 
     def add(self, chunk: _SeenChunk, *, groups: list[int], features: list[int]) -> None:
-        group_first, group_count = np.array(chunk.group_runs).T
-        feature_first, feature_count = np.array(chunk.feature_runs).T
+        if not chunk.cells:
+            return  # no item, or only artists naming no medium and no interest (no group)
+        group_first, group_count = np.array(chunk.group_runs, dtype=np.int64).T
+        feature_first, feature_count = np.array(chunk.feature_runs, dtype=np.int64).T
         # Rates.add's looks and clicks of each item (item_looks_and_clicks).
         weights = np.array(POSITION_WEIGHTS)
         seen = weights[np.clip(chunk.positions, 1, len(weights)) - 1]
@@ -224,31 +252,35 @@ class _GroupSums:
         per_item = group_count * feature_count
         item = np.repeat(np.arange(per_item.size), per_item)
         within = np.arange(per_item.sum()) - np.repeat(np.cumsum(per_item) - per_item, per_item)
-        group = np.array(groups)[group_first[item] + within // feature_count[item]]
-        feature = np.array(features)[feature_first[item] + within % feature_count[item]]
-        fit, seen, clicks = np.array(chunk.fits)[item], seen[item], clicks[item]
-        # np.add.at adds one at a time in this order: each sum is the loop's, bit for bit.
-        np.add.at(self.looks, (group, feature, fit), seen)
-        np.add.at(self.clicks, (group, feature), clicks)
+        group = np.array(groups, dtype=np.int64)[group_first[item] + within // feature_count[item]]
+        feature = np.array(features, dtype=np.int64)[
+            feature_first[item] + within % feature_count[item]
+        ]
+        fit, seen, clicks = np.array(chunk.fits, dtype=np.int64)[item], seen[item], clicks[item]
+        fits = len(FIT_IDS)
+        cell = group * self.features + feature
+        self.looks.add(cell * fits + fit, seen)
+        self.clicks.add(cell, clicks)
         whole = feature == 0
-        np.add.at(self.fit_clicks, (group[whole], fit[whole]), clicks[whole])
+        self.fit_clicks.add(group[whole] * fits + fit[whole], clicks[whole])
 
     def rates(self, *, groups: list[str], features: list[str]) -> dict[str, Rates]:
         fits = list(FIT_IDS)
-        by_group = {}
-        for g, group in enumerate(groups):
-            looks = self.looks[g]
-            if not looks[0].any():
-                continue  # nobody of this group saw an item
-            rates = Rates()
-            for f, fit in zip(*np.nonzero(looks), strict=True):
-                rates.impressions[features[f], fits[fit]] = float(looks[f, fit])
-            for f in np.flatnonzero(looks[1:].any(axis=1)) + 1:
-                rates.clicks[features[f]] = float(self.clicks[g, f])
-            rates.item_clicks = float(self.clicks[g, 0])
-            for fit in np.flatnonzero(looks[0]):
-                rates.fit_clicks[fits[fit]] = float(self.fit_clicks[g, fit])
-            by_group[group] = rates
+        by_group: dict[str, Rates] = {}
+        for key, looks in self.looks.items():
+            cell, fit = divmod(key, len(fits))
+            group, feature = divmod(cell, self.features)
+            rates = by_group.setdefault(groups[group], Rates())
+            rates.impressions[features[feature], fits[fit]] = looks
+        for cell, clicks in self.clicks.items():
+            group, feature = divmod(cell, self.features)
+            if feature:
+                by_group[groups[group]].clicks[features[feature]] = clicks
+            else:
+                by_group[groups[group]].item_clicks = clicks
+        for key, clicks in self.fit_clicks.items():
+            group, fit = divmod(key, len(fits))
+            by_group[groups[group]].fit_clicks[fits[fit]] = clicks
         return by_group
 
 

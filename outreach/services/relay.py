@@ -324,6 +324,12 @@ class OutboxRelay:
             _close_quietly()
             return None
         except DatabaseFault as exc:
+            logger.error(
+                "outbox relay %s: a database error that is not an outage (%s); stopping once "
+                "the sends under way have finished and their results are recorded",
+                self.relay_id,
+                _one_line(exc),
+            )
             self._settle_before_stopping()
             logger.error(
                 "outbox relay %s: stopping on a database error that is not an outage (%s); "
@@ -355,6 +361,9 @@ class OutboxRelay:
         for _ in range(self.concurrency):
             self._send_slots.release()  # a sender waiting for a slot gives its row back
         while self._in_flight:
+            # No group to fill now (results are recorded one by one below): wait for sends
+            # without the linger deadline, which would make this loop spin.
+            self._held_since = None
             self._collect(wait=True)
         for outcome in list(self._held.values()):
             try:

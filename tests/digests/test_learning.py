@@ -191,7 +191,8 @@ def test_group_rates_summed_in_arrays_are_the_item_by_item_sums_bit_for_bit():
     }
     groups_of = {
         artist: profile_groups(
-            mediums=chance.sample(["video", "painting", "ceramics"], chance.randint(1, 2)),
+            # Some name nothing: no group (a cold start's general picks are seen too).
+            mediums=chance.sample(["video", "painting", "ceramics"], chance.randint(0, 2)),
             interests=chance.sample(["grant", "ecology"], chance.randint(0, 2)),
         )
         for artist in range(12)
@@ -219,7 +220,7 @@ def test_group_rates_summed_in_arrays_are_the_item_by_item_sums_bit_for_bit():
             )
 
     summed = rates_by_group(
-        iter(items), groups_of=groups_of, features_of=features_of, items_per_sum=700
+        iter(items), groups_of=groups_of, features_of=features_of, cells_per_sum=700
     )
 
     assert summed.keys() == one_by_one.keys()
@@ -240,3 +241,13 @@ def test_a_runs_priors_are_freed_without_the_cycle_collector():
         assert freed() is None
     finally:
         gc.enable()
+
+
+def test_items_seen_only_by_artists_in_no_group_make_no_group_rates():
+    items = [(1, 10, "open/other", 1, True, "more"), (1, 11, "open/other", 2, False, "")]
+    summed = rates_by_group(
+        iter(items),
+        groups_of={1: profile_groups(mediums=(), interests=())},
+        features_of={10: ["kind:grant"], 11: []},
+    )
+    assert summed == {}
