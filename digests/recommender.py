@@ -282,26 +282,37 @@ class Catalogue:
 
     def _expected_rate(self, taste: Taste) -> np.ndarray:
         """Per item, the clicks per look it is expected to earn under the artist's Taste."""
-        size = len(self.items)
-        if taste.kinds:
-            kind = np.zeros(size)
-            for feature, chance in taste.kinds.items():
-                kind[self._posting(feature)] = chance
-        else:
-            kind = np.ones(size)
-        if taste.mediums:
-            missed = np.ones(size)
-            for feature, chance in taste.mediums.items():
-                missed[self._posting(feature)] *= 1 - chance
-            medium = 1 - missed
-        else:
-            medium = np.ones(size)
         rates = taste.rates
-        rate = medium * (kind * rates["named/named"] + (1 - kind) * rates["named/other"])
-        rate += (1 - medium) * (kind * rates["other/named"] + (1 - kind) * rates["other/other"])
-        open_rows = self.open_to_all_mediums
-        rate[open_rows] = kind[open_rows] * rates["open/named"]
-        rate[open_rows] += (1 - kind[open_rows]) * rates["open/other"]
+        # Per item, the rate if its medium is liked and if it is not, by the chance its kind
+        # is liked. A taste naming no kind likes every kind (chance 1): the rates are then
+        # the liked-kind ones as they are, the same numbers the sum with 1 and 0 gives.
+        if taste.kinds:
+            kind = np.zeros(len(self.items))
+            for feature, chance in taste.kinds.items():
+                if chance:  # an item has one kind: a chance of 0 leaves its 0
+                    kind[self._posting(feature)] = chance
+            not_kind = 1 - kind
+            liked = kind * rates["named/named"] + not_kind * rates["named/other"]
+            other = kind * rates["other/named"] + not_kind * rates["other/other"]
+            open_rows = self.open_to_all_mediums
+            opened = (
+                kind[open_rows] * rates["open/named"] + not_kind[open_rows] * rates["open/other"]
+            )
+        else:
+            liked, other, opened = rates["named/named"], rates["other/named"], rates["open/named"]
+        if taste.mediums:
+            missed = np.ones(len(self.items))
+            for feature, chance in taste.mediums.items():
+                if chance:  # missed times 1 is missed
+                    missed[self._posting(feature)] *= 1 - chance
+            medium = 1 - missed
+            rate = medium * liked
+            rate += (1 - medium) * other
+        else:
+            # Every medium is liked (chance 1): liked * 1 + other * 0 is liked.
+            rate = np.empty(len(self.items))
+            rate[:] = liked
+        rate[self.open_to_all_mediums] = opened
         return rate
 
     def _recommend_by_taste(self, profile: Profile, *, limit: int) -> list[Pick]:
