@@ -194,6 +194,7 @@ class Catalogue:
         self._country_cache: dict[str, np.ndarray] = {}
         self._interest_cache: dict[str, np.ndarray] = {}
         self._dimension_cache: dict[str, np.ndarray] = {}
+        self._deadline_reasons: dict[dt.date | None, str] = {}
 
     def __len__(self):
         return len(self.items)
@@ -467,33 +468,52 @@ class Catalogue:
             f"interest: {i}" for i in sorted(profile.interests) if i in item.tags or i == item.kind
         ]
         features = item.features
-        unnamed = sorted(
-            _label(f)
-            for f in features - profile.named
-            if (profile.lifts.get(f, 0) > 0 or profile.explore.get(f, 0) > 0)
-            and not f.startswith("tag:")
-        )
-        if discovery and unnamed:
-            why.insert(0, f"{YOU_MIGHT_ALSO_LIKE}: {', '.join(unnamed)}")
-        more = sorted(_label(f) for f in features & profile.more)
-        if more:
-            why.append("you asked for more like: " + ", ".join(more))
-        less = sorted(_label(f) for f in features & profile.less)
-        if less:
-            why.append("you said not for me: " + ", ".join(less))
-        up = sorted(_label(f) for f in features if profile.lifts.get(f, 0) > 0)
+        if discovery:  # only a discovery says what is new in it
+            unnamed = sorted(
+                _label(f)
+                for f in features - profile.named
+                if (profile.lifts.get(f, 0) > 0 or profile.explore.get(f, 0) > 0)
+                and not f.startswith("tag:")
+            )
+            if unnamed:
+                why.insert(0, f"{YOU_MIGHT_ALSO_LIKE}: {', '.join(unnamed)}")
+        if profile.more:
+            more = sorted(_label(f) for f in features & profile.more)
+            if more:
+                why.append("you asked for more like: " + ", ".join(more))
+        if profile.less:
+            less = sorted(_label(f) for f in features & profile.less)
+            if less:
+                why.append("you said not for me: " + ", ".join(less))
+        up, down = [], []
+        for feature in features:
+            lift = profile.lifts.get(feature, 0)
+            if lift > 0:
+                up.append(_label(feature))
+            elif lift < 0:
+                down.append(_label(feature))
         if up:
+            up.sort()
             why.append("clicked more than usual (by you or artists like you): " + ", ".join(up))
-        down = sorted(_label(f) for f in features if profile.lifts.get(f, 0) < 0)
         if down:
+            down.sort()
             why.append("clicked less than usual: " + ", ".join(down))
         if profile.country and item.country == profile.country:
             why.append(f"in your country ({item.country})")
         elif item.is_remote:
             why.append("remote")
-        why.append(deadline_points(self._days_left(item))[1])
+        why.append(self._deadline_reason(item.deadline))
         return tuple(why)
 
+    def _deadline_reason(self, deadline: dt.date | None) -> str:
+        # Cached: many picks of a run share a deadline.
+        if deadline not in self._deadline_reasons:
+            days_left = (deadline - self.today).days if deadline else None
+            self._deadline_reasons[deadline] = deadline_points(days_left)[1]
+        return self._deadline_reasons[deadline]
 
+
+# Cached: a run labels the same few dozen features in every digest.
+@functools.lru_cache(maxsize=1024)
 def _label(feature: str) -> str:
     return feature.split(":", 1)[1].replace("_", " ")
