@@ -22,7 +22,7 @@ Ties break by earlier deadline, then lower id, so the same data always gives the
 import datetime as dt
 import functools
 from collections import defaultdict
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -191,9 +191,8 @@ class Catalogue:
             (row, item.eligible_stages) for row, item in enumerate(kept) if item.eligible_stages
         ]
         self._ineligible_cache: dict[tuple[str, str], np.ndarray] = {}
-        self._country_cache: dict[str, np.ndarray] = {}
+        self._place_cache: dict[str, np.ndarray] = {}
         self._interest_cache: dict[str, np.ndarray] = {}
-        self._dimension_cache: dict[str, np.ndarray] = {}
         self._deadline_reasons: dict[dt.date | None, str] = {}
 
     def __len__(self):
@@ -221,10 +220,16 @@ class Catalogue:
             self._ineligible_cache[key] = np.array(sorted(set(rows)), dtype=np.int64)
         return self._ineligible_cache[key]
 
-    def _same_country(self, country: str) -> np.ndarray:
-        if country not in self._country_cache:
-            self._country_cache[country] = self.country == country
-        return self._country_cache[country]
+    def _place_points(self, country: str) -> np.ndarray:
+        """Per item, the points for where it is: in the artist's country, else remote."""
+        if country not in self._place_cache:
+            same_country = (
+                self.country == country if country else np.zeros(len(self.items), dtype=bool)
+            )
+            self._place_cache[country] = np.where(
+                same_country, SAME_COUNTRY, np.where(self.remote, REMOTE, 0.0)
+            )
+        return self._place_cache[country]
 
     def recommend(self, profile: Profile, *, limit: int = 5) -> list[Pick]:
         """The best `limit` items for this profile, best first; fewer (or none) if few fit."""
@@ -320,8 +325,11 @@ class Catalogue:
         """Mediums and kinds scored by expected clicks (a sure fit on both counts weighs like a
         medium and an interest named); tags, location and deadline as in the profile score."""
         taste = profile.taste
-        rate = self._expected_rate(taste)
-        relevance = TASTE_POINTS * rate / taste.rates["named/named"]
+        full_fit = taste.rates["named/named"]
+        # In place, the same floats as TASTE_POINTS * rate / full_fit.
+        relevance = self._expected_rate(taste)
+        relevance *= TASTE_POINTS
+        relevance /= full_fit
         # Candidates: what shares a medium, a kind or a tag with the taste or the profile,
         # and calls open to all mediums (as for the profile score), however low their rate.
         candidate = np.zeros(len(self.items), dtype=bool)
@@ -329,8 +337,9 @@ class Catalogue:
             candidate[self._posting(feature)] = True
         candidate[self.open_to_all_mediums] = True
         for interest in profile.interests:
-            relevance[self._posting(f"tag:{interest}")] += INTEREST_MATCH * TAG_SHARE
-            candidate[self._posting(f"tag:{interest}")] = True
+            tagged = self._posting(f"tag:{interest}")
+            relevance[tagged] += INTEREST_MATCH * TAG_SHARE
+            candidate[tagged] = True
         for feature, log_lift in profile.lifts.items():
             if feature.startswith("tag:"):
                 relevance[self._posting(feature)] += LEARNED_PER_DOUBLING * TAG_SHARE * log_lift
@@ -341,29 +350,30 @@ class Catalogue:
             # The last places go to the best items under a taste drawn from the posterior:
             # where the artist's doubt is real, they see what would settle it.
             drawn = Taste(
-                mediums={f: q for f, q in taste.drawn.items() if f.startswith("medium:")},
-                kinds={f: q for f, q in taste.drawn.items() if f.startswith("kind:")},
+                mediums={f: q for f, q in taste.drawn.items() if f.startswith("medium:")}
+                if taste.mediums
+                else {},
+                kinds={f: q for f, q in taste.drawn.items() if f.startswith("kind:")}
+                if taste.kinds
+                else {},
                 rates=taste.rates,
                 prior=taste.prior,
             )
-            if not taste.mediums:
-                drawn = replace(drawn, mediums={})
-            if not taste.kinds:
-                drawn = replace(drawn, kinds={})
-            tried = np.round(
-                TASTE_POINTS * self._expected_rate(drawn)[rows] / taste.rates["named/named"]
-                + score
-                - relevance[rows],
-                6,
-            )
+            # In place, in this order, the same floats as
+            # TASTE_POINTS * rate / full_fit + score - relevance.
+            tried = self._expected_rate(drawn)[rows]
+            tried *= TASTE_POINTS
+            tried /= full_fit
+            tried += score
+            tried -= relevance[rows]
+            tried = np.round(tried, 6)
             keep = order[: limit - TRIED_PLACES]
             tried[keep] = -np.inf
             order = keep + [i for i in self._best(rows, tried, TRIED_PLACES) if i not in keep]
-        unnamed = self._unnamed(profile)
         picks = []
         for i in order:
             item = self.items[rows[i]]
-            discovery = bool(unnamed[rows[i]])
+            discovery = self._unnamed(item, profile)
             picks.append(
                 Pick(
                     item_id=item.id,
@@ -374,32 +384,18 @@ class Catalogue:
             )
         return picks
 
-    def _unnamed(self, profile: Profile) -> np.ndarray:
-        """Items of a medium, or of a kind, the profile does not name (a call open to all
-        mediums names none): what the digest labels "you might also like"."""
-        unnamed = np.zeros(len(self.items), dtype=bool)
-        kinds_named = [i for i in profile.interests if f"kind:{i}" in self.postings]
-        for dimension, theirs in (
-            ("medium", [f"medium:{m}" for m in profile.mediums] if profile.mediums else None),
-            ("kind", [f"kind:{k}" for k in kinds_named] if kinds_named else None),
-        ):
-            if theirs is None:
-                continue
-            of_dimension = self._of_dimension(dimension)
-            names_theirs = np.zeros(len(self.items), dtype=bool)
-            for feature in theirs:
-                names_theirs[self._posting(feature)] = True
-            unnamed |= of_dimension & ~names_theirs
-        return unnamed
-
-    def _of_dimension(self, dimension: str) -> np.ndarray:
-        if dimension not in self._dimension_cache:
-            rows = np.zeros(len(self.items), dtype=bool)
-            for feature, posting in self.postings.items():
-                if feature.startswith(f"{dimension}:"):
-                    rows[posting] = True
-            self._dimension_cache[dimension] = rows
-        return self._dimension_cache[dimension]
+    def _unnamed(self, item: Item, profile: Profile) -> bool:
+        """Whether the item is of a medium, or of a kind, the profile does not name (a call
+        open to all mediums names none): what the digest labels "you might also like".
+        Asked of the few items picked, not of the whole catalogue."""
+        if profile.mediums and item.mediums and not profile.mediums & item.mediums:
+            return True
+        # Interests that are no kind of the catalogue's name no kind: every kind is theirs.
+        return (
+            bool(item.kind)
+            and item.kind not in profile.interests
+            and any(f"kind:{i}" in self.postings for i in profile.interests)
+        )
 
     def _discoveries(self, profile: Profile) -> np.ndarray:
         """Items whose medium, or whose kind, the profile does not name (a call open to all
@@ -433,17 +429,14 @@ class Catalogue:
         if profile.already_sent:
             sent_rows = [self.row_of[i] for i in profile.already_sent if i in self.row_of]
             candidate[sent_rows] = False
-        rows = np.flatnonzero(candidate)
+        rows = candidate.nonzero()[0]
         if rows.size == 0:
             return rows, None, []
-        same_country = (
-            self._same_country(profile.country)[rows]
-            if profile.country
-            else np.zeros(rows.size, bool)
-        )
-        score = relevance[rows] + self.deadline_points[rows]
-        score += np.where(same_country, SAME_COUNTRY, np.where(self.remote[rows], REMOTE, 0.0))
-        score = np.round(score, 6)
+        # Over the whole catalogue (adding is cheaper than gathering), in this order: the
+        # same floats as the sum over the rows.
+        score = relevance + self.deadline_points
+        score += self._place_points(profile.country)
+        score = np.round(score[rows], 6)
         return rows, score, self._best(rows, score, limit)
 
     def _best(self, rows: np.ndarray, score: np.ndarray, limit: int) -> list[int]:
@@ -451,13 +444,13 @@ class Catalogue:
         deadline, then the lower id, so the same data always gives the same digest."""
         if 0 < limit < rows.size:
             # Only rows scoring at least the limit-th best score can be picked: sort just those.
-            keep = np.flatnonzero(
-                score >= np.partition(score, rows.size - limit)[rows.size - limit]
-            )
+            kth = np.partition(score, rows.size - limit)[rows.size - limit]
+            keep = (score >= kth).nonzero()[0]
         else:
             keep = np.arange(rows.size)
-        order = np.lexsort((self.ids[rows[keep]], self.deadline_order[rows[keep]], -score[keep]))
-        return [int(keep[i]) for i in order[:limit]]
+        kept_rows = rows[keep]
+        order = np.lexsort((self.ids[kept_rows], self.deadline_order[kept_rows], -score[keep]))
+        return keep[order[:limit]].tolist()
 
     def reasons(self, item: Item, profile: Profile, *, discovery=False) -> tuple[str, ...]:
         """Why `item` scored for `profile`, in words, in the order the points were added."""
