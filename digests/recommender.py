@@ -366,7 +366,7 @@ class Catalogue:
             tried /= full_fit
             tried += score
             tried -= relevance[rows]
-            tried = np.round(tried, 6)
+            tried = tried.round(6)
             keep = order[: limit - TRIED_PLACES]
             tried[keep] = -np.inf
             order = keep + [i for i in self._best(rows, tried, TRIED_PLACES) if i not in keep]
@@ -388,14 +388,12 @@ class Catalogue:
         """Whether the item is of a medium, or of a kind, the profile does not name (a call
         open to all mediums names none): what the digest labels "you might also like".
         Asked of the few items picked, not of the whole catalogue."""
-        if profile.mediums and item.mediums and not profile.mediums & item.mediums:
+        if profile.mediums and item.mediums and profile.mediums.isdisjoint(item.mediums):
             return True
+        if not item.kind or item.kind in profile.interests:
+            return False
         # Interests that are no kind of the catalogue's name no kind: every kind is theirs.
-        return (
-            bool(item.kind)
-            and item.kind not in profile.interests
-            and any(f"kind:{i}" in self.postings for i in profile.interests)
-        )
+        return any(f"kind:{i}" in self.postings for i in profile.interests)
 
     def _discoveries(self, profile: Profile) -> np.ndarray:
         """Items whose medium, or whose kind, the profile does not name (a call open to all
@@ -436,7 +434,7 @@ class Catalogue:
         # same floats as the sum over the rows.
         score = relevance + self.deadline_points
         score += self._place_points(profile.country)
-        score = np.round(score[rows], 6)
+        score = score[rows].round(6)
         return rows, score, self._best(rows, score, limit)
 
     def _best(self, rows: np.ndarray, score: np.ndarray, limit: int) -> list[int]:
