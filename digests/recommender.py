@@ -309,7 +309,11 @@ class Catalogue:
         if taste.mediums:
             missed = np.ones(len(self.items))
             for feature, chance in taste.mediums.items():
-                if chance:  # missed times 1 is missed
+                # A drawn taste's chances are 1 or 0: times 1 - 1 is 0 (set, cheaper than
+                # multiplied; 1 - missed is 1 either way), times 1 - 0 leaves it as it is.
+                if chance == 1:
+                    missed[self._posting(feature)] = 0.0
+                elif chance:
                     missed[self._posting(feature)] *= 1 - chance
             medium = 1 - missed
             rate = medium * liked
