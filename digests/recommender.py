@@ -429,7 +429,8 @@ class Catalogue:
         (relevance, deadline, place) and the order of the best `limit` of them."""
         candidate[self._ineligible(profile.country, profile.career_stage)] = False
         if profile.already_sent:
-            sent_rows = [self.row_of[i] for i in profile.already_sent if i in self.row_of]
+            rows_sent = map(self.row_of.get, profile.already_sent)  # None: no longer open
+            sent_rows = [row for row in rows_sent if row is not None]
             candidate[sent_rows] = False
         rows = candidate.nonzero()[0]
         if rows.size == 0:
