@@ -344,13 +344,16 @@ class Catalogue:
         for feature in (*taste.mediums, *taste.kinds):
             candidate[self._posting(feature)] = True
         candidate[self.open_to_all_mediums] = True
+        # np.add.at: the same sums as relevance[rows] += points, without the two temporary
+        # arrays (some 6 tags a profile).
         for interest in profile.interests:
             tagged = self._posting(f"tag:{interest}")
-            relevance[tagged] += INTEREST_MATCH * TAG_SHARE
+            np.add.at(relevance, tagged, INTEREST_MATCH * TAG_SHARE)
             candidate[tagged] = True
         for feature, log_lift in profile.lifts.items():
             if feature.startswith("tag:"):
-                relevance[self._posting(feature)] += LEARNED_PER_DOUBLING * TAG_SHARE * log_lift
+                points = LEARNED_PER_DOUBLING * TAG_SHARE * log_lift
+                np.add.at(relevance, self._posting(feature), points)
         rows, score, order = self._ranked(profile, candidate, relevance, limit)
         if rows.size == 0:
             return []
