@@ -381,10 +381,12 @@ class Catalogue:
             keep = order[: limit - TRIED_PLACES]
             tried[keep] = -np.inf
             order = keep + [i for i in self._best(rows, tried, TRIED_PLACES) if i not in keep]
+        # Interests that are no kind of the catalogue's name no kind: every kind is theirs.
+        names_a_kind = any(f"kind:{i}" in self.postings for i in profile.interests)
         picks = []
         for i in order:
             item = self.items[rows[i]]
-            discovery = self._unnamed(item, profile)
+            discovery = self._unnamed(item, profile, names_a_kind=names_a_kind)
             picks.append(
                 Pick(
                     item_id=item.id,
@@ -395,16 +397,13 @@ class Catalogue:
             )
         return picks
 
-    def _unnamed(self, item: Item, profile: Profile) -> bool:
+    def _unnamed(self, item: Item, profile: Profile, *, names_a_kind: bool) -> bool:
         """Whether the item is of a medium, or of a kind, the profile does not name (a call
         open to all mediums names none): what the digest labels "you might also like".
         Asked of the few items picked, not of the whole catalogue."""
         if profile.mediums and item.mediums and profile.mediums.isdisjoint(item.mediums):
             return True
-        if not item.kind or item.kind in profile.interests:
-            return False
-        # Interests that are no kind of the catalogue's name no kind: every kind is theirs.
-        return any(f"kind:{i}" in self.postings for i in profile.interests)
+        return names_a_kind and bool(item.kind) and item.kind not in profile.interests
 
     def _discoveries(self, profile: Profile) -> np.ndarray:
         """Items whose medium, or whose kind, the profile does not name (a call open to all
