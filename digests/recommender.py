@@ -22,7 +22,7 @@ Ties break by earlier deadline, then lower id, so the same data always gives the
 import datetime as dt
 import functools
 from collections import defaultdict
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -191,9 +191,9 @@ class Catalogue:
             (row, item.eligible_stages) for row, item in enumerate(kept) if item.eligible_stages
         ]
         self._ineligible_cache: dict[tuple[str, str], np.ndarray] = {}
-        self._country_cache: dict[str, np.ndarray] = {}
+        self._place_cache: dict[str, np.ndarray] = {}
         self._interest_cache: dict[str, np.ndarray] = {}
-        self._dimension_cache: dict[str, np.ndarray] = {}
+        self._deadline_reasons: dict[dt.date | None, str] = {}
 
     def __len__(self):
         return len(self.items)
@@ -220,10 +220,16 @@ class Catalogue:
             self._ineligible_cache[key] = np.array(sorted(set(rows)), dtype=np.int64)
         return self._ineligible_cache[key]
 
-    def _same_country(self, country: str) -> np.ndarray:
-        if country not in self._country_cache:
-            self._country_cache[country] = self.country == country
-        return self._country_cache[country]
+    def _place_points(self, country: str) -> np.ndarray:
+        """Per item, the points for where it is: in the artist's country, else remote."""
+        if country not in self._place_cache:
+            same_country = (
+                self.country == country if country else np.zeros(len(self.items), dtype=bool)
+            )
+            self._place_cache[country] = np.where(
+                same_country, SAME_COUNTRY, np.where(self.remote, REMOTE, 0.0)
+            )
+        return self._place_cache[country]
 
     def recommend(self, profile: Profile, *, limit: int = 5) -> list[Pick]:
         """The best `limit` items for this profile, best first; fewer (or none) if few fit."""
@@ -282,46 +288,72 @@ class Catalogue:
 
     def _expected_rate(self, taste: Taste) -> np.ndarray:
         """Per item, the clicks per look it is expected to earn under the artist's Taste."""
-        size = len(self.items)
-        if taste.kinds:
-            kind = np.zeros(size)
-            for feature, chance in taste.kinds.items():
-                kind[self._posting(feature)] = chance
-        else:
-            kind = np.ones(size)
-        if taste.mediums:
-            missed = np.ones(size)
-            for feature, chance in taste.mediums.items():
-                missed[self._posting(feature)] *= 1 - chance
-            medium = 1 - missed
-        else:
-            medium = np.ones(size)
         rates = taste.rates
-        rate = medium * (kind * rates["named/named"] + (1 - kind) * rates["named/other"])
-        rate += (1 - medium) * (kind * rates["other/named"] + (1 - kind) * rates["other/other"])
-        open_rows = self.open_to_all_mediums
-        rate[open_rows] = kind[open_rows] * rates["open/named"]
-        rate[open_rows] += (1 - kind[open_rows]) * rates["open/other"]
+        # Per item, the rate if its medium is liked and if it is not, by the chance its kind
+        # is liked. A taste naming no kind likes every kind (chance 1): the rates are then
+        # the liked-kind ones as they are, the same numbers the sum with 1 and 0 gives.
+        if taste.kinds:
+            kind = np.zeros(len(self.items))
+            for feature, chance in taste.kinds.items():
+                if chance:  # an item has one kind: a chance of 0 leaves its 0
+                    kind[self._posting(feature)] = chance
+            not_kind = 1 - kind
+            liked = kind * rates["named/named"] + not_kind * rates["named/other"]
+            other = kind * rates["other/named"] + not_kind * rates["other/other"]
+            open_rows = self.open_to_all_mediums
+            opened = (
+                kind[open_rows] * rates["open/named"] + not_kind[open_rows] * rates["open/other"]
+            )
+        else:
+            liked, other, opened = rates["named/named"], rates["other/named"], rates["open/named"]
+        if taste.mediums:
+            missed = np.ones(len(self.items))
+            for feature, chance in taste.mediums.items():
+                # A drawn taste's chances are 1 or 0: times 1 - 1 is 0 (set, cheaper than
+                # multiplied; 1 - missed is 1 either way), times 1 - 0 leaves it as it is.
+                if chance == 1:
+                    missed[self._posting(feature)] = 0.0
+                elif chance:
+                    missed[self._posting(feature)] *= 1 - chance
+            # medium * liked + (1 - medium) * other, with two arrays instead of five: fresh
+            # arrays cost more than the arithmetic at this size (the first touch of memory).
+            medium = np.subtract(1, missed, out=missed)
+            rest = 1 - medium
+            rest *= other
+            rate = np.multiply(medium, liked, out=medium)
+            rate += rest
+        else:
+            # Every medium is liked (chance 1): liked * 1 + other * 0 is liked.
+            rate = np.empty(len(self.items))
+            rate[:] = liked
+        rate[self.open_to_all_mediums] = opened
         return rate
 
     def _recommend_by_taste(self, profile: Profile, *, limit: int) -> list[Pick]:
         """Mediums and kinds scored by expected clicks (a sure fit on both counts weighs like a
         medium and an interest named); tags, location and deadline as in the profile score."""
         taste = profile.taste
-        rate = self._expected_rate(taste)
-        relevance = TASTE_POINTS * rate / taste.rates["named/named"]
+        full_fit = taste.rates["named/named"]
+        # In place, the same floats as TASTE_POINTS * rate / full_fit.
+        relevance = self._expected_rate(taste)
+        relevance *= TASTE_POINTS
+        relevance /= full_fit
         # Candidates: what shares a medium, a kind or a tag with the taste or the profile,
         # and calls open to all mediums (as for the profile score), however low their rate.
         candidate = np.zeros(len(self.items), dtype=bool)
         for feature in (*taste.mediums, *taste.kinds):
             candidate[self._posting(feature)] = True
         candidate[self.open_to_all_mediums] = True
+        # np.add.at: the same sums as relevance[rows] += points, without the two temporary
+        # arrays (some 6 tags a profile).
         for interest in profile.interests:
-            relevance[self._posting(f"tag:{interest}")] += INTEREST_MATCH * TAG_SHARE
-            candidate[self._posting(f"tag:{interest}")] = True
+            tagged = self._posting(f"tag:{interest}")
+            np.add.at(relevance, tagged, INTEREST_MATCH * TAG_SHARE)
+            candidate[tagged] = True
         for feature, log_lift in profile.lifts.items():
             if feature.startswith("tag:"):
-                relevance[self._posting(feature)] += LEARNED_PER_DOUBLING * TAG_SHARE * log_lift
+                points = LEARNED_PER_DOUBLING * TAG_SHARE * log_lift
+                np.add.at(relevance, self._posting(feature), points)
         rows, score, order = self._ranked(profile, candidate, relevance, limit)
         if rows.size == 0:
             return []
@@ -329,29 +361,32 @@ class Catalogue:
             # The last places go to the best items under a taste drawn from the posterior:
             # where the artist's doubt is real, they see what would settle it.
             drawn = Taste(
-                mediums={f: q for f, q in taste.drawn.items() if f.startswith("medium:")},
-                kinds={f: q for f, q in taste.drawn.items() if f.startswith("kind:")},
+                mediums={f: q for f, q in taste.drawn.items() if f.startswith("medium:")}
+                if taste.mediums
+                else {},
+                kinds={f: q for f, q in taste.drawn.items() if f.startswith("kind:")}
+                if taste.kinds
+                else {},
                 rates=taste.rates,
                 prior=taste.prior,
             )
-            if not taste.mediums:
-                drawn = replace(drawn, mediums={})
-            if not taste.kinds:
-                drawn = replace(drawn, kinds={})
-            tried = np.round(
-                TASTE_POINTS * self._expected_rate(drawn)[rows] / taste.rates["named/named"]
-                + score
-                - relevance[rows],
-                6,
-            )
+            # In place, in this order, the same floats as
+            # TASTE_POINTS * rate / full_fit + score - relevance.
+            tried = self._expected_rate(drawn)[rows]
+            tried *= TASTE_POINTS
+            tried /= full_fit
+            tried += score
+            tried -= relevance[rows]
+            tried.round(6, out=tried)
             keep = order[: limit - TRIED_PLACES]
             tried[keep] = -np.inf
             order = keep + [i for i in self._best(rows, tried, TRIED_PLACES) if i not in keep]
-        unnamed = self._unnamed(profile)
+        # Interests that are no kind of the catalogue's name no kind: every kind is theirs.
+        names_a_kind = any(f"kind:{i}" in self.postings for i in profile.interests)
         picks = []
         for i in order:
             item = self.items[rows[i]]
-            discovery = bool(unnamed[rows[i]])
+            discovery = self._unnamed(item, profile, names_a_kind=names_a_kind)
             picks.append(
                 Pick(
                     item_id=item.id,
@@ -362,32 +397,13 @@ class Catalogue:
             )
         return picks
 
-    def _unnamed(self, profile: Profile) -> np.ndarray:
-        """Items of a medium, or of a kind, the profile does not name (a call open to all
-        mediums names none): what the digest labels "you might also like"."""
-        unnamed = np.zeros(len(self.items), dtype=bool)
-        kinds_named = [i for i in profile.interests if f"kind:{i}" in self.postings]
-        for dimension, theirs in (
-            ("medium", [f"medium:{m}" for m in profile.mediums] if profile.mediums else None),
-            ("kind", [f"kind:{k}" for k in kinds_named] if kinds_named else None),
-        ):
-            if theirs is None:
-                continue
-            of_dimension = self._of_dimension(dimension)
-            names_theirs = np.zeros(len(self.items), dtype=bool)
-            for feature in theirs:
-                names_theirs[self._posting(feature)] = True
-            unnamed |= of_dimension & ~names_theirs
-        return unnamed
-
-    def _of_dimension(self, dimension: str) -> np.ndarray:
-        if dimension not in self._dimension_cache:
-            rows = np.zeros(len(self.items), dtype=bool)
-            for feature, posting in self.postings.items():
-                if feature.startswith(f"{dimension}:"):
-                    rows[posting] = True
-            self._dimension_cache[dimension] = rows
-        return self._dimension_cache[dimension]
+    def _unnamed(self, item: Item, profile: Profile, *, names_a_kind: bool) -> bool:
+        """Whether the item is of a medium, or of a kind, the profile does not name (a call
+        open to all mediums names none): what the digest labels "you might also like".
+        Asked of the few items picked, not of the whole catalogue."""
+        if profile.mediums and item.mediums and profile.mediums.isdisjoint(item.mediums):
+            return True
+        return names_a_kind and bool(item.kind) and item.kind not in profile.interests
 
     def _discoveries(self, profile: Profile) -> np.ndarray:
         """Items whose medium, or whose kind, the profile does not name (a call open to all
@@ -419,19 +435,18 @@ class Catalogue:
         (relevance, deadline, place) and the order of the best `limit` of them."""
         candidate[self._ineligible(profile.country, profile.career_stage)] = False
         if profile.already_sent:
-            sent_rows = [self.row_of[i] for i in profile.already_sent if i in self.row_of]
+            rows_sent = map(self.row_of.get, profile.already_sent)  # None: no longer open
+            sent_rows = [row for row in rows_sent if row is not None]
             candidate[sent_rows] = False
-        rows = np.flatnonzero(candidate)
+        rows = candidate.nonzero()[0]
         if rows.size == 0:
             return rows, None, []
-        same_country = (
-            self._same_country(profile.country)[rows]
-            if profile.country
-            else np.zeros(rows.size, bool)
-        )
-        score = relevance[rows] + self.deadline_points[rows]
-        score += np.where(same_country, SAME_COUNTRY, np.where(self.remote[rows], REMOTE, 0.0))
-        score = np.round(score, 6)
+        # Over the whole catalogue (adding is cheaper than gathering), in this order: the
+        # same floats as the sum over the rows.
+        score = relevance + self.deadline_points
+        score += self._place_points(profile.country)
+        score = score[rows]
+        score.round(6, out=score)
         return rows, score, self._best(rows, score, limit)
 
     def _best(self, rows: np.ndarray, score: np.ndarray, limit: int) -> list[int]:
@@ -439,13 +454,13 @@ class Catalogue:
         deadline, then the lower id, so the same data always gives the same digest."""
         if 0 < limit < rows.size:
             # Only rows scoring at least the limit-th best score can be picked: sort just those.
-            keep = np.flatnonzero(
-                score >= np.partition(score, rows.size - limit)[rows.size - limit]
-            )
+            kth = np.partition(score, rows.size - limit)[rows.size - limit]
+            keep = (score >= kth).nonzero()[0]
         else:
             keep = np.arange(rows.size)
-        order = np.lexsort((self.ids[rows[keep]], self.deadline_order[rows[keep]], -score[keep]))
-        return [int(keep[i]) for i in order[:limit]]
+        kept_rows = rows[keep]
+        order = np.lexsort((self.ids[kept_rows], self.deadline_order[kept_rows], -score[keep]))
+        return keep[order[:limit]].tolist()
 
     def reasons(self, item: Item, profile: Profile, *, discovery=False) -> tuple[str, ...]:
         """Why `item` scored for `profile`, in words, in the order the points were added."""
@@ -456,33 +471,52 @@ class Catalogue:
             f"interest: {i}" for i in sorted(profile.interests) if i in item.tags or i == item.kind
         ]
         features = item.features
-        unnamed = sorted(
-            _label(f)
-            for f in features - profile.named
-            if (profile.lifts.get(f, 0) > 0 or profile.explore.get(f, 0) > 0)
-            and not f.startswith("tag:")
-        )
-        if discovery and unnamed:
-            why.insert(0, f"{YOU_MIGHT_ALSO_LIKE}: {', '.join(unnamed)}")
-        more = sorted(_label(f) for f in features & profile.more)
-        if more:
-            why.append("you asked for more like: " + ", ".join(more))
-        less = sorted(_label(f) for f in features & profile.less)
-        if less:
-            why.append("you said not for me: " + ", ".join(less))
-        up = sorted(_label(f) for f in features if profile.lifts.get(f, 0) > 0)
+        if discovery:  # only a discovery says what is new in it
+            unnamed = sorted(
+                _label(f)
+                for f in features - profile.named
+                if (profile.lifts.get(f, 0) > 0 or profile.explore.get(f, 0) > 0)
+                and not f.startswith("tag:")
+            )
+            if unnamed:
+                why.insert(0, f"{YOU_MIGHT_ALSO_LIKE}: {', '.join(unnamed)}")
+        if profile.more:
+            more = sorted(_label(f) for f in features & profile.more)
+            if more:
+                why.append("you asked for more like: " + ", ".join(more))
+        if profile.less:
+            less = sorted(_label(f) for f in features & profile.less)
+            if less:
+                why.append("you said not for me: " + ", ".join(less))
+        up, down = [], []
+        for feature in features:
+            lift = profile.lifts.get(feature, 0)
+            if lift > 0:
+                up.append(_label(feature))
+            elif lift < 0:
+                down.append(_label(feature))
         if up:
+            up.sort()
             why.append("clicked more than usual (by you or artists like you): " + ", ".join(up))
-        down = sorted(_label(f) for f in features if profile.lifts.get(f, 0) < 0)
         if down:
+            down.sort()
             why.append("clicked less than usual: " + ", ".join(down))
         if profile.country and item.country == profile.country:
             why.append(f"in your country ({item.country})")
         elif item.is_remote:
             why.append("remote")
-        why.append(deadline_points(self._days_left(item))[1])
+        why.append(self._deadline_reason(item.deadline))
         return tuple(why)
 
+    def _deadline_reason(self, deadline: dt.date | None) -> str:
+        # Cached: many picks of a run share a deadline.
+        if deadline not in self._deadline_reasons:
+            days_left = (deadline - self.today).days if deadline else None
+            self._deadline_reasons[deadline] = deadline_points(days_left)[1]
+        return self._deadline_reasons[deadline]
 
+
+# Cached: a run labels the same few dozen features in every digest.
+@functools.lru_cache(maxsize=1024)
 def _label(feature: str) -> str:
     return feature.split(":", 1)[1].replace("_", " ")
