@@ -12,9 +12,9 @@ from .processes import manage
 pytestmark = [pytest.mark.postgres, pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 
 
-def test_two_relay_processes_drain_2000_rows_without_duplicates_or_losses():
+def queued_emails(count: int) -> list[EmailOutbox]:
     now = timezone.now()
-    EmailOutbox.objects.bulk_create(
+    return EmailOutbox.objects.bulk_create(
         EmailOutbox(
             recipient=f"artist{i}@example.com",
             subject=f"Hello {i}",
@@ -23,8 +23,12 @@ def test_two_relay_processes_drain_2000_rows_without_duplicates_or_losses():
             idempotency_key=f"load:{i}",
             next_attempt_at=now,
         )
-        for i in range(2000)
+        for i in range(count)
     )
+
+
+def test_two_relay_processes_drain_2000_rows_without_duplicates_or_losses():
+    queued_emails(2000)
     with FakeSendGrid(latency=0.02) as esp:
         relays = [
             manage(
@@ -52,18 +56,7 @@ def test_two_relay_processes_drain_2000_rows_without_duplicates_or_losses():
 
 
 def test_a_relay_process_stopped_by_a_row_the_database_refuses_records_every_other_result():
-    now = timezone.now()
-    rows = EmailOutbox.objects.bulk_create(
-        EmailOutbox(
-            recipient=f"artist{i}@example.com",
-            subject=f"Hello {i}",
-            body_text="Hello",
-            category="transactional",
-            idempotency_key=f"refused:{i}",
-            next_attempt_at=now,
-        )
-        for i in range(40)
-    )
+    rows = queued_emails(40)
     refused = rows[7].id
     # A row the database will not mark sent (as a constraint it violates would): its whole
     # group's statement fails, which is no outage, so the relay stops.
