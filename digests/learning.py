@@ -452,7 +452,9 @@ def artist_taste(
     # Silence is not a signal: an artist who never clicked nor answered may not read, so
     # what they left unclicked weighs only once they clicked something.
     seen = (own.seen or ()) if own.has_signal else ()
-    prior, chances, drawn = _posterior(seen, *dimensions, rates=rates, chance=chance)
+    # The few log-likelihoods an item can have are the same for everyone: kept per priors.
+    logs = priors.__dict__.setdefault("_item_logs", {})
+    prior, chances, drawn = _posterior(seen, *dimensions, rates=rates, chance=chance, logs=logs)
     return Taste(
         mediums={f: q for f, q in chances.items() if f.startswith("medium:")},
         kinds={f: q for f, q in chances.items() if f.startswith("kind:")},
@@ -491,83 +493,102 @@ def _most_clicked(own: Rates, dimension: str, *, named: set[str]) -> list[str]:
     return [feature for _, feature in sorted(clicked)[:OWN_CANDIDATES_PER_DIMENSION]]
 
 
-def _posterior(seen, kinds, mediums, *, rates, chance: random.Random) -> tuple:
+def _posterior(seen, kinds, mediums, *, rates, chance: random.Random, logs=None) -> tuple:
     """Every pair of a kind hypothesis and a medium hypothesis (None: the profile names none,
     all fit), weighed by its prior and by how likely it makes what the artist clicked and
     left unclicked: the chance, before and after, that the artist likes each feature, and
-    one pair drawn from the posterior (what the artist may like, for the places that try)."""
+    one pair drawn from the posterior (what the artist may like, for the places that try).
+    Kind hypotheses name "kind:" features, medium ones "medium:" features. `logs` keeps
+    _item_logs for these rates from call to call."""
     kinds = kinds or [(frozenset(), 1.0)]
     mediums = mediums or [(frozenset(), 1.0)]
     any_kind, any_medium = len(kinds) == 1 and not kinds[0][0], not mediums[0][0]
-    features = sorted({f for liked, _ in kinds + mediums for f in liked})
-    index = {feature: i for i, feature in enumerate(features)}
-    pairs = [(k | m, pk * pm) for k, pk in kinds for m, pm in mediums]
-    liked = np.zeros((len(pairs), len(features)), dtype=bool)
-    liked[
-        [row for row, (features_liked, _) in enumerate(pairs) for _ in features_liked],
-        [index[f] for features_liked, _ in pairs for f in features_liked],
-    ] = True
-    prior = np.array([chance for _, chance in pairs])
+    # Kinds sort before mediums, so a pair's row of `liked` is its kind's then its medium's.
+    kind_features = sorted({f for liked, _ in kinds for f in liked})
+    medium_features = sorted({f for liked, _ in mediums for f in liked})
+    features = kind_features + medium_features
+    kind_rows = [[f in liked for f in kind_features] for liked, _ in kinds]
+    medium_rows = [[f in liked for f in medium_features] for liked, _ in mediums]
+    # Pairs kind by kind, and within a kind medium by medium.
+    liked_rows = [k + m for k in kind_rows for m in medium_rows]
+    liked = np.array(liked_rows, dtype=bool)
+    prior = np.array([pk * pm for _, pk in kinds for _, pm in mediums])
     log_weight = np.log(np.maximum(prior, 1e-12))
     if seen:
-        for contribution in _log_likelihoods(seen, liked, index, any_kind, any_medium, rates):
-            log_weight += contribution  # item by item, in order, as the sum always was
+        # In plain floats: a few pairs by a dozen items, where an array operation per item
+        # cost more than the additions. Item by item, in order, as the sum always was.
+        log_weights = log_weight.tolist()
+        if logs is None:
+            logs = {}
+        for item_logs, columns in _log_likelihoods(
+            seen, kinds, mediums, any_kind, any_medium, rates, logs
+        ):
+            log_weights = [w + item_logs[c] for w, c in zip(log_weights, columns, strict=True)]
+        log_weight = np.array(log_weights)
     weights = np.exp(log_weight - log_weight.max())
     before = prior @ liked / prior.sum()
     after = weights @ liked / weights.sum()
-    row = chance.choices(range(len(pairs)), weights=weights.tolist())[0]
+    row = chance.choices(range(len(liked_rows)), weights=weights.tolist())[0]
     return (
         dict(zip(features, before.tolist(), strict=True)),
         dict(zip(features, after.tolist(), strict=True)),
-        {
-            feature: float(chosen)
-            for feature, chosen in zip(features, liked[row].tolist(), strict=True)
-        },
+        {feature: float(chosen) for feature, chosen in zip(features, liked_rows[row], strict=True)},
     )
 
 
-# The columns of _log_likelihoods' per-item table: medium fit * 2 + kind fit, or open + kind fit.
+# The columns of _item_logs: medium fit * 2 + kind fit, or open + kind fit.
 _FIT_COLUMNS = ("other/other", "other/named", "named/other", "named/named")
 _OPEN_COLUMNS = ("open/other", "open/named")
 
 
-def _log_likelihoods(seen, liked, index, any_kind, any_medium, rates) -> np.ndarray:
-    """Per item seen (rows) and per pair of hypotheses (columns), the log-likelihood of
-    what the artist did with it. An item has at most six click chances (its position weight
-    times the rate of each fit), so the logs are taken once per item and fit, and each pair
-    picks its fit's: a few array operations for all items, not a dozen per item."""
-    pairs, width = liked.shape
-    # Two extra columns of `liked`: no pair likes it, every pair does.
-    none_col, all_col = width, width + 1
-    fits = np.zeros((pairs, width + 2), dtype=np.int64)
-    fits[:, :width] = liked
-    fits[:, all_col] = 1
-    kind_cols = np.empty(len(seen), dtype=np.int64)
-    medium_of = np.zeros((len(seen), width + 2), dtype=np.int64)
-    is_open = np.ones(len(seen), dtype=bool)
-    item_weights, clicks, no_clicks = [], [], []
-    for row, (item_features, weight, item_clicks, extra) in enumerate(seen):
-        kind_col = all_col if any_kind else none_col
+def _log_likelihoods(seen, kinds, mediums, any_kind, any_medium, rates, logs):
+    """Per item seen, in order: the log-likelihoods of what the artist did with it (one per
+    fit, _item_logs) and the column each pair of hypotheses picks, by whether its kind
+    hypothesis likes the item's kind and its medium hypothesis one of the item's mediums."""
+    kinds_liked = [liked for liked, _ in kinds]
+    mediums_liked = [liked for liked, _ in mediums]
+    kinds_named = frozenset().union(*kinds_liked)
+    mediums_named = frozenset().union(*mediums_liked)
+    columns_of = {}  # an artist's items share a few kinds and mediums: their columns too
+    for item_features, weight, clicks, extra in seen:
+        kind, item_mediums, is_open = None, [], True
         for feature in item_features:
-            if feature.startswith("kind:") and not any_kind and feature in index:
-                kind_col = index[feature]
+            if feature.startswith("kind:"):
+                if feature in kinds_named:
+                    kind = feature  # the last one a hypothesis names, as always
             elif feature.startswith("medium:"):
-                is_open[row] = False
-                if feature in index:
-                    medium_of[row, index[feature]] = 1
-        if any_medium:
-            medium_of[row, all_col] = 1
-        kind_cols[row] = kind_col
-        item_weights.append(weight)
-        clicks.append(item_clicks)
-        no_clicks.append((0.0 if item_clicks else 1.0) + extra)
-    kind_fit = fits[:, kind_cols].T  # items x pairs
-    medium_fit = (medium_of @ fits.T) > 0
-    column = np.where(is_open[:, None], 4 + kind_fit, 2 * medium_fit + kind_fit)
+                is_open = False
+                if feature in mediums_named:
+                    item_mediums.append(feature)
+        fit = (kind, is_open, tuple(item_mediums))
+        if fit not in columns_of:
+            if any_kind:
+                kind_fits = [1] * len(kinds_liked)
+            else:
+                kind_fits = [1 if kind in liked else 0 for liked in kinds_liked]
+            if is_open:
+                medium_columns = [4] * len(mediums_liked)
+            elif any_medium:
+                medium_columns = [2] * len(mediums_liked)
+            else:
+                medium_columns = [
+                    0 if liked.isdisjoint(item_mediums) else 2 for liked in mediums_liked
+                ]
+            columns_of[fit] = [m + k for k in kind_fits for m in medium_columns]
+        no_clicks = (0.0 if clicks else 1.0) + extra
+        key = (weight, clicks, no_clicks)
+        if key not in logs:
+            logs[key] = _item_logs(weight, clicks, no_clicks, rates)
+        yield logs[key], columns_of[fit]
+
+
+def _item_logs(weight: float, clicks: float, no_clicks: float, rates) -> list[float]:
+    """The log-likelihood of `clicks` and `no_clicks` on an item of this position weight, for
+    each fit (_FIT_COLUMNS, then _OPEN_COLUMNS): its click chance is the weight times the
+    fit's rate. Element by element as numpy always worked them out (np.log, not math.log)."""
     fit_rates = np.array([rates[fit] for fit in _FIT_COLUMNS + _OPEN_COLUMNS])
-    p = np.clip(np.array(item_weights)[:, None] * fit_rates, 1e-4, 0.999)
-    by_fit = np.array(clicks)[:, None] * np.log(p) + np.array(no_clicks)[:, None] * np.log(1 - p)
-    return np.take_along_axis(by_fit, column, axis=1)
+    p = np.clip(weight * fit_rates, 1e-4, 0.999)
+    return (clicks * np.log(p) + no_clicks * np.log(1 - p)).tolist()
 
 
 def taste_shifts(taste: Taste) -> dict[str, float]:
