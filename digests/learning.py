@@ -23,6 +23,7 @@ artist keeps clicking can outrank what their profile says, and what they keep ig
 import functools
 import heapq
 import math
+import operator
 import random
 from collections import defaultdict
 from dataclasses import dataclass, field
@@ -516,14 +517,15 @@ def _posterior(seen, kinds, mediums, *, rates, chance: random.Random, logs=None)
     log_weight = np.log(np.maximum(prior, 1e-12))
     if seen:
         # In plain floats: a few pairs by a dozen items, where an array operation per item
-        # cost more than the additions. Item by item, in order, as the sum always was.
+        # cost more than the additions. Item by item, in order, as the sum always was; by
+        # map, the addition of a pair's pick is no Python loop of its own.
         log_weights = log_weight.tolist()
         if logs is None:
             logs = {}
         for item_logs, columns in _log_likelihoods(
             seen, kinds, mediums, any_kind, any_medium, rates, logs
         ):
-            log_weights = [w + item_logs[c] for w, c in zip(log_weights, columns, strict=True)]
+            log_weights = list(map(operator.add, log_weights, map(item_logs.__getitem__, columns)))
         log_weight = np.array(log_weights)
     weights = np.exp(log_weight - log_weight.max())
     before = prior @ liked / prior.sum()
@@ -545,41 +547,57 @@ def _log_likelihoods(seen, kinds, mediums, any_kind, any_medium, rates, logs):
     """Per item seen, in order: the log-likelihoods of what the artist did with it (one per
     fit, _item_logs) and the column each pair of hypotheses picks, by whether its kind
     hypothesis likes the item's kind and its medium hypothesis one of the item's mediums."""
-    kinds_liked = [liked for liked, _ in kinds]
-    mediums_liked = [liked for liked, _ in mediums]
-    kinds_named = frozenset().union(*kinds_liked)
-    mediums_named = frozenset().union(*mediums_liked)
-    columns_of = {}  # an artist's items share a few kinds and mediums: their columns too
+    # Each kind and medium a hypothesis names, as the hypotheses naming it (bit i: the i-th):
+    # an item's fit with every pair follows from its kind's and its mediums', so the items
+    # that agree on those (most of an artist's) share their columns.
+    kind_bits, medium_bits = defaultdict(int), defaultdict(int)
+    for bits, hypotheses in ((kind_bits, kinds), (medium_bits, mediums)):
+        for i, (liked, _) in enumerate(hypotheses):
+            for feature in liked:
+                bits[feature] |= 1 << i
+    every_kind, every_medium = (1 << len(kinds)) - 1, (1 << len(mediums)) - 1
+    columns_of = {}
     for item_features, weight, clicks, extra in seen:
-        kind, item_mediums, is_open = None, [], True
-        for feature in item_features:
-            if feature.startswith("kind:"):
-                if feature in kinds_named:
-                    kind = feature  # the last one a hypothesis names, as always
-            elif feature.startswith("medium:"):
-                is_open = False
-                if feature in mediums_named:
-                    item_mediums.append(feature)
-        fit = (kind, is_open, tuple(item_mediums))
+        item_kinds, item_mediums = _kinds_and_mediums(item_features)
+        if any_kind:
+            kind_fit = every_kind
+        else:
+            kind_fit = 0
+            for feature in item_kinds:
+                if feature in kind_bits:
+                    kind_fit = kind_bits[feature]  # the last one a hypothesis names, as always
+        if not item_mediums:
+            medium_fit = None  # open to every medium
+        elif any_medium:
+            medium_fit = every_medium
+        else:
+            medium_fit = 0
+            for feature in item_mediums:
+                medium_fit |= medium_bits.get(feature, 0)
+        fit = (kind_fit, medium_fit)
         if fit not in columns_of:
-            if any_kind:
-                kind_fits = [1] * len(kinds_liked)
+            kind_columns = [kind_fit >> i & 1 for i in range(len(kinds))]
+            if medium_fit is None:
+                medium_columns = [4] * len(mediums)
             else:
-                kind_fits = [1 if kind in liked else 0 for liked in kinds_liked]
-            if is_open:
-                medium_columns = [4] * len(mediums_liked)
-            elif any_medium:
-                medium_columns = [2] * len(mediums_liked)
-            else:
-                medium_columns = [
-                    0 if liked.isdisjoint(item_mediums) else 2 for liked in mediums_liked
-                ]
-            columns_of[fit] = [m + k for k in kind_fits for m in medium_columns]
+                medium_columns = [2 * (medium_fit >> i & 1) for i in range(len(mediums))]
+            # Pairs kind by kind, and within a kind medium by medium.
+            columns_of[fit] = [m + k for k in kind_columns for m in medium_columns]
         no_clicks = (0.0 if clicks else 1.0) + extra
         key = (weight, clicks, no_clicks)
         if key not in logs:
             logs[key] = _item_logs(weight, clicks, no_clicks, rates)
         yield logs[key], columns_of[fit]
+
+
+@functools.lru_cache(maxsize=8192)
+def _kinds_and_mediums(features: tuple) -> tuple[tuple, tuple]:
+    """An item's kinds and mediums, in order: worked out once per opportunity, not once for
+    every artist who was shown it."""
+    return (
+        tuple(f for f in features if f.startswith("kind:")),
+        tuple(f for f in features if f.startswith("medium:")),
+    )
 
 
 def _item_logs(weight: float, clicks: float, no_clicks: float, rates) -> list[float]:
