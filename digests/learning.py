@@ -23,7 +23,6 @@ artist keeps clicking can outrank what their profile says, and what they keep ig
 import functools
 import heapq
 import math
-import operator
 import random
 from collections import defaultdict
 from dataclasses import dataclass, field
@@ -372,8 +371,10 @@ def taste_candidates(
     )
     # One draw per feature, in the features' order: the artist's seeded chance is consumed
     # the same way whatever was worked out before.
-    drawn = {feature: chance.gammavariate(hits, scale) for feature, hits, scale in draws}
-    best = heapq.nsmallest(CANDIDATES_PER_DIMENSION, drawn, key=lambda f: (-drawn[f], f))
+    gamma = chance.gammavariate
+    drawn = [(-gamma(hits, scale), feature) for feature, hits, scale in draws]
+    # The highest draws; of equal ones, the first feature.
+    best = [feature for _, feature in heapq.nsmallest(CANDIDATES_PER_DIMENSION, drawn)]
     chosen = {feature: shares[feature] for feature in best if shares[feature] > 0.01}
     for feature in clicked:
         if feature in shares:
@@ -503,7 +504,6 @@ def _posterior(seen, kinds, mediums, *, rates, chance: random.Random, logs=None)
     _item_logs for these rates from call to call."""
     kinds = kinds or [(frozenset(), 1.0)]
     mediums = mediums or [(frozenset(), 1.0)]
-    any_kind, any_medium = len(kinds) == 1 and not kinds[0][0], not mediums[0][0]
     # Kinds sort before mediums, so a pair's row of `liked` is its kind's then its medium's.
     kind_features = sorted({f for liked, _ in kinds for f in liked})
     medium_features = sorted({f for liked, _ in mediums for f in liked})
@@ -516,16 +516,14 @@ def _posterior(seen, kinds, mediums, *, rates, chance: random.Random, logs=None)
     prior = np.array([pk * pm for _, pk in kinds for _, pm in mediums])
     log_weight = np.log(np.maximum(prior, 1e-12))
     if seen:
-        # In plain floats: a few pairs by a dozen items, where an array operation per item
-        # cost more than the additions. Item by item, in order, as the sum always was; by
-        # map, the addition of a pair's pick is no Python loop of its own.
-        log_weights = log_weight.tolist()
-        if logs is None:
-            logs = {}
-        for item_logs, columns in _log_likelihoods(
-            seen, kinds, mediums, any_kind, any_medium, rates, logs
-        ):
-            log_weights = list(map(operator.add, log_weights, map(item_logs.__getitem__, columns)))
+        log_weights = _add_log_likelihoods(
+            log_weight.tolist(),
+            seen,
+            kinds,
+            mediums,
+            rates=rates,
+            logs={} if logs is None else logs,
+        )
         log_weight = np.array(log_weights)
     weights = np.exp(log_weight - log_weight.max())
     before = prior @ liked / prior.sum()
@@ -543,24 +541,21 @@ _FIT_COLUMNS = ("other/other", "other/named", "named/other", "named/named")
 _OPEN_COLUMNS = ("open/other", "open/named")
 
 
-def _log_likelihoods(seen, kinds, mediums, any_kind, any_medium, rates, logs):
-    """Per item seen, in order: the log-likelihoods of what the artist did with it (one per
-    fit, _item_logs) and the column each pair of hypotheses picks, by whether its kind
-    hypothesis likes the item's kind and its medium hypothesis one of the item's mediums."""
+def _add_log_likelihoods(log_weights, seen, kinds, mediums, *, rates, logs) -> list[float]:
+    """Each pair's log weight (kind by kind, and within a kind medium by medium) plus the
+    log-likelihood of what the artist did with each item seen, added item by item in order,
+    as the sum always was. An item has six of them, one per fit (_item_logs); each pair picks
+    its fit's by whether its kind hypothesis likes the item's kind and its medium hypothesis
+    one of the item's mediums. In plain floats: a few pairs by a dozen items, where an array
+    operation per item cost more than the additions."""
+    any_kind, any_medium = len(kinds) == 1 and not kinds[0][0], not mediums[0][0]
     # Each kind and medium a hypothesis names, as the hypotheses naming it (bit i: the i-th):
-    # an item's fit with every pair follows from its kind's and its mediums', so the items
-    # that agree on those (most of an artist's) share their columns.
-    kind_bits, medium_bits = defaultdict(int), defaultdict(int)
-    for bits, hypotheses in ((kind_bits, kinds), (medium_bits, mediums)):
-        for i, (liked, _) in enumerate(hypotheses):
-            for feature in liked:
-                bits[feature] |= 1 << i
-    every_kind, every_medium = (1 << len(kinds)) - 1, (1 << len(mediums)) - 1
-    columns_of = {}
+    # an item's fit with every pair follows from its kind's and its mediums' bits.
+    kind_bits, medium_bits = _named_by(kinds), _named_by(mediums)
     for item_features, weight, clicks, extra in seen:
         item_kinds, item_mediums = _kinds_and_mediums(item_features)
         if any_kind:
-            kind_fit = every_kind
+            kind_fit = 1
         else:
             kind_fit = 0
             for feature in item_kinds:
@@ -569,25 +564,43 @@ def _log_likelihoods(seen, kinds, mediums, any_kind, any_medium, rates, logs):
         if not item_mediums:
             medium_fit = None  # open to every medium
         elif any_medium:
-            medium_fit = every_medium
+            medium_fit = -1  # every bit set: each pair's medium hypothesis fits
         else:
             medium_fit = 0
             for feature in item_mediums:
                 medium_fit |= medium_bits.get(feature, 0)
-        fit = (kind_fit, medium_fit)
-        if fit not in columns_of:
-            kind_columns = [kind_fit >> i & 1 for i in range(len(kinds))]
-            if medium_fit is None:
-                medium_columns = [4] * len(mediums)
-            else:
-                medium_columns = [2 * (medium_fit >> i & 1) for i in range(len(mediums))]
-            # Pairs kind by kind, and within a kind medium by medium.
-            columns_of[fit] = [m + k for k in kind_columns for m in medium_columns]
+        columns = _pair_columns(len(kinds), len(mediums), kind_fit, medium_fit)
         no_clicks = (0.0 if clicks else 1.0) + extra
-        key = (weight, clicks, no_clicks)
-        if key not in logs:
-            logs[key] = _item_logs(weight, clicks, no_clicks, rates)
-        yield logs[key], columns_of[fit]
+        item_logs = logs.get((weight, clicks, no_clicks))
+        if item_logs is None:
+            item_logs = logs[weight, clicks, no_clicks] = _item_logs(
+                weight, clicks, no_clicks, rates
+            )
+        log_weights = [w + item_logs[c] for w, c in zip(log_weights, columns, strict=True)]
+    return log_weights
+
+
+@functools.lru_cache(maxsize=4096)
+def _pair_columns(kinds: int, mediums: int, kind_fit: int, medium_fit: int | None) -> list[int]:
+    """The column of _item_logs each pair of hypotheses picks (kind by kind, and within a
+    kind medium by medium) for an item whose kind the kind hypotheses of `kind_fit`'s bits
+    like, and one of whose mediums those of `medium_fit`'s (None: open to every medium). It
+    depends on nothing else, so artists with as many hypotheses share it."""
+    return [
+        (4 if medium_fit is None else 2 if medium_fit & (1 << m) else 0)
+        + (1 if kind_fit & (1 << k) else 0)
+        for k in range(kinds)
+        for m in range(mediums)
+    ]
+
+
+def _named_by(hypotheses) -> dict[str, int]:
+    """Each feature the hypotheses name, with the bits of those naming it (bit i: the i-th)."""
+    bits: dict[str, int] = defaultdict(int)
+    for i, (liked, _) in enumerate(hypotheses):
+        for feature in liked:
+            bits[feature] |= 1 << i
+    return bits
 
 
 @functools.lru_cache(maxsize=8192)
