@@ -570,12 +570,10 @@ def _add_log_likelihoods(log_weights, seen, kinds, mediums, *, rates, logs) -> l
             for feature in item_mediums:
                 medium_fit |= medium_bits.get(feature, 0)
         columns = _pair_columns(len(kinds), len(mediums), kind_fit, medium_fit)
-        no_clicks = (0.0 if clicks else 1.0) + extra
-        item_logs = logs.get((weight, clicks, no_clicks))
+        item_logs = logs.get((weight, clicks, extra))
         if item_logs is None:
-            item_logs = logs[weight, clicks, no_clicks] = _item_logs(
-                weight, clicks, no_clicks, rates
-            )
+            no_clicks = (0.0 if clicks else 1.0) + extra
+            item_logs = logs[weight, clicks, extra] = _item_logs(weight, clicks, no_clicks, rates)
         log_weights = [w + item_logs[c] for w, c in zip(log_weights, columns, strict=True)]
     return log_weights
 
@@ -596,10 +594,11 @@ def _pair_columns(kinds: int, mediums: int, kind_fit: int, medium_fit: int | Non
 
 def _named_by(hypotheses) -> dict[str, int]:
     """Each feature the hypotheses name, with the bits of those naming it (bit i: the i-th)."""
-    bits: dict[str, int] = defaultdict(int)
+    bits: dict[str, int] = {}
     for i, (liked, _) in enumerate(hypotheses):
+        bit = 1 << i
         for feature in liked:
-            bits[feature] |= 1 << i
+            bits[feature] = bits.get(feature, 0) | bit
     return bits
 
 
