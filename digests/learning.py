@@ -514,18 +514,13 @@ def _posterior(seen, kinds, mediums, *, rates, chance: random.Random, logs=None)
     liked_rows = [k + m for k in kind_rows for m in medium_rows]
     liked = np.array(liked_rows, dtype=bool)
     prior = np.array([pk * pm for _, pk in kinds for _, pm in mediums])
-    log_weight = np.log(np.maximum(prior, 1e-12))
+    log_weights = np.log(np.maximum(prior, 1e-12)).tolist()
     if seen:
         log_weights = _add_log_likelihoods(
-            log_weight.tolist(),
-            seen,
-            kinds,
-            mediums,
-            rates=rates,
-            logs={} if logs is None else logs,
+            log_weights, seen, kinds, mediums, rates=rates, logs={} if logs is None else logs
         )
-        log_weight = np.array(log_weights)
-    weights = np.exp(log_weight - log_weight.max())
+    # Python's max: numpy's number (the weights are finite), without an array call.
+    weights = np.exp(np.array(log_weights) - max(log_weights))
     before = prior @ liked / prior.sum()
     after = weights @ liked / weights.sum()
     row = chance.choices(range(len(liked_rows)), weights=weights.tolist())[0]
