@@ -557,8 +557,10 @@ def taste_candidates(
     )
     # One draw per feature, in the features' order: the artist's seeded chance is consumed
     # the same way whatever was worked out before.
-    drawn = {feature: chance.gammavariate(hits, scale) for feature, hits, scale in draws}
-    best = heapq.nsmallest(CANDIDATES_PER_DIMENSION, drawn, key=lambda f: (-drawn[f], f))
+    gamma = chance.gammavariate
+    drawn = [(-gamma(hits, scale), feature) for feature, hits, scale in draws]
+    # The highest draws; of equal ones, the first feature.
+    best = [feature for _, feature in heapq.nsmallest(CANDIDATES_PER_DIMENSION, drawn)]
     chosen = {feature: shares[feature] for feature in best if shares[feature] > 0.01}
     for feature in clicked:
         if feature in shares:
@@ -638,7 +640,9 @@ def artist_taste(
     # Silence is not a signal: an artist who never clicked nor answered may not read, so
     # what they left unclicked weighs only once they clicked something.
     seen = (own.seen or ()) if own.has_signal else ()
-    prior, chances, drawn = _posterior(seen, *dimensions, rates=rates, chance=chance)
+    # The few log-likelihoods an item can have are the same for everyone: kept per priors.
+    logs = priors.__dict__.setdefault("_item_logs", {})
+    prior, chances, drawn = _posterior(seen, *dimensions, rates=rates, chance=chance, logs=logs)
     return Taste(
         mediums={f: q for f, q in chances.items() if f.startswith("medium:")},
         kinds={f: q for f, q in chances.items() if f.startswith("kind:")},
@@ -677,83 +681,125 @@ def _most_clicked(own: Rates, dimension: str, *, named: set[str]) -> list[str]:
     return [feature for _, feature in sorted(clicked)[:OWN_CANDIDATES_PER_DIMENSION]]
 
 
-def _posterior(seen, kinds, mediums, *, rates, chance: random.Random) -> tuple:
+def _posterior(seen, kinds, mediums, *, rates, chance: random.Random, logs=None) -> tuple:
     """Every pair of a kind hypothesis and a medium hypothesis (None: the profile names none,
     all fit), weighed by its prior and by how likely it makes what the artist clicked and
     left unclicked: the chance, before and after, that the artist likes each feature, and
-    one pair drawn from the posterior (what the artist may like, for the places that try)."""
+    one pair drawn from the posterior (what the artist may like, for the places that try).
+    Kind hypotheses name "kind:" features, medium ones "medium:" features. `logs` keeps
+    _item_logs for these rates from call to call."""
     kinds = kinds or [(frozenset(), 1.0)]
     mediums = mediums or [(frozenset(), 1.0)]
-    any_kind, any_medium = len(kinds) == 1 and not kinds[0][0], not mediums[0][0]
-    features = sorted({f for liked, _ in kinds + mediums for f in liked})
-    index = {feature: i for i, feature in enumerate(features)}
-    pairs = [(k | m, pk * pm) for k, pk in kinds for m, pm in mediums]
-    liked = np.zeros((len(pairs), len(features)), dtype=bool)
-    liked[
-        [row for row, (features_liked, _) in enumerate(pairs) for _ in features_liked],
-        [index[f] for features_liked, _ in pairs for f in features_liked],
-    ] = True
-    prior = np.array([chance for _, chance in pairs])
-    log_weight = np.log(np.maximum(prior, 1e-12))
+    # Kinds sort before mediums, so a pair's row of `liked` is its kind's then its medium's.
+    kind_features = sorted({f for liked, _ in kinds for f in liked})
+    medium_features = sorted({f for liked, _ in mediums for f in liked})
+    features = kind_features + medium_features
+    kind_rows = [[f in liked for f in kind_features] for liked, _ in kinds]
+    medium_rows = [[f in liked for f in medium_features] for liked, _ in mediums]
+    # Pairs kind by kind, and within a kind medium by medium.
+    liked_rows = [k + m for k in kind_rows for m in medium_rows]
+    liked = np.array(liked_rows, dtype=bool)
+    prior = np.array([pk * pm for _, pk in kinds for _, pm in mediums])
+    log_weights = np.log(np.maximum(prior, 1e-12)).tolist()
     if seen:
-        for contribution in _log_likelihoods(seen, liked, index, any_kind, any_medium, rates):
-            log_weight += contribution  # item by item, in order, as the sum always was
-    weights = np.exp(log_weight - log_weight.max())
+        log_weights = _add_log_likelihoods(
+            log_weights, seen, kinds, mediums, rates=rates, logs={} if logs is None else logs
+        )
+    # Python's max: numpy's number (the weights are finite), without an array call.
+    weights = np.exp(np.array(log_weights) - max(log_weights))
     before = prior @ liked / prior.sum()
     after = weights @ liked / weights.sum()
-    row = chance.choices(range(len(pairs)), weights=weights.tolist())[0]
+    row = chance.choices(range(len(liked_rows)), weights=weights.tolist())[0]
     return (
         dict(zip(features, before.tolist(), strict=True)),
         dict(zip(features, after.tolist(), strict=True)),
-        {
-            feature: float(chosen)
-            for feature, chosen in zip(features, liked[row].tolist(), strict=True)
-        },
+        {feature: float(chosen) for feature, chosen in zip(features, liked_rows[row], strict=True)},
     )
 
 
-# The columns of _log_likelihoods' per-item table: medium fit * 2 + kind fit, or open + kind fit.
+# The columns of _item_logs: medium fit * 2 + kind fit, or open + kind fit.
 _FIT_COLUMNS = ("other/other", "other/named", "named/other", "named/named")
 _OPEN_COLUMNS = ("open/other", "open/named")
 
 
-def _log_likelihoods(seen, liked, index, any_kind, any_medium, rates) -> np.ndarray:
-    """Per item seen (rows) and per pair of hypotheses (columns), the log-likelihood of
-    what the artist did with it. An item has at most six click chances (its position weight
-    times the rate of each fit), so the logs are taken once per item and fit, and each pair
-    picks its fit's: a few array operations for all items, not a dozen per item."""
-    pairs, width = liked.shape
-    # Two extra columns of `liked`: no pair likes it, every pair does.
-    none_col, all_col = width, width + 1
-    fits = np.zeros((pairs, width + 2), dtype=np.int64)
-    fits[:, :width] = liked
-    fits[:, all_col] = 1
-    kind_cols = np.empty(len(seen), dtype=np.int64)
-    medium_of = np.zeros((len(seen), width + 2), dtype=np.int64)
-    is_open = np.ones(len(seen), dtype=bool)
-    item_weights, clicks, no_clicks = [], [], []
-    for row, (item_features, weight, item_clicks, extra) in enumerate(seen):
-        kind_col = all_col if any_kind else none_col
-        for feature in item_features:
-            if feature.startswith("kind:") and not any_kind and feature in index:
-                kind_col = index[feature]
-            elif feature.startswith("medium:"):
-                is_open[row] = False
-                if feature in index:
-                    medium_of[row, index[feature]] = 1
-        if any_medium:
-            medium_of[row, all_col] = 1
-        kind_cols[row] = kind_col
-        item_weights.append(weight)
-        clicks.append(item_clicks)
-        no_clicks.append((0.0 if item_clicks else 1.0) + extra)
-    kind_fit = fits[:, kind_cols].T  # items x pairs
-    medium_fit = (medium_of @ fits.T) > 0
-    column = np.where(is_open[:, None], 4 + kind_fit, 2 * medium_fit + kind_fit)
+def _add_log_likelihoods(log_weights, seen, kinds, mediums, *, rates, logs) -> list[float]:
+    """Each pair's log weight (kind by kind, and within a kind medium by medium) plus the
+    log-likelihood of what the artist did with each item seen, added item by item in order,
+    as the sum always was. An item has six of them, one per fit (_item_logs); each pair picks
+    its fit's by whether its kind hypothesis likes the item's kind and its medium hypothesis
+    one of the item's mediums. In plain floats: a few pairs by a dozen items, where an array
+    operation per item cost more than the additions."""
+    any_kind, any_medium = len(kinds) == 1 and not kinds[0][0], not mediums[0][0]
+    # Each kind and medium a hypothesis names, as the hypotheses naming it (bit i: the i-th):
+    # an item's fit with every pair follows from its kind's and its mediums' bits.
+    kind_bits, medium_bits = _named_by(kinds), _named_by(mediums)
+    for item_features, weight, clicks, extra in seen:
+        item_kinds, item_mediums = _kinds_and_mediums(item_features)
+        if any_kind:
+            kind_fit = 1
+        else:
+            kind_fit = 0
+            for feature in item_kinds:
+                if feature in kind_bits:
+                    kind_fit = kind_bits[feature]  # the last one a hypothesis names, as always
+        if not item_mediums:
+            medium_fit = None  # open to every medium
+        elif any_medium:
+            medium_fit = -1  # every bit set: each pair's medium hypothesis fits
+        else:
+            medium_fit = 0
+            for feature in item_mediums:
+                medium_fit |= medium_bits.get(feature, 0)
+        columns = _pair_columns(len(kinds), len(mediums), kind_fit, medium_fit)
+        item_logs = logs.get((weight, clicks, extra))
+        if item_logs is None:
+            no_clicks = (0.0 if clicks else 1.0) + extra
+            item_logs = logs[weight, clicks, extra] = _item_logs(weight, clicks, no_clicks, rates)
+        log_weights = [w + item_logs[c] for w, c in zip(log_weights, columns, strict=True)]
+    return log_weights
+
+
+@functools.lru_cache(maxsize=4096)
+def _pair_columns(kinds: int, mediums: int, kind_fit: int, medium_fit: int | None) -> list[int]:
+    """The column of _item_logs each pair of hypotheses picks (kind by kind, and within a
+    kind medium by medium) for an item whose kind the kind hypotheses of `kind_fit`'s bits
+    like, and one of whose mediums those of `medium_fit`'s (None: open to every medium). It
+    depends on nothing else, so artists with as many hypotheses share it."""
+    return [
+        (4 if medium_fit is None else 2 if medium_fit & (1 << m) else 0)
+        + (1 if kind_fit & (1 << k) else 0)
+        for k in range(kinds)
+        for m in range(mediums)
+    ]
+
+
+def _named_by(hypotheses) -> dict[str, int]:
+    """Each feature the hypotheses name, with the bits of those naming it (bit i: the i-th)."""
+    bits: dict[str, int] = {}
+    for i, (liked, _) in enumerate(hypotheses):
+        bit = 1 << i
+        for feature in liked:
+            bits[feature] = bits.get(feature, 0) | bit
+    return bits
+
+
+@functools.lru_cache(maxsize=8192)
+def _kinds_and_mediums(features: tuple) -> tuple[tuple, tuple]:
+    """An item's kinds and mediums, in order: worked out once per opportunity, not once for
+    every artist who was shown it."""
+    return (
+        tuple(f for f in features if f.startswith("kind:")),
+        tuple(f for f in features if f.startswith("medium:")),
+    )
+
+
+def _item_logs(weight: float, clicks: float, no_clicks: float, rates) -> list[float]:
+    """The log-likelihood of `clicks` and `no_clicks` on an item of this position weight, for
+    each fit (_FIT_COLUMNS, then _OPEN_COLUMNS): its click chance is the weight times the
+    fit's rate. Element by element as numpy always worked them out (np.log, not math.log)."""
     fit_rates = np.array([rates[fit] for fit in _FIT_COLUMNS + _OPEN_COLUMNS])
-    p = np.clip(np.array(item_weights)[:, None] * fit_rates, 1e-4, 0.999)
-    by_fit = np.array(clicks)[:, None] * np.log(p) + np.array(no_clicks)[:, None] * np.log(1 - p)
-    return np.take_along_axis(by_fit, column, axis=1)
+    p = np.clip(weight * fit_rates, 1e-4, 0.999)
+    return (clicks * np.log(p) + no_clicks * np.log(1 - p)).tolist()
 
 
 def taste_shifts(taste: Taste) -> dict[str, float]:
