@@ -20,6 +20,7 @@ it, and that in turn toward "as usual" (empirical Bayes). The result is a lift p
 artist keeps clicking can outrank what their profile says, and what they keep ignoring sinks.
 """
 
+import functools
 import heapq
 import math
 import random
