@@ -161,7 +161,7 @@ def rates_by_group(
     features_flat: list[int] = []
     group_runs: dict = {}
     feature_runs: dict = {}
-    sums = _GroupSums(features=len(feature_names))
+    sums = _GroupSums(groups=len(group_names), features=len(feature_names))
     chunk = _SeenChunk()
     for user_id, opportunity_id, fit, position, clicked, feedback in items:
         if user_id not in group_runs:
@@ -182,6 +182,9 @@ def rates_by_group(
     return sums.rates(groups=group_names, features=feature_names)
 
 
+_MORE, _LESS = 1, 2  # a seen item's answer in _SeenChunk.feedback (0: none)
+
+
 class _SeenChunk:
     """Seen items as columns, for _GroupSums.add; `cells`: the (group, feature) pairs they
     add to."""
@@ -197,42 +200,47 @@ class _SeenChunk:
         self.fits.append(FIT_IDS[fit])
         self.positions.append(position)
         self.clicked.append(clicked)
-        self.feedback.append(feedback)
+        self.feedback.append(_MORE if feedback == "more" else _LESS if feedback == "less" else 0)
         self.cells += group_run[1] * feature_run[1]
 
 
-class _KeyedSums:
-    """Sums by integer key, in an array that grows with the keys met, not with every key
-    possible (groups times features: free-text interests times scraped tags)."""
+class _CellSlots:
+    """A place for each (group, feature) cell met, in the order of their keys: the sums grow
+    with the cells that occur, not with every group times every feature (free-text
+    interests times scraped tags)."""
 
     def __init__(self):
-        self.slot_of: dict[int, int] = {}  # key -> slot in `values`, in the order first met
-        self.values = np.zeros(1024)
+        self.keys = np.zeros(0, dtype=np.int64)  # the cells met, sorted
+        self.slots = np.zeros(0, dtype=np.int64)  # each one's place in the sums
+        self.size = 0
 
-    def add(self, keys: np.ndarray, values: np.ndarray) -> None:
-        met, where = np.unique(keys, return_inverse=True)
-        slot_of = self.slot_of
-        slots = np.array([slot_of.setdefault(key, len(slot_of)) for key in met.tolist()])
-        if len(slot_of) > self.values.size:
-            self.values = np.concatenate([self.values, np.zeros(len(slot_of) + self.values.size)])
-        # np.add.at adds one at a time in the order given: each sum is the loop's, bit for bit.
-        np.add.at(self.values, slots[where], values)
-
-    def items(self):
-        """(key, sum) by key."""
-        for key in sorted(self.slot_of):
-            yield key, float(self.values[self.slot_of[key]])
+    def of(self, keys: np.ndarray) -> np.ndarray:
+        # After the first chunks nearly every cell is known: found by binary search, and only
+        # the new ones sorted in.
+        at = np.searchsorted(self.keys, keys)
+        known = at < self.keys.size
+        known[known] = self.keys[at[known]] == keys[known]
+        if not known.all():
+            new = np.unique(keys[~known])
+            merged = np.concatenate([self.keys, new])
+            order = np.argsort(merged, kind="stable")
+            slots = np.arange(self.size, self.size + new.size)
+            self.keys, self.slots = merged[order], np.concatenate([self.slots, slots])[order]
+            self.size += new.size
+            at = np.searchsorted(self.keys, keys)
+        return self.slots[at]
 
 
 class _GroupSums:
-    """rates_by_group's running sums: looks per group, feature and fit; clicks per group and
-    feature (feature 0, "": the group's clicks on whole items) and per group and fit."""
+    """rates_by_group's running sums, per (group, feature) cell met: looks per fit, and
+    clicks (feature 0, "": the group's clicks on whole items); and clicks per group and fit."""
 
-    def __init__(self, *, features: int):
+    def __init__(self, *, groups: int, features: int):
         self.features = features
-        self.looks = _KeyedSums()  # key: (group * features + feature) * fits + fit
-        self.clicks = _KeyedSums()  # key: group * features + feature
-        self.fit_clicks = _KeyedSums()  # key: group * fits + fit
+        self.cells = _CellSlots()
+        self.looks = np.zeros((0, len(FIT_IDS)))
+        self.clicks = np.zeros(0)
+        self.fit_clicks = np.zeros((groups, len(FIT_IDS)))
 
     def add(self, chunk: _SeenChunk, *, groups: list[int], features: list[int]) -> None:
         if not chunk.cells:
@@ -243,9 +251,9 @@ class _GroupSums:
         weights = np.array(POSITION_WEIGHTS)
         seen = weights[np.clip(chunk.positions, 1, len(weights)) - 1]
         clicks = np.array(chunk.clicked, dtype=float)
-        feedback = np.array(chunk.feedback, dtype=object)
-        clicks[feedback == "more"] += MORE_LIKE_THIS_CLICKS
-        less = feedback == "less"
+        feedback = np.array(chunk.feedback, dtype=np.int8)
+        clicks[feedback == _MORE] += MORE_LIKE_THIS_CLICKS
+        less = feedback == _LESS
         clicks[less] = 0.0
         seen[less] += NOT_FOR_ME_IMPRESSIONS
         # Every (item, group, feature) in the loop's order: the item, each group of its
@@ -258,30 +266,32 @@ class _GroupSums:
             feature_first[item] + within % feature_count[item]
         ]
         fit, seen, clicks = np.array(chunk.fits, dtype=np.int64)[item], seen[item], clicks[item]
-        fits = len(FIT_IDS)
-        cell = group * self.features + feature
-        self.looks.add(cell * fits + fit, seen)
-        self.clicks.add(cell, clicks)
+        slot = self.cells.of(group * self.features + feature)
+        if self.cells.size > self.clicks.size:
+            grown = self.cells.size - self.clicks.size
+            self.looks = np.concatenate([self.looks, np.zeros((grown, len(FIT_IDS)))])
+            self.clicks = np.concatenate([self.clicks, np.zeros(grown)])
+        # np.add.at adds one at a time in the order given: each sum is the loop's, bit for bit.
+        np.add.at(self.looks, (slot, fit), seen)
+        np.add.at(self.clicks, slot, clicks)
         whole = feature == 0
-        self.fit_clicks.add(group[whole] * fits + fit[whole], clicks[whole])
+        np.add.at(self.fit_clicks, (group[whole], fit[whole]), clicks[whole])
 
     def rates(self, *, groups: list[str], features: list[str]) -> dict[str, Rates]:
         fits = list(FIT_IDS)
         by_group: dict[str, Rates] = {}
-        for key, looks in self.looks.items():
-            cell, fit = divmod(key, len(fits))
+        for cell, slot in zip(self.cells.keys.tolist(), self.cells.slots.tolist(), strict=True):
             group, feature = divmod(cell, self.features)
             rates = by_group.setdefault(groups[group], Rates())
-            rates.impressions[features[feature], fits[fit]] = looks
-        for cell, clicks in self.clicks.items():
-            group, feature = divmod(cell, self.features)
+            looks = self.looks[slot]
+            for fit in np.flatnonzero(looks).tolist():  # a look weighs at least 0.54
+                rates.impressions[features[feature], fits[fit]] = float(looks[fit])
             if feature:
-                by_group[groups[group]].clicks[features[feature]] = clicks
+                rates.clicks[features[feature]] = float(self.clicks[slot])
             else:
-                by_group[groups[group]].item_clicks = clicks
-        for key, clicks in self.fit_clicks.items():
-            group, fit = divmod(key, len(fits))
-            by_group[groups[group]].fit_clicks[fits[fit]] = clicks
+                rates.item_clicks = float(self.clicks[slot])
+                for fit in np.flatnonzero(looks).tolist():
+                    rates.fit_clicks[fits[fit]] = float(self.fit_clicks[group, fit])
         return by_group
 
 
