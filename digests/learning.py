@@ -97,8 +97,11 @@ class Rates:
         impressions, feature_clicks = self.impressions, self.clicks
         impressions["", fit] += seen
         for feature in features:
-            feature_clicks[feature] += clicks
             impressions[feature, fit] += seen
+        if clicks:
+            # Most items are not clicked: a feature never clicked is missing, and reads as 0.
+            for feature in features:
+                feature_clicks[feature] += clicks
         if self.seen is not None:
             extra = NOT_FOR_ME_IMPRESSIONS if feedback == "less" else 0.0
             self.seen.append((tuple(features), weight, clicks, extra))
@@ -287,7 +290,8 @@ class _GroupSums:
             for fit in np.flatnonzero(looks).tolist():  # a look weighs at least 0.54
                 rates.impressions[features[feature], fits[fit]] = float(looks[fit])
             if feature:
-                rates.clicks[features[feature]] = float(self.clicks[slot])
+                if self.clicks[slot]:  # as Rates.add: a feature never clicked is missing
+                    rates.clicks[features[feature]] = float(self.clicks[slot])
             else:
                 rates.item_clicks = float(self.clicks[slot])
                 for fit in np.flatnonzero(looks).tolist():

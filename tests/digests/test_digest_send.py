@@ -1,4 +1,5 @@
 import datetime as dt
+import json
 
 import pytest
 from django.db import connection
@@ -6,6 +7,7 @@ from django.test.utils import CaptureQueriesContext
 
 from digests.models import DigestEmail, DigestItem
 from digests.services.digest import digests_send_due
+from digests.services.digest_batch import _reasons_json
 from outreach.models import Category, EmailOutbox
 from outreach.services.events import suppression_add
 from tests.digests.digest_data import NOW, artist, opportunity
@@ -271,3 +273,14 @@ def test_a_deleted_digest_queued_again_is_linked_to_its_weeks_email(catalogue):
     assert counts["queued"] == 1
     assert DigestEmail.objects.get(user=user).outbox_id == email.id
     assert EmailOutbox.objects.count() == 1
+
+
+def test_a_picks_reasons_are_stored_as_json_dumps_writes_them():
+    reasons = (
+        "medium: painting",
+        'you might also like: vidéo, "sound"',
+        "tag: a\\b\u2028c\x00",
+        "deadline in 3 days",
+    )
+    assert _reasons_json(reasons) == json.dumps(list(reasons))
+    assert _reasons_json(()) == json.dumps([])
