@@ -574,7 +574,7 @@ def taste_candidates(
     # the same way whatever was worked out before.
     gamma = chance.gammavariate
     drawn = [(-gamma(hits, scale), feature) for feature, hits, scale in draws]
-    # The highest draws; of equal ones, the first feature.
+    # The highest draws; of equal ones, the first feature by name.
     best = [feature for _, feature in heapq.nsmallest(CANDIDATES_PER_DIMENSION, drawn)]
     chosen = {feature: shares[feature] for feature in best if shares[feature] > 0.01}
     for feature in clicked:
@@ -655,8 +655,9 @@ def artist_taste(
     # Silence is not a signal: an artist who never clicked nor answered may not read, so
     # what they left unclicked weighs only once they clicked something.
     seen = (own.seen or ()) if own.has_signal else ()
-    # The few log-likelihoods an item can have are the same for everyone: kept per priors.
-    logs = priors.__dict__.setdefault("_item_logs", {})
+    # The few log-likelihoods an item can have are the same for everyone: kept per priors,
+    # and per click rates (the logs are of them; one priors gives one set of rates today).
+    logs = priors.__dict__.setdefault("_item_logs", {}).setdefault(tuple(rates.items()), {})
     prior, chances, drawn = _posterior(seen, *dimensions, rates=rates, chance=chance, logs=logs)
     return Taste(
         mediums={f: q for f, q in chances.items() if f.startswith("medium:")},
@@ -775,17 +776,18 @@ def _add_log_likelihoods(log_weights, seen, kinds, mediums, *, rates, logs) -> l
 
 
 @functools.lru_cache(maxsize=4096)
-def _pair_columns(kinds: int, mediums: int, kind_fit: int, medium_fit: int | None) -> list[int]:
+def _pair_columns(kinds: int, mediums: int, kind_fit: int, medium_fit: int | None) -> tuple:
     """The column of _item_logs each pair of hypotheses picks (kind by kind, and within a
     kind medium by medium) for an item whose kind the kind hypotheses of `kind_fit`'s bits
     like, and one of whose mediums those of `medium_fit`'s (None: open to every medium). It
-    depends on nothing else, so artists with as many hypotheses share it."""
-    return [
+    depends on nothing else, so artists with as many hypotheses share it (a tuple: shared,
+    it must not change)."""
+    return tuple(
         (4 if medium_fit is None else 2 if medium_fit & (1 << m) else 0)
         + (1 if kind_fit & (1 << k) else 0)
         for k in range(kinds)
         for m in range(mediums)
-    ]
+    )
 
 
 def _named_by(hypotheses) -> dict[str, int]:

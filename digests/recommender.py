@@ -381,7 +381,8 @@ class Catalogue:
             keep = order[: limit - TRIED_PLACES]
             tried[keep] = -np.inf
             order = keep + [i for i in self._best(rows, tried, TRIED_PLACES) if i not in keep]
-        # Interests that are no kind of the catalogue's name no kind: every kind is theirs.
+        # A profile none of whose interests is a kind in the catalogue names no kind: every
+        # kind is theirs, so no kind makes an item a discovery for it.
         names_a_kind = any(f"kind:{i}" in self.postings for i in profile.interests)
         picks = []
         for i in order:
