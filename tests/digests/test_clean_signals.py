@@ -24,6 +24,14 @@ def catalogue():
         opportunity(f"Video call {i}", mediums=["video"], kind="grant")
 
 
+@pytest.fixture
+def giulias_digest(catalogue):
+    """The weekly digest of one artist, sent."""
+    user = artist("giulia")
+    digests_send_due(now=NOW)
+    return DigestEmail.objects.get(user=user)
+
+
 def click_path(digest, item):
     return f"/d/click/{tokens.click_token(digest.id, item.opportunity_id)}/"
 
@@ -58,10 +66,8 @@ def test_a_scanner_burst_does_not_move_the_picks(client, catalogue):
     assert next_week_picks(user) == next_week_picks(twin)
 
 
-def test_an_artists_quick_answers_on_three_cards_count(client, catalogue):
-    user = artist("giulia")
-    digests_send_due(now=NOW)
-    digest = DigestEmail.objects.get(user=user)
+def test_an_artists_quick_answers_on_three_cards_count(client, giulias_digest):
+    digest = giulias_digest
     items = list(digest.items.order_by("position"))[:3]
     # Opened an hour after delivery, then three answers two seconds apart.
     for second, (item, signal) in enumerate(zip(items, ["more", "less", "more"], strict=True)):
@@ -71,10 +77,10 @@ def test_an_artists_quick_answers_on_three_cards_count(client, catalogue):
     assert list(answers) == ["more", "less", "more"]
 
 
-def test_a_scanner_following_every_answer_before_the_card_links_counts_nothing(client, catalogue):
-    user = artist("giulia")
-    digests_send_due(now=NOW)
-    digest = DigestEmail.objects.get(user=user)
+def test_a_scanner_following_every_answer_before_the_card_links_counts_nothing(
+    client, giulias_digest
+):
+    digest = giulias_digest
     items = list(digest.items.order_by("position"))
     with time_machine.travel(NOW + dt.timedelta(minutes=1), tick=False):
         for item in items:
@@ -87,10 +93,8 @@ def test_a_scanner_following_every_answer_before_the_card_links_counts_nothing(c
     assert not digest.items.filter(clicked_at__isnull=False).exists()
 
 
-def test_a_scanner_following_only_the_answer_links_counts_nothing(client, catalogue):
-    user = artist("giulia")
-    digests_send_due(now=NOW)
-    digest = DigestEmail.objects.get(user=user)
+def test_a_scanner_following_only_the_answer_links_counts_nothing(client, giulias_digest):
+    digest = giulias_digest
     for second, item in enumerate(digest.items.order_by("position")):
         with time_machine.travel(NOW + dt.timedelta(minutes=1, seconds=second), tick=False):
             client.get(feedback_path(digest, item, "more"), **BROWSER)
@@ -107,10 +111,8 @@ def test_a_scanner_following_only_the_answer_links_counts_nothing(client, catalo
         ("get", {"HTTP_USER_AGENT": "Mozilla/5.0 (compatible; Barracuda Sentinel)"}),
     ],
 )
-def test_a_scanners_request_is_redirected_but_not_counted(client, catalogue, method, headers):
-    user = artist("giulia")
-    digests_send_due(now=NOW)
-    digest = DigestEmail.objects.get(user=user)
+def test_a_scanners_request_is_redirected_but_not_counted(client, giulias_digest, method, headers):
+    digest = giulias_digest
     item = digest.items.get(position=1)
     response = getattr(client, method)(click_path(digest, item), **headers)
     assert response.status_code == 302
@@ -118,10 +120,8 @@ def test_a_scanners_request_is_redirected_but_not_counted(client, catalogue, met
     assert item.clicked_at is None
 
 
-def test_the_artists_own_click_after_a_burst_counts(client, catalogue):
-    user = artist("giulia")
-    digests_send_due(now=NOW)
-    digest = DigestEmail.objects.get(user=user)
+def test_the_artists_own_click_after_a_burst_counts(client, giulias_digest):
+    digest = giulias_digest
     items = list(digest.items.order_by("position"))
     with time_machine.travel(NOW + dt.timedelta(minutes=1), tick=False):
         for item in items:
@@ -160,10 +160,8 @@ def test_an_artist_who_never_clicks_keeps_a_stable_digest(client, catalogue):
     assert next_week_picks(silent) == before
 
 
-def test_a_scanner_burst_leaves_the_email_neither_clicked_nor_opened(client, catalogue):
-    artist("giulia")
-    digests_send_due(now=NOW)
-    digest = DigestEmail.objects.get()
+def test_a_scanner_burst_leaves_the_email_neither_clicked_nor_opened(client, giulias_digest):
+    digest = giulias_digest
     for second, item in enumerate(digest.items.order_by("position")):
         with time_machine.travel(NOW + dt.timedelta(minutes=1, seconds=second), tick=False):
             client.get(click_path(digest, item), **BROWSER)
