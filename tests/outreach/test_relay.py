@@ -411,3 +411,38 @@ def test_an_email_whose_id_is_past_32_bits_is_sent_and_recorded(sendgrid, enqueu
     # Bounded: a result the database refuses would otherwise be retried for ever.
     assert outbox_drain(max_seconds=20) == {"claimed": 1, "sent": 1}
     assert EmailOutbox.objects.get(pk=2**31 + 7).status == Status.SENT
+
+
+@pytest.mark.postgres
+def test_a_claim_reads_only_the_rows_it_takes_however_long_the_queue(enqueue):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    EmailOutbox.objects.bulk_create(
+        EmailOutbox(
+            recipient=f"artist{i}@example.com",
+            subject="Your weekly opportunities",
+            body_text="Hello",
+            category="digest",
+            idempotency_key=f"backlog:{i}",
+            next_attempt_at=T0,
+            priority=i % 3,
+        )
+        for i in range(5000)
+    )
+    with connection.cursor() as cursor:
+        cursor.execute("ANALYZE outreach_emailoutbox")
+    with CaptureQueriesContext(connection) as queries:
+        outbox_claim_due(claim_token="relay", limit=20, now=T0)
+    with connection.cursor() as cursor:
+        cursor.execute(f"EXPLAIN (FORMAT JSON) {queries.captured_queries[0]['sql']}")
+        plan = cursor.fetchone()[0]
+
+    def nodes(node):
+        yield node
+        for child in node.get("Plans", []):
+            yield from nodes(child)
+
+    kinds = {node["Node Type"] for node in nodes(plan[0]["Plan"])}
+    # The due rows come in claim order from an index: no scan and sort of the whole backlog.
+    assert "Sort" not in kinds and "Seq Scan" not in kinds, kinds
