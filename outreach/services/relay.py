@@ -365,18 +365,30 @@ class OutboxRelay:
             # without the linger deadline, which would make this loop spin.
             self._held_since = None
             self._collect(wait=True)
+        give_up_at = time.monotonic() + settings.EMAIL_RELAY_SHUTDOWN_GRACE_SECONDS
+        failures = 0
         for outcome in list(self._held.values()):
-            try:
-                outbox_record_outcomes(
-                    claim_token=self.claim_token, outcomes=[outcome], now=timezone.now()
-                )
-            except DATABASE_OUTAGE:
-                return  # the database went away too: the rest wait for the claim timeout
-            except DatabaseFault:
-                continue
-            del self._held[outcome.id]
-            if not outcome.given_back:
-                self._send_slots.release()
+            while True:
+                try:
+                    outbox_record_outcomes(
+                        claim_token=self.claim_token, outcomes=[outcome], now=timezone.now()
+                    )
+                except DATABASE_OUTAGE:
+                    # The database went away too: retried for the shutdown grace, as a stop
+                    # with the database away is; then the rest wait for the claim timeout.
+                    failures += 1
+                    wait = DATABASE_RETRY_SECONDS[min(failures, len(DATABASE_RETRY_SECONDS)) - 1]
+                    if time.monotonic() + wait > give_up_at:
+                        return
+                    _close_quietly()
+                    time.sleep(wait)
+                    continue
+                except DatabaseFault:
+                    break  # refused on its own too: left to the claim timeout
+                del self._held[outcome.id]
+                if not outcome.given_back:
+                    self._send_slots.release()
+                break
 
     def _extend_claims_when_due(self) -> None:
         """Rows this relay holds keep a fresh claim, so no other relay takes them over."""

@@ -306,6 +306,16 @@ def test_a_result_is_recorded_when_the_database_answers_again(monkeypatch, sendg
     assert sendgrid.accepted_outbox_ids() == {str(row.id): 1}
 
 
+def assert_recorded(rows, sendgrid):
+    """Each row's result is recorded: sent once if the ESP took it, else given back (a sender
+    had not started it when the relay stopped): none is left claimed to be sent again."""
+    accepted = sendgrid.accepted_outbox_ids()
+    for row in rows:
+        expected = Status.SENT if str(row.id) in accepted else Status.QUEUED
+        assert refreshed(row).status == expected
+    assert set(accepted.values()) == {1}
+
+
 def test_a_database_error_that_is_not_an_outage_stops_the_relay_naming_the_row_it_refuses(
     monkeypatch, caplog, sendgrid, enqueue
 ):
@@ -327,9 +337,32 @@ def test_a_database_error_that_is_not_an_outage_stops_the_relay_naming_the_row_i
         relay.drain()
     # Tried with its group, then alone: not retried as if the database were away.
     assert attempts.count([refused.id]) <= 2
-    assert [refreshed(row).status for row in others] == [Status.SENT, Status.SENT]
+    assert_recorded(others, sendgrid)
     assert refreshed(refused).status == Status.SENDING  # resent after the claim timeout
     assert f"rows with unrecorded results [{refused.id}] and rows in flight []" in caplog.text
+
+
+def test_a_relay_stopping_on_a_refused_row_waits_out_a_brief_outage_to_record_the_others(
+    monkeypatch, sendgrid, enqueue
+):
+    from django.db import DataError, OperationalError
+
+    refused, *others = [enqueue(recipient=f"artist{i}@example.com") for i in range(3)]
+    sendgrid.slow_recipients = {row.recipient: 0.2 for row in others}
+    outage = iter([True, True])  # the first two single-row records meet a database away
+
+    def record(*, outcomes, **kwargs):
+        ids = [outcome.id for outcome in outcomes]
+        if refused.id in ids:
+            raise DataError("value too long for type character varying(200)")
+        if len(ids) == 1 and next(outage, False):
+            raise OperationalError("server closed the connection unexpectedly")
+        return outbox_record_outcomes(outcomes=outcomes, **kwargs)
+
+    monkeypatch.setattr(relay_module, "outbox_record_outcomes", record)
+    with pytest.raises(DataError), OutboxRelay(concurrency=3, prefetch=6) as relay:
+        relay.drain()
+    assert_recorded(others, sendgrid)
 
 
 def test_the_relay_claims_no_more_rows_than_its_senders_and_their_prefetch(sendgrid, enqueue):
