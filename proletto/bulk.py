@@ -15,7 +15,7 @@ every column that has no database default or NULL.
 import json
 from collections.abc import Iterable, Sequence
 
-from django.db import connection, transaction
+from django.db import DataError, connection, transaction
 from django.db.models import JSONField
 from psycopg import postgres, sql
 from psycopg.adapt import Dumper
@@ -191,6 +191,30 @@ _BINARY_TYPES = {
 }
 
 
+# psycopg's binary integer dumpers keep only the low bytes of a value too large for the
+# column (40,000 into a smallint is written as -25,536), where the text format and an INSERT
+# are refused by the server: the binary path checks the range itself.
+_INTEGER_RANGES = {
+    "int2": (-(2**15), 2**15 - 1),
+    "int4": (-(2**31), 2**31 - 1),
+    "int8": (-(2**63), 2**63 - 1),
+}
+
+
+def _range_checked(rows: Iterable[Sequence], types: list, model_fields: Sequence):
+    checks = [
+        (i, *_INTEGER_RANGES[kind], model_fields[i].column, kind)
+        for i, kind in enumerate(types)
+        if kind in _INTEGER_RANGES
+    ]
+    for row in rows:
+        for i, low, high, column, kind in checks:
+            value = row[i]
+            if value is not None and not low <= value <= high:
+                raise DataError(f"{column}: value {value} out of range for {kind}")
+        yield row
+
+
 class _JsonTextBinaryDumper(Dumper):
     """jsonb in COPY's binary format from JSON text: the format's version byte, then the text."""
 
@@ -227,6 +251,7 @@ def _copy(
                 # This cursor's own adapters: JSON elsewhere is dumped as usual.
                 cursor.adapters.register_dumper(None, _JsonTextBinaryDumper)
             copy.set_types(types)
+            rows = _range_checked(rows, types, model_fields)
         for row in rows:
             if json_columns:
                 row = list(row)

@@ -35,3 +35,27 @@ def test_copied_rows_read_back_exactly_as_given():
     assert stored.headers == json.loads(rows[0][fields.index("headers")])
     assert (stored.next_attempt_at, stored.claimed_at, stored.priority) == (now, None, -3)
     assert stored.created_at.tzinfo is not None
+
+
+# On SQLite an integer column holds any 64-bit integer: nothing there is cut.
+@pytest.mark.postgres
+@pytest.mark.parametrize("priority", [40_000, -40_000, 2**40])
+def test_a_value_out_of_its_columns_range_is_refused_and_nothing_is_written(priority):
+    from django.db import DataError, transaction
+
+    draft = OutboxDraft(
+        recipient="giulia@artists.test",
+        template="weekly_digest",
+        context={},
+        category=Category.TRANSACTIONAL,
+        idempotency_key="copy:range",
+        headers={},
+        rendered=("Your week", "text", "<p>html</p>"),
+    )
+    fields, rows = outbox_rows([draft], ids=ids_reserve(EmailOutbox, 1), refusals=[""])
+    rows[0][fields.index("priority")] = priority  # a smallint column
+    # The binary COPY wrote 40,000 into a smallint as -25,536, silently.
+    with pytest.raises(DataError, match=f"^priority: value {priority} out of range for int2$"):
+        with transaction.atomic():
+            rows_insert(EmailOutbox, fields, rows, json_text=True)
+    assert not EmailOutbox.objects.filter(idempotency_key="copy:range").exists()
