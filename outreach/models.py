@@ -101,10 +101,17 @@ class EmailOutbox(models.Model):
         verbose_name = "outbox email"
         verbose_name_plural = "email outbox"
         indexes = [
-            # The relay's claim takes the first due rows in its order (priority, then due
-            # time): read from this index it touches only the rows it takes, where an index
-            # on the due time alone made each claim sort the whole backlog (8 ms a claim at
-            # 10,000 due rows, growing with the queue).
+            # Two indexes of the rows waiting to be sent, for the relay's claim (the first due
+            # rows by priority, then due time) and the health checks. With a backlog due, the
+            # claim reads the rows it takes from the one in its order; the one on the due time
+            # alone would make it sort the whole backlog (8 ms a claim at 10,000 due rows).
+            # When few rows are due and many retries wait for later, the one on the due time
+            # stops at now, where the ordered one would walk every waiting retry.
+            models.Index(
+                fields=["next_attempt_at"],
+                name="outbox_due_idx",
+                condition=Q(status__in=["queued", "retry"]),
+            ),
             models.Index(
                 fields=["-priority", "next_attempt_at", "id"],
                 name="outbox_due_order_idx",

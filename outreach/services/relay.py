@@ -374,17 +374,20 @@ class OutboxRelay:
                         claim_token=self.claim_token, outcomes=[outcome], now=timezone.now()
                     )
                 except DATABASE_OUTAGE:
-                    # The database went away too: retried for the shutdown grace, as a stop
-                    # with the database away is; then the rest wait for the claim timeout.
+                    # The database went away too: retried for the shutdown grace (give or take
+                    # the last attempt's own time), as a stop with the database away is; then
+                    # the rest wait for the claim timeout. Inside a caller's transaction (a
+                    # test's) the connection cannot be renewed, so a retry would fail alike.
                     failures += 1
                     wait = DATABASE_RETRY_SECONDS[min(failures, len(DATABASE_RETRY_SECONDS)) - 1]
-                    if time.monotonic() + wait > give_up_at:
+                    if database.in_atomic_block or time.monotonic() + wait > give_up_at:
                         return
                     _close_quietly()
                     time.sleep(wait)
                     continue
                 except DatabaseFault:
                     break  # refused on its own too: left to the claim timeout
+                failures = 0
                 del self._held[outcome.id]
                 if not outcome.given_back:
                     self._send_slots.release()
