@@ -13,6 +13,7 @@ every column that has no database default or NULL.
 """
 
 import json
+import numbers
 from collections.abc import Iterable, Sequence
 
 from django.db import DataError, connection, transaction
@@ -202,16 +203,29 @@ _INTEGER_RANGES = {
 
 
 def _range_checked(rows: Iterable[Sequence], types: list, model_fields: Sequence):
-    checks = [
+    """The rows, each integer and boolean checked as the server checks the text format: the
+    binary dumpers would store 40,000 in a smallint as -25,536, or "false" in a boolean as
+    true. A value refused raises a one-line DataError naming its column."""
+    integers = [
         (i, *_INTEGER_RANGES[kind], model_fields[i].column, kind)
         for i, kind in enumerate(types)
         if kind in _INTEGER_RANGES
     ]
+    booleans = [(i, model_fields[i].column) for i, kind in enumerate(types) if kind == "bool"]
     for row in rows:
-        for i, low, high, column, kind in checks:
+        for i, low, high, column, kind in integers:
             value = row[i]
-            if value is not None and not low <= value <= high:
+            if type(value) is not int:
+                if value is None:
+                    continue
+                if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+                    raise DataError(f"{column}: {value!r} is not an integer")
+            if not low <= value <= high:
                 raise DataError(f"{column}: value {value} out of range for {kind}")
+        for i, column in booleans:
+            value = row[i]
+            if value is not None and type(value) is not bool:
+                raise DataError(f"{column}: {value!r} is not a boolean")
         yield row
 
 
@@ -245,7 +259,8 @@ def _copy(
         columns=sql.SQL(", ").join(sql.Identifier(field.column) for field in model_fields),
         binary=sql.SQL(" (FORMAT BINARY)" if binary else ""),
     )
-    with cursor.copy(statement) as copy:
+    # psycopg's errors as Django's (DataError, IntegrityError), as for any other statement.
+    with connection.wrap_database_errors, cursor.copy(statement) as copy:
         if binary:
             if "jsonb" in types:
                 # This cursor's own adapters: JSON elsewhere is dumped as usual.
