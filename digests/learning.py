@@ -86,24 +86,28 @@ class Rates:
     def add(self, features, *, fit: str, position: int, clicked: bool, feedback: str = "") -> None:
         """One item the artist (or the group) was shown: `features` of its opportunity, how
         it `fit` the profile, its position in the email, and what the artist did with it."""
+        # Its position-weighted looks and its clicks; `extra`: looks without a click.
         weight = position_weight(position)
-        seen, clicks = item_looks_and_clicks(position, clicked, feedback)
+        seen, clicks, extra = weight, 1.0 if clicked else 0.0, 0.0
         if feedback == "more":
+            clicks += MORE_LIKE_THIS_CLICKS
             self.more.update(features)
         elif feedback == "less":
+            clicks, extra = 0.0, NOT_FOR_ME_IMPRESSIONS
+            seen += extra
             self.less.update(features)
         self.item_clicks += clicks
         self.fit_clicks[fit] += clicks
-        impressions, feature_clicks = self.impressions, self.clicks
+        impressions = self.impressions
         impressions["", fit] += seen
         for feature in features:
             impressions[feature, fit] += seen
         if clicks:
             # Most items are not clicked: a feature never clicked is missing, and reads as 0.
+            feature_clicks = self.clicks
             for feature in features:
                 feature_clicks[feature] += clicks
         if self.seen is not None:
-            extra = NOT_FOR_ME_IMPRESSIONS if feedback == "less" else 0.0
             self.seen.append((tuple(features), weight, clicks, extra))
 
     def expected(self, rate_of_fit: dict[str, float]) -> dict[str, float]:
@@ -116,17 +120,6 @@ class Rates:
     @property
     def has_signal(self) -> bool:
         return self.item_clicks > 0 or bool(self.less)
-
-
-def item_looks_and_clicks(position: int, clicked: bool, feedback: str) -> tuple[float, float]:
-    """What one seen item adds (Rates.add): its position-weighted looks and its clicks."""
-    seen = position_weight(position)
-    clicks = 1.0 if clicked else 0.0
-    if feedback == "more":
-        clicks += MORE_LIKE_THIS_CLICKS
-    elif feedback == "less":
-        clicks, seen = 0.0, seen + NOT_FOR_ME_IMPRESSIONS
-    return seen, clicks
 
 
 # The ways an item can fit a profile (profile_fit): its medium named, not, or none named (a
@@ -250,7 +243,7 @@ class _GroupSums:
             return  # no item, or only artists naming no medium and no interest (no group)
         group_first, group_count = np.array(chunk.group_runs, dtype=np.int64).T
         feature_first, feature_count = np.array(chunk.feature_runs, dtype=np.int64).T
-        # Rates.add's looks and clicks of each item (item_looks_and_clicks).
+        # Rates.add's looks and clicks of each item.
         weights = np.array(POSITION_WEIGHTS)
         seen = weights[np.clip(chunk.positions, 1, len(weights)) - 1]
         clicks = np.array(chunk.clicked, dtype=float)

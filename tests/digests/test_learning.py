@@ -121,6 +121,23 @@ def taste_of(rates: Rates):
     )
 
 
+def test_an_artist_who_never_clicked_nor_answered_reads_as_one_shown_nothing():
+    # digests.selectors.digest_profiles does not add such an artist's items at all.
+    silent = Rates(seen=[])
+    for _ in range(4):
+        for position in range(1, 7):
+            fit = ("named/named", "named/other", "other/other", "open/named")[position % 4]
+            silent.add(PAINTING, fit=fit, position=position, clicked=False)
+            silent.add(["kind:grant"], fit=fit, position=position, clicked=False, feedback="")
+    assert not silent.has_signal and not silent.more and not silent.less
+    assert taste_of(silent) == taste_of(Rates(seen=[]))
+    priors = painters_who_click_video()
+    for prefix in ("", "tag:", "medium:"):
+        assert artist_lifts(silent, groups=PAINTERS, priors=priors, prefix=prefix) == (
+            artist_lifts(Rates(seen=[]), groups=PAINTERS, priors=priors, prefix=prefix)
+        )
+
+
 def test_the_group_names_the_unnamed_kind_an_artist_may_like_instead():
     taste = taste_of(Rates(seen=[]))
     assert set(taste.kinds) == {"kind:open_call", "kind:residency"}
