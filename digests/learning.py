@@ -110,11 +110,13 @@ class Rates:
         if self.seen is not None:
             self.seen.append((tuple(features), weight, clicks, extra))
 
-    def expected(self, rate_of_fit: dict[str, float]) -> dict[str, float]:
-        """Clicks expected per feature ("" for whole items) at everyone's rate per fit."""
+    def expected(self, rate_of_fit: dict[str, float], *, prefix: str = "") -> dict[str, float]:
+        """Clicks expected per feature ("" for whole items, and the features starting with
+        `prefix`) at everyone's rate per fit."""
         expected: dict[str, float] = defaultdict(float)
         for (feature, fit), seen in self.impressions.items():
-            expected[feature] += seen * rate_of_fit.get(fit, 0.0)
+            if not feature or feature.startswith(prefix):
+                expected[feature] += seen * rate_of_fit.get(fit, 0.0)
         return expected
 
     @property
@@ -401,7 +403,8 @@ def artist_lifts(
     group_lifts = priors.for_groups(groups, prefix=prefix)
     lifts = dict(group_lifts)
     if rates.has_signal:
-        expected = rates.expected(priors.rate_of_fit)
+        # Each feature's sum is its own: the others' are not worked out.
+        expected = rates.expected(priors.rate_of_fit, prefix=prefix)
         # The artist's own level: clicks over expected, over everything they were shown.
         level = (rates.item_clicks + ARTIST_PRIOR_CLICKS) / (expected[""] + ARTIST_PRIOR_CLICKS)
         for feature, value in expected.items():
@@ -437,11 +440,13 @@ def artist_exploration(
 
 
 def _log2(lifts: dict[str, float]) -> dict[str, float]:
-    return {
-        feature: max(-MAX_LOG2_LIFT, min(MAX_LOG2_LIFT, math.log2(lift)))
-        for feature, lift in lifts.items()
-        if lift > 0 and abs(math.log2(lift)) >= 0.05
-    }
+    logs = {}
+    for feature, lift in lifts.items():
+        if lift > 0:
+            log = math.log2(lift)  # once: every artist's lifts pass here
+            if abs(log) >= 0.05:
+                logs[feature] = max(-MAX_LOG2_LIFT, min(MAX_LOG2_LIFT, log))
+    return logs
 
 
 # --- The taste model: what each artist likes, as chances ---------------------------------
@@ -682,10 +687,11 @@ def _hypotheses(stated: list[str], candidates: dict[str, float]) -> list[tuple[f
 
 
 def _most_clicked(own: Rates, dimension: str, *, named: set[str]) -> list[str]:
+    prefix = f"{dimension}:"
     clicked = [
         (-clicks, feature)
         for feature, clicks in own.clicks.items()
-        if clicks > 0 and feature.startswith(f"{dimension}:") and feature not in named
+        if clicks > 0 and feature.startswith(prefix) and feature not in named
     ]
     return [feature for _, feature in sorted(clicked)[:OWN_CANDIDATES_PER_DIMENSION]]
 
