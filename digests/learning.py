@@ -82,6 +82,9 @@ class Rates:
     # Features of items the artist asked more of / said were not for them (for the reasons).
     more: set[str] = field(default_factory=set)
     less: set[str] = field(default_factory=set)
+    # Impressions are kept for whole items and the features starting with this (all: "").
+    # An artist's own looks are read only by artist_lifts, with one prefix per run.
+    looks_kept: str = ""
 
     def add(self, features, *, fit: str, position: int, clicked: bool, feedback: str = "") -> None:
         """One item the artist (or the group) was shown: `features` of its opportunity, how
@@ -98,10 +101,11 @@ class Rates:
             self.less.update(features)
         self.item_clicks += clicks
         self.fit_clicks[fit] += clicks
-        impressions = self.impressions
+        impressions, kept = self.impressions, self.looks_kept
         impressions["", fit] += seen
         for feature in features:
-            impressions[feature, fit] += seen
+            if feature.startswith(kept):
+                impressions[feature, fit] += seen
         if clicks:
             # Most items are not clicked: a feature never clicked is missing, and reads as 0.
             feature_clicks = self.clicks

@@ -27,6 +27,7 @@ from digests.learning import (
     artist_exploration,
     artist_lifts,
     artist_taste,
+    click_rates,
     profile_groups,
     rates_by_group,
     taste_shifts,
@@ -286,8 +287,12 @@ def digest_profiles(users: list[dict], *, priors: TastePriors, now) -> dict[int,
     # empty ones (Rates.has_signal is false: no lift, look or click of their own is used, and
     # they ask for nothing more or less), so their items are not added (a quarter of a run's).
     seen = [item for item in seen if item[0] in signal]
-    rates: dict[int, Rates] = defaultdict(lambda: Rates(seen=[]))
     learning = settings.DIGEST_LEARNING  # read once: a lazy settings read costs per user
+    # Of an artist's looks, artist_lifts reads the tags' alone once there is a Taste (the
+    # Taste weighs mediums and kinds; click_rates says if there is one, once per run): the
+    # others are not kept (about half the dictionary updates of their items).
+    kept = "" if not learning or click_rates(priors) is None else "tag:"
+    rates: dict[int, Rates] = defaultdict(lambda: Rates(seen=[], looks_kept=kept))
     if learning:
         stated = {user["id"]: (user["mediums"] or (), user["interests"] or ()) for user in users}
         # Read by the run's priors, but for opportunities first seen since (by id, from the
