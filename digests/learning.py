@@ -82,51 +82,50 @@ class Rates:
     # Features of items the artist asked more of / said were not for them (for the reasons).
     more: set[str] = field(default_factory=set)
     less: set[str] = field(default_factory=set)
+    # Impressions are kept for whole items and the features starting with this (all: "").
+    # An artist's own looks are read only by artist_lifts, with one prefix per run.
+    looks_kept: str = ""
 
     def add(self, features, *, fit: str, position: int, clicked: bool, feedback: str = "") -> None:
         """One item the artist (or the group) was shown: `features` of its opportunity, how
         it `fit` the profile, its position in the email, and what the artist did with it."""
+        # Its position-weighted looks and its clicks; `extra`: looks without a click.
         weight = position_weight(position)
-        seen, clicks = item_looks_and_clicks(position, clicked, feedback)
+        seen, clicks, extra = weight, 1.0 if clicked else 0.0, 0.0
         if feedback == "more":
+            clicks += MORE_LIKE_THIS_CLICKS
             self.more.update(features)
         elif feedback == "less":
+            clicks, extra = 0.0, NOT_FOR_ME_IMPRESSIONS
+            seen += extra
             self.less.update(features)
         self.item_clicks += clicks
         self.fit_clicks[fit] += clicks
-        impressions, feature_clicks = self.impressions, self.clicks
+        impressions, kept = self.impressions, self.looks_kept
         impressions["", fit] += seen
         for feature in features:
-            impressions[feature, fit] += seen
+            if feature.startswith(kept):
+                impressions[feature, fit] += seen
         if clicks:
             # Most items are not clicked: a feature never clicked is missing, and reads as 0.
+            feature_clicks = self.clicks
             for feature in features:
                 feature_clicks[feature] += clicks
         if self.seen is not None:
-            extra = NOT_FOR_ME_IMPRESSIONS if feedback == "less" else 0.0
             self.seen.append((tuple(features), weight, clicks, extra))
 
-    def expected(self, rate_of_fit: dict[str, float]) -> dict[str, float]:
-        """Clicks expected per feature ("" for whole items) at everyone's rate per fit."""
+    def expected(self, rate_of_fit: dict[str, float], *, prefix: str = "") -> dict[str, float]:
+        """Clicks expected per feature ("" for whole items, and the features starting with
+        `prefix`) at everyone's rate per fit."""
         expected: dict[str, float] = defaultdict(float)
         for (feature, fit), seen in self.impressions.items():
-            expected[feature] += seen * rate_of_fit.get(fit, 0.0)
+            if not feature or feature.startswith(prefix):
+                expected[feature] += seen * rate_of_fit.get(fit, 0.0)
         return expected
 
     @property
     def has_signal(self) -> bool:
         return self.item_clicks > 0 or bool(self.less)
-
-
-def item_looks_and_clicks(position: int, clicked: bool, feedback: str) -> tuple[float, float]:
-    """What one seen item adds (Rates.add): its position-weighted looks and its clicks."""
-    seen = position_weight(position)
-    clicks = 1.0 if clicked else 0.0
-    if feedback == "more":
-        clicks += MORE_LIKE_THIS_CLICKS
-    elif feedback == "less":
-        clicks, seen = 0.0, seen + NOT_FOR_ME_IMPRESSIONS
-    return seen, clicks
 
 
 # The ways an item can fit a profile (profile_fit): its medium named, not, or none named (a
@@ -250,7 +249,7 @@ class _GroupSums:
             return  # no item, or only artists naming no medium and no interest (no group)
         group_first, group_count = np.array(chunk.group_runs, dtype=np.int64).T
         feature_first, feature_count = np.array(chunk.feature_runs, dtype=np.int64).T
-        # Rates.add's looks and clicks of each item (item_looks_and_clicks).
+        # Rates.add's looks and clicks of each item.
         weights = np.array(POSITION_WEIGHTS)
         seen = weights[np.clip(chunk.positions, 1, len(weights)) - 1]
         clicks = np.array(chunk.clicked, dtype=float)
@@ -408,7 +407,8 @@ def artist_lifts(
     group_lifts = priors.for_groups(groups, prefix=prefix)
     lifts = dict(group_lifts)
     if rates.has_signal:
-        expected = rates.expected(priors.rate_of_fit)
+        # Each feature's sum is its own: the others' are not worked out.
+        expected = rates.expected(priors.rate_of_fit, prefix=prefix)
         # The artist's own level: clicks over expected, over everything they were shown.
         level = (rates.item_clicks + ARTIST_PRIOR_CLICKS) / (expected[""] + ARTIST_PRIOR_CLICKS)
         for feature, value in expected.items():
@@ -444,11 +444,13 @@ def artist_exploration(
 
 
 def _log2(lifts: dict[str, float]) -> dict[str, float]:
-    return {
-        feature: max(-MAX_LOG2_LIFT, min(MAX_LOG2_LIFT, math.log2(lift)))
-        for feature, lift in lifts.items()
-        if lift > 0 and abs(math.log2(lift)) >= 0.05
-    }
+    logs = {}
+    for feature, lift in lifts.items():
+        if lift > 0:
+            log = math.log2(lift)  # once: every artist's lifts pass here
+            if abs(log) >= 0.05:
+                logs[feature] = max(-MAX_LOG2_LIFT, min(MAX_LOG2_LIFT, log))
+    return logs
 
 
 # --- The taste model: what each artist likes, as chances ---------------------------------
@@ -689,10 +691,11 @@ def _hypotheses(stated: list[str], candidates: dict[str, float]) -> list[tuple[f
 
 
 def _most_clicked(own: Rates, dimension: str, *, named: set[str]) -> list[str]:
+    prefix = f"{dimension}:"
     clicked = [
         (-clicks, feature)
         for feature, clicks in own.clicks.items()
-        if clicks > 0 and feature.startswith(f"{dimension}:") and feature not in named
+        if clicks > 0 and feature.startswith(prefix) and feature not in named
     ]
     return [feature for _, feature in sorted(clicked)[:OWN_CANDIDATES_PER_DIMENSION]]
 

@@ -121,6 +121,52 @@ def taste_of(rates: Rates):
     )
 
 
+def test_an_artist_who_never_clicked_nor_answered_reads_as_one_shown_nothing():
+    # digests.selectors.digest_profiles does not add such an artist's items at all.
+    silent = Rates(seen=[])
+    for _ in range(4):
+        for position in range(1, 7):
+            fit = ("named/named", "named/other", "other/other", "open/named")[position % 4]
+            silent.add(PAINTING, fit=fit, position=position, clicked=False)
+            silent.add(["kind:grant"], fit=fit, position=position, clicked=False, feedback="")
+    assert not silent.has_signal and not silent.more and not silent.less
+    assert taste_of(silent) == taste_of(Rates(seen=[]))
+    priors = painters_who_click_video()
+    for prefix in ("", "tag:", "medium:"):
+        assert artist_lifts(silent, groups=PAINTERS, priors=priors, prefix=prefix) == (
+            artist_lifts(Rates(seen=[]), groups=PAINTERS, priors=priors, prefix=prefix)
+        )
+
+
+def test_an_artists_tag_lifts_need_only_the_looks_of_tags():
+    # digests.selectors.digest_profiles keeps only those once the run has a Taste.
+    rng = random.Random(3)
+    every, tags = Rates(seen=[]), Rates(seen=[], looks_kept="tag:")
+    for _ in range(60):
+        features = [f"kind:{rng.choice(['grant', 'residency'])}"]
+        features += rng.sample(["medium:painting", "medium:video", "tag:ecology", "tag:sound"], 2)
+        item = dict(
+            fit=rng.choice(["named/named", "named/other", "other/other", "open/other"]),
+            position=rng.randint(1, 6),
+            clicked=rng.random() < 0.3,
+            feedback=rng.choice(["", "", "", "more", "less"]),
+        )
+        every.add(features, **item)
+        tags.add(features, **item)
+    assert not any(f.startswith(("kind:", "medium:")) for f, _ in tags.impressions)
+    assert (tags.clicks, tags.seen, tags.more, tags.less) == (
+        every.clicks,
+        every.seen,
+        every.more,
+        every.less,
+    )
+    priors = painters_who_click_video()
+    lifts = artist_lifts(every, groups=PAINTERS, priors=priors, prefix="tag:")
+    kept = artist_lifts(tags, groups=PAINTERS, priors=priors, prefix="tag:")
+    assert list(kept.items()) == list(lifts.items())  # the same numbers in the same order
+    assert lifts
+
+
 def test_the_group_names_the_unnamed_kind_an_artist_may_like_instead():
     taste = taste_of(Rates(seen=[]))
     assert set(taste.kinds) == {"kind:open_call", "kind:residency"}
