@@ -101,15 +101,13 @@ class OpportunityCard:
     text: Slotted
 
     @classmethod
-    def render(cls, opportunity) -> "OpportunityCard":
-        html, text = card_render(
-            opportunity,
-            click_url=slot("click_url"),
-            deadline_label=slot("deadline_label"),
-            more_url=slot("more_url"),
-            less_url=slot("less_url"),
-            discovery_label=slot("discovery_label"),
-        )
+    def render(cls, opportunity, templates: "CardTemplates | None" = None) -> "OpportunityCard":
+        """The card of `opportunity`; with `templates` (one per run), filled in from them
+        rather than rendered from its templates (the same text)."""
+        rendered = templates.render(opportunity) if templates is not None else None
+        if rendered is None:
+            rendered = card_render(opportunity, **{name: slot(name) for name in READER_SLOTS})
+        html, text = rendered
         return cls(
             opportunity_id=opportunity.id,
             url=opportunity.url,
@@ -142,6 +140,22 @@ class OpportunityCard:
         return {"html": SafeString(self.html.fill(values)), "text": self.text.fill(values)}
 
 
+# What card.html and card.txt show that differs per reader: OpportunityCard's slots.
+READER_SLOTS = ("click_url", "deadline_label", "more_url", "less_url", "discovery_label")
+
+
+def card_values(opportunity) -> dict:
+    """What card.html and card.txt show of an opportunity, the same for every reader."""
+    return {
+        "title": opportunity.title,
+        "organisation": opportunity.organisation,
+        "kind_label": opportunity.get_kind_display(),
+        "location": opportunity_location_label(opportunity),
+        "fee": opportunity_fee_label(opportunity),
+        "summary": Truncator(opportunity.description).chars(SUMMARY_CHARS),
+    }
+
+
 def card_render(
     opportunity,
     *,
@@ -152,19 +166,19 @@ def card_render(
     discovery_label: str = "",
 ) -> tuple[str, str]:
     """card.html and card.txt for one opportunity, as (html, text)."""
-    context = {
-        "more_url": more_url,
-        "less_url": less_url,
-        "discovery_label": discovery_label,
-        "title": opportunity.title,
-        "organisation": opportunity.organisation,
-        "kind_label": opportunity.get_kind_display(),
-        "deadline_label": deadline_label,
-        "location": opportunity_location_label(opportunity),
-        "fee": opportunity_fee_label(opportunity),
-        "summary": Truncator(opportunity.description).chars(SUMMARY_CHARS),
-        "click_url": click_url,
-    }
+    return _card_templates_render(
+        {
+            **card_values(opportunity),
+            "click_url": click_url,
+            "deadline_label": deadline_label,
+            "more_url": more_url,
+            "less_url": less_url,
+            "discovery_label": discovery_label,
+        }
+    )
+
+
+def _card_templates_render(context: dict) -> tuple[str, str]:
     # The template files end with a line break that is not part of the card.
     return tuple(
         render_to_string(f"email/{DIGEST_TEMPLATE}/card.{ext}", context).removesuffix("\n")
@@ -172,11 +186,47 @@ def card_render(
     )
 
 
+class CardTemplates:
+    """card.html and card.txt rendered once per run with every value a slot, the
+    opportunity's as well as the reader's: a run's cards (some 1,500) are each a fill of the
+    opportunity's values that leaves the reader's slots in place, not two template renders.
+
+    The templates branch on whether there is an organisation: that is rendered per shape,
+    with the organisation left out when there is none. A value the templates would show
+    as other than a plain string (escaped, or not in card.txt) is left to card_render.
+    """
+
+    def __init__(self):
+        self._frames: dict[bool, tuple[Slotted, Slotted]] = {}
+        self._reader_slots = {name: SafeString(slot(name)) for name in READER_SLOTS}
+
+    def render(self, opportunity) -> tuple[str, str] | None:
+        """(html, text) as card_render gives them with the reader's values as slots; None
+        for an opportunity whose values are not all strings."""
+        values = card_values(opportunity)
+        if any(type(value) is not str for value in values.values()):
+            return None
+        shape = bool(values["organisation"])
+        if shape not in self._frames:
+            slotted = {name: slot(name) for name in [*values, *READER_SLOTS]}
+            if not shape:
+                slotted["organisation"] = ""
+            html, text = _card_templates_render(slotted)
+            self._frames[shape] = (
+                Slotted(html, autoescape=True),
+                Slotted(text, autoescape=False),
+            )
+        html, text = self._frames[shape]
+        values.update(self._reader_slots)
+        return html.fill(values), text.fill(values)
+
+
 class DigestCards:
     """The cards of one digest run, each rendered once: at most one per open opportunity."""
 
     def __init__(self, opportunities=()):
-        self._cards = {o.id: OpportunityCard.render(o) for o in opportunities}
+        self._templates = CardTemplates()
+        self._cards = {o.id: OpportunityCard.render(o, self._templates) for o in opportunities}
         self._deadline_labels: dict[tuple, str] = {}
 
     def load(self, opportunity_ids) -> None:
@@ -184,7 +234,7 @@ class DigestCards:
         missing = [pk for pk in opportunity_ids if pk not in self._cards]
         if missing:
             for opportunity in Opportunity.objects.filter(pk__in=missing):
-                self._cards[opportunity.id] = OpportunityCard.render(opportunity)
+                self._cards[opportunity.id] = OpportunityCard.render(opportunity, self._templates)
 
     def __getitem__(self, opportunity_id: int) -> OpportunityCard:
         return self._cards[opportunity_id]

@@ -3,6 +3,7 @@ character, with what they replaced (kept here as the reference): digests must no
 
 import datetime as dt
 import random
+from decimal import Decimal
 
 import numpy as np
 import pytest
@@ -10,8 +11,15 @@ from django.core import signing
 from django.test import override_settings
 
 from digests import tokens
+from digests.models import Opportunity
 from digests.recommender import Catalogue, Item, Profile, _kth_best, _label
-from digests.rendering import DigestCards, OpportunityCard, card_render
+from digests.rendering import (
+    DISCOVERY_LABEL,
+    CardTemplates,
+    DigestCards,
+    OpportunityCard,
+    card_render,
+)
 from digests.services.digest_email import _tracked, _tracked_around, digest_email_context
 from tests.digests.digest_data import opportunity
 
@@ -191,3 +199,48 @@ def test_the_emails_links_are_escaped_in_the_html_when_the_site_url_needs_it():
     html = context["items"][0]["html"]
     assert "https://p.test/?a=1&amp;b=2" in html
     assert "https://p.test/?a=1&b=2" in context["items"][0]["text"]
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    "fields",
+    [
+        {"title": 'Call <script>alert(1)</script> & "quotes"', "organisation": "O'Brien & Co"},
+        {"organisation": "", "deadline": None, "is_remote": True, "fee_amount": Decimal("0")},
+        {"description": "word " * 100, "fee_amount": Decimal("25.5"), "fee_currency": "EUR"},
+        {"title": "Été — ✓ {{ x }} {% if %}", "description": "<b>bold</b>\n\nline"},
+    ],
+)
+def test_a_card_filled_from_the_runs_templates_is_the_whole_render(fields):
+    item = opportunity(**fields)
+    templates = CardTemplates()
+    opportunity(organisation="")  # both shapes rendered by the same templates
+    opportunity(organisation="Other")
+    for other in Opportunity.objects.exclude(pk=item.pk):
+        OpportunityCard.render(other, templates)
+    card = OpportunityCard.render(item, templates)
+    whole = OpportunityCard.render(item)
+    assert (card.html.parts, card.text.parts) == (whole.html.parts, whole.text.parts)
+    values = {
+        "click_url": "https://calls.example/a?b=1&c=<2>",
+        "deadline_label": "1 December 2026 & 'later'",
+        "more_url": "m&1",
+        "less_url": "l&2",
+    }
+    assert card.fill(**values, discovery=True) == whole.fill(**values, discovery=True)
+    html, text = card_render(item, **values, discovery_label=DISCOVERY_LABEL)
+    assert (card.fill(**values, discovery=True)["html"], card.fill(**values)["text"]) == (
+        html,
+        card_render(item, **values)[1],
+    )
+
+
+@pytest.mark.django_db
+def test_a_card_whose_values_are_not_all_text_is_rendered_whole():
+    item = opportunity()
+    item.title = 42  # not a string: what the templates make of it is left to them
+    assert CardTemplates().render(item) is None
+    card = OpportunityCard.render(item, CardTemplates())
+    assert (
+        ">42</a>" in card.fill(click_url="u", deadline_label="d", more_url="", less_url="")["html"]
+    )
