@@ -13,6 +13,7 @@ would see the marker, not the value. What the templates branch on (how many item
 there are mediums, whether there is an open pixel) is part of the key a frame is cached by.
 """
 
+import functools
 import re
 import uuid
 from dataclasses import dataclass
@@ -276,10 +277,11 @@ class DigestFrames:
         if shape not in self._frames:
             self._frames[shape] = self._render_frame(context)
         values = {name: context.get(name) for name in FRAME_SLOTS}
-        values.update((f"item_{i}", item["text"]) for i, item in enumerate(items))
+        names = _item_slots(len(items))
+        values.update(zip(names, [item["text"] for item in items], strict=True))
         subject, text, html = self._frames[shape]
         subject, text = subject.fill(values), text.fill(values)
-        values.update((f"item_{i}", item["html"]) for i, item in enumerate(items))
+        values.update(zip(names, [item["html"] for item in items], strict=True))
         return subject, text, html.fill(values)
 
     def _render_frame(self, context: dict) -> tuple[Slotted, Slotted, Slotted]:
@@ -287,8 +289,8 @@ class DigestFrames:
             **context,
             **{name: slot(name) for name in FRAME_SLOTS if context.get(name)},
             "items": [
-                {"html": slot(f"item_{i}"), "text": slot(f"item_{i}")}
-                for i in range(len(context["items"]))
+                {"html": slot(name), "text": slot(name)}
+                for name in _item_slots(len(context["items"]))
             ],
         }
         subject, text, html = email_render(template=DIGEST_TEMPLATE, context=slotted)
@@ -297,6 +299,12 @@ class DigestFrames:
             Slotted(text, autoescape=False),
             Slotted(html, autoescape=True),
         )
+
+
+@functools.lru_cache(maxsize=64)
+def _item_slots(count: int) -> tuple[str, ...]:
+    # The names of the slots of a digest's cards, asked for by every email of a run.
+    return tuple(f"item_{i}" for i in range(count))
 
 
 def opportunity_location_label(opportunity) -> str:
