@@ -1,9 +1,11 @@
 """The weekly digest email's template context, headers and signed links, for one reader."""
 
 import functools
+from html import escape as html_escape
 
 from django.conf import settings
 from django.urls import reverse
+from django.utils.safestring import SafeString
 
 from digests import tokens
 from digests.general_picks import are_general
@@ -19,6 +21,22 @@ def _link_around(site_url: str, name: str, *args: str) -> tuple[str, str]:
     # text after it.
     before, after = reverse(name, args=[*args, "TOKEN"]).split("TOKEN")
     return site_url + before, after
+
+
+@functools.lru_cache(maxsize=32)
+def _tracked_around(site_url: str, name: str, *args: str) -> tuple[str, str, bool]:
+    """_link_around, and whether a link with any token in it is the same escaped for HTML:
+    a token is ids, ":" and base64url, none of which HTML escapes, so that holds if it
+    holds of the text around the token. Such links are passed to the cards as safe strings,
+    not escaped again for each of the 60,000 places a run puts one (the same text)."""
+    before, after = _link_around(site_url, name, *args)
+    return before, after, html_escape(before) == before and html_escape(after) == after
+
+
+def _tracked(around: tuple[str, str, bool], token: str) -> str:
+    before, after, safe = around
+    link = before + token + after
+    return SafeString(link) if safe else link
 
 
 @functools.lru_cache(maxsize=4)
@@ -51,25 +69,25 @@ def digest_email_context(
     unsubscribe_url = _link(
         "digests:unsubscribe", tokens.unsubscribe_token(user["id"]), site_url=site_url
     )
-    click = _link_around(site_url, "digests:click")
-    more = _link_around(site_url, "digests:feedback", "more")
-    less = _link_around(site_url, "digests:feedback", "less")
+    click = _tracked_around(site_url, "digests:click")
+    more = _tracked_around(site_url, "digests:feedback", "more")
+    less = _tracked_around(site_url, "digests:feedback", "less")
     items = []
     for opportunity_id in opportunity_ids:
         card = cards[opportunity_id]
         if digest_id is None:
             click_url = card.url
-            more_token = less_token = tokens.REDACTED
+            more_url, less_url = _tracked(more, tokens.REDACTED), _tracked(less, tokens.REDACTED)
         else:
-            click_url = click[0] + tokens.click_token(digest_id, opportunity_id) + click[1]
-            more_token = tokens.feedback_token(digest_id, opportunity_id, "more")
-            less_token = tokens.feedback_token(digest_id, opportunity_id, "less")
+            click_token, more_token, less_token = tokens.card_tokens(digest_id, opportunity_id)
+            click_url = _tracked(click, click_token)
+            more_url, less_url = _tracked(more, more_token), _tracked(less, less_token)
         items.append(
             card.fill(
                 click_url=click_url,
                 deadline_label=cards.deadline_label(card, user["timezone"]),
-                more_url=more[0] + more_token + more[1],
-                less_url=less[0] + less_token + less[1],
+                more_url=more_url,
+                less_url=less_url,
                 discovery=opportunity_id in discovery_ids,
             )
         )
