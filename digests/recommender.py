@@ -566,7 +566,10 @@ def _kth_best(score: np.ndarray, k: int) -> float:
     sample = score[::KTH_SAMPLE_STEP]
     if sample.size >= k:
         bound = np.partition(sample, sample.size - k)[sample.size - k]
-        score = score[score >= bound]
+        # Not `score >= bound`: numpy sorts NaN last (highest), so with NaNs the bound may be
+        # NaN; this keeps the NaNs, and every score when the bound is one, as the full
+        # partition would see them.
+        score = score[~(score < bound)]
     return np.partition(score, score.size - k)[score.size - k]
 
 

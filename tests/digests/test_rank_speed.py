@@ -41,6 +41,16 @@ def test_the_kth_best_score_is_the_full_partitions(seed):
             assert _kth_best(score, k) == np.partition(score, size - k)[size - k]
 
 
+@pytest.mark.parametrize("nan_share", [0.0, 0.3, 0.8, 1.0])
+def test_the_kth_best_score_with_nans_is_the_full_partitions(nan_share):
+    rng = np.random.default_rng(7)
+    score = rng.normal(3, 2, 200).round(1)
+    score[rng.random(200) < nan_share] = np.nan
+    for k in (1, 5, 50):
+        expected = np.partition(score, 200 - k)[200 - k]
+        assert np.array_equal(_kth_best(score, k), expected, equal_nan=True)
+
+
 def reference_reasons(catalogue, item, profile, *, discovery=False):
     """Catalogue.reasons as it was first written, sorting each list as it goes."""
     why = [f"medium: {m}" for m in sorted(profile.mediums & item.mediums)]
