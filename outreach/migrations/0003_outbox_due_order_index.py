@@ -8,20 +8,18 @@ class AddIndexConcurrentlyOnPostgres(AddIndexConcurrently):
     holds. A plain CREATE INDEX elsewhere (SQLite has no CONCURRENTLY)."""
 
     def database_forwards(self, app_label, schema_editor, from_state, to_state):
-        if schema_editor.connection.vendor == "postgresql":
-            super().database_forwards(app_label, schema_editor, from_state, to_state)
-        else:
-            migrations.AddIndex.database_forwards(
-                self, app_label, schema_editor, from_state, to_state
-            )
+        operation = _operation_for(schema_editor)
+        operation.database_forwards(self, app_label, schema_editor, from_state, to_state)
 
     def database_backwards(self, app_label, schema_editor, from_state, to_state):
-        if schema_editor.connection.vendor == "postgresql":
-            super().database_backwards(app_label, schema_editor, from_state, to_state)
-        else:
-            migrations.AddIndex.database_backwards(
-                self, app_label, schema_editor, from_state, to_state
-            )
+        operation = _operation_for(schema_editor)
+        operation.database_backwards(self, app_label, schema_editor, from_state, to_state)
+
+
+def _operation_for(schema_editor):
+    if schema_editor.connection.vendor == "postgresql":
+        return AddIndexConcurrently
+    return migrations.AddIndex
 
 
 class Migration(migrations.Migration):

@@ -14,18 +14,25 @@ pytestmark = pytest.mark.django_db
 AWKWARD = 'tab\there, line\nbreak, back\\slash, \\N, "quotes", été ✓ <b>&amp;</b>\r\n' * 50
 
 
-def test_copied_rows_read_back_exactly_as_given():
-    now = timezone.now().replace(microsecond=123456)
+def outbox_row(*, key: str, headers: dict, body: str) -> tuple[list[str], list[list]]:
+    """One outbox row as the digest lays it out for COPY: (fields, [row])."""
     draft = OutboxDraft(
         recipient="giulia@artists.test",
         template="weekly_digest",
         context={},
         category=Category.TRANSACTIONAL,
-        idempotency_key="copy:1",
-        headers={"X-Note": 'a "quoted" \\ value é'},
-        rendered=("Your week", AWKWARD, f"<p>{AWKWARD}</p>"),
+        idempotency_key=key,
+        headers=headers,
+        rendered=("Your week", body, f"<p>{body}</p>"),
     )
-    fields, rows = outbox_rows([draft], ids=ids_reserve(EmailOutbox, 1), refusals=[""])
+    return outbox_rows([draft], ids=ids_reserve(EmailOutbox, 1), refusals=[""])
+
+
+def test_copied_rows_read_back_exactly_as_given():
+    now = timezone.now().replace(microsecond=123456)
+    fields, rows = outbox_row(
+        key="copy:1", headers={"X-Note": 'a "quoted" \\ value é'}, body=AWKWARD
+    )
     rows[0][fields.index("next_attempt_at")] = now
     rows[0][fields.index("claimed_at")] = None
     rows[0][fields.index("priority")] = -3
@@ -53,16 +60,7 @@ def test_copied_rows_read_back_exactly_as_given():
 def test_a_value_its_column_cannot_hold_is_refused_and_nothing_is_written(priority, error):
     from django.db import DataError, transaction
 
-    draft = OutboxDraft(
-        recipient="giulia@artists.test",
-        template="weekly_digest",
-        context={},
-        category=Category.TRANSACTIONAL,
-        idempotency_key="copy:range",
-        headers={},
-        rendered=("Your week", "text", "<p>html</p>"),
-    )
-    fields, rows = outbox_rows([draft], ids=ids_reserve(EmailOutbox, 1), refusals=[""])
+    fields, rows = outbox_row(key="copy:range", headers={}, body="text")
     rows[0][fields.index("priority")] = priority  # a smallint column
     # The binary COPY wrote 40,000 into a smallint as -25,536, silently.
     with pytest.raises(DataError, match=f"^priority: {re.escape(error)}$"):
