@@ -7,7 +7,6 @@ A digest of 10,000 users signs 70,000 links, so the values are plain "id" or "id
 strings under Django's HMAC signer, with no JSON or compression around them.
 """
 
-import functools
 import re
 
 from django.core import signing
@@ -63,18 +62,16 @@ def card_tokens(digest_id: int, opportunity_id: int) -> tuple[str, str, str]:
     the same strings. The three sign one value: it is written once and signed through
     signature() itself, without sign()'s layers around it (a run signs 15 a reader)."""
     value = f"{digest_id}.{opportunity_id}"
-    click, more, less = _card_signers()
+    click, more, less = (
+        _signer(CLICK_SALT),
+        _signer(FEEDBACK_SALTS["more"]),
+        _signer(FEEDBACK_SALTS["less"]),
+    )
     return (
         f"{value}{click.sep}{click.signature(value)}",
         f"{value}{more.sep}{more.signature(value)}",
         f"{value}{less.sep}{less.signature(value)}",
     )
-
-
-@functools.cache
-def _card_signers() -> tuple:
-    # Built on first use, as _signer() builds them (SECRET_KEY is read then), and kept.
-    return tuple(map(_signer, (CLICK_SALT, FEEDBACK_SALTS["more"], FEEDBACK_SALTS["less"])))
 
 
 def read_feedback_token(token: str, signal: str) -> tuple[int, int]:

@@ -307,9 +307,7 @@ class OutboxRelay:
             outcome = work()
         except DATABASE_OUTAGE as exc:
             self._database_failures += 1
-            wait = DATABASE_RETRY_SECONDS[
-                min(self._database_failures, len(DATABASE_RETRY_SECONDS)) - 1
-            ]
+            wait = _retry_wait(self._database_failures)
             self._database_retry_at = time.monotonic() + wait
             if self._database_down_since is None:
                 self._database_down_since = time.monotonic()
@@ -366,32 +364,36 @@ class OutboxRelay:
             self._held_since = None
             self._collect(wait=True)
         give_up_at = time.monotonic() + settings.EMAIL_RELAY_SHUTDOWN_GRACE_SECONDS
-        failures = 0
         for outcome in list(self._held.values()):
-            while True:
-                try:
-                    outbox_record_outcomes(
-                        claim_token=self.claim_token, outcomes=[outcome], now=timezone.now()
-                    )
-                except DATABASE_OUTAGE:
-                    # The database went away too: retried for the shutdown grace (give or take
-                    # the last attempt's own time), as a stop with the database away is; then
-                    # the rest wait for the claim timeout. Inside a caller's transaction (a
-                    # test's) the connection cannot be renewed, so a retry would fail alike.
-                    failures += 1
-                    wait = DATABASE_RETRY_SECONDS[min(failures, len(DATABASE_RETRY_SECONDS)) - 1]
-                    if database.in_atomic_block or time.monotonic() + wait > give_up_at:
-                        return
-                    _close_quietly()
-                    time.sleep(wait)
-                    continue
-                except DatabaseFault:
-                    break  # refused on its own too: left to the claim timeout
-                failures = 0
-                del self._held[outcome.id]
-                if not outcome.given_back:
-                    self._send_slots.release()
-                break
+            if not self._record_alone(outcome, give_up_at=give_up_at):
+                return  # the database stayed away: the rest wait for the claim timeout
+
+    def _record_alone(self, outcome: Outcome, *, give_up_at: float) -> bool:
+        """Record one held result on its own statement; a row the database refuses alone is
+        left to the claim timeout. An outage is retried until `give_up_at` (give or take the
+        last attempt's own time), as a stop with the database away is; False if it lasted.
+        Inside a caller's transaction (a test's) the connection cannot be renewed, so a retry
+        would fail alike."""
+        failures = 0
+        while True:
+            try:
+                outbox_record_outcomes(
+                    claim_token=self.claim_token, outcomes=[outcome], now=timezone.now()
+                )
+            except DATABASE_OUTAGE:
+                failures += 1
+                wait = _retry_wait(failures)
+                if database.in_atomic_block or time.monotonic() + wait > give_up_at:
+                    return False
+                _close_quietly()
+                time.sleep(wait)
+                continue
+            except DatabaseFault:
+                return True  # refused on its own too
+            del self._held[outcome.id]
+            if not outcome.given_back:
+                self._send_slots.release()
+            return True
 
     def _extend_claims_when_due(self) -> None:
         """Rows this relay holds keep a fresh claim, so no other relay takes them over."""
@@ -451,6 +453,11 @@ class OutboxRelay:
         except Exception as exc:  # noqa: BLE001 - a send must always report back
             result = SendResult(row.id, ok=False, error=_one_line(exc))
         self._done.put(result)
+
+
+def _retry_wait(failures: int) -> float:
+    """Seconds before the next try at the database after `failures` in a row."""
+    return DATABASE_RETRY_SECONDS[min(failures, len(DATABASE_RETRY_SECONDS)) - 1]
 
 
 def _close_quietly() -> None:
