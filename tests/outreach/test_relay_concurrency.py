@@ -100,3 +100,66 @@ def test_a_relay_process_stopped_by_a_row_the_database_refuses_records_every_oth
     assert {str(pk) for pk in sent} == set(accepted) - {str(refused)}
     assert set(accepted.values()) == {1}
     assert set(statuses.values()) <= {"sent", "queued"}  # the rest given back unsent
+
+
+def test_a_relay_process_stopping_on_a_refused_row_rides_out_its_connection_cut_while_settling():
+    rows = queued_emails(40)
+    refused = rows[7].id
+    # As above, and once the row was refused, the relay's connection is cut (its backend
+    # terminated) on the next two results it records alone: an outage during the settle.
+    # Sequences count across the rolled-back statements.
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"""
+            CREATE SEQUENCE drill_refusals;
+            CREATE SEQUENCE drill_cuts;
+            CREATE FUNCTION refuse_then_cut() RETURNS trigger AS $$
+            BEGIN
+                IF NEW.status <> 'sent' THEN
+                    RETURN NEW;
+                END IF;
+                IF NEW.id = {refused} THEN
+                    PERFORM nextval('drill_refusals');
+                    RAISE EXCEPTION 'row refused' USING ERRCODE = 'check_violation';
+                END IF;
+                IF (SELECT is_called FROM drill_refusals)
+                    AND (SELECT CASE WHEN is_called THEN last_value ELSE 0 END
+                         FROM drill_cuts) < 2 THEN
+                    PERFORM nextval('drill_cuts');
+                    PERFORM pg_terminate_backend(pg_backend_pid());
+                END IF;
+                RETURN NEW;
+            END $$ LANGUAGE plpgsql;
+            CREATE TRIGGER refuse_then_cut BEFORE UPDATE ON outreach_emailoutbox
+                FOR EACH ROW EXECUTE FUNCTION refuse_then_cut();
+            """
+        )
+    try:
+        with FakeSendGrid(latency=0.02) as esp:
+            relay = manage(
+                "process_outbox",
+                "--batch-size=20",
+                "--concurrency=8",
+                EMAIL_ESP="sendgrid",
+                SENDGRID_API_KEY="SG.test",
+                SENDGRID_API_URL=esp.api_url,
+            )
+            _out, err = relay.communicate(timeout=120)
+            accepted = esp.accepted_outbox_ids()
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT last_value FROM drill_cuts")
+            cuts = cursor.fetchone()[0]
+    finally:
+        with connection.cursor() as cursor:
+            cursor.execute("DROP TRIGGER refuse_then_cut ON outreach_emailoutbox")
+            cursor.execute("DROP FUNCTION refuse_then_cut()")
+            cursor.execute("DROP SEQUENCE drill_refusals, drill_cuts")
+
+    assert relay.returncode != 0
+    assert cuts == 2, err  # the connection was cut twice while the others were recorded
+    statuses = dict(EmailOutbox.objects.values_list("id", "status"))
+    assert statuses.pop(refused) == "sending"
+    sent = {pk for pk, status in statuses.items() if status == "sent"}
+    assert {str(pk) for pk in sent} == set(accepted) - {str(refused)}
+    assert set(accepted.values()) == {1}
+    assert set(statuses.values()) <= {"sent", "queued"}
