@@ -1,4 +1,5 @@
 import re
+from contextlib import contextmanager
 
 import pytest
 from django.db import connection
@@ -55,14 +56,50 @@ def test_two_relay_processes_drain_2000_rows_without_duplicates_or_losses():
     assert set(EmailOutbox.objects.values_list("status", flat=True)) == {"sent"}
 
 
+@contextmanager
+def database_objects(create: str, *, drop: str):
+    """Triggers and the like for one test (created by `create`, gone after it by `drop`)."""
+    with connection.cursor() as cursor:
+        cursor.execute(create)
+    try:
+        yield
+    finally:
+        with connection.cursor() as cursor:
+            cursor.execute(drop)
+
+
+def relay_process_run():
+    """One process_outbox run to its end against a fake SendGrid: (process, stderr, the
+    emails the ESP accepted per outbox id)."""
+    with FakeSendGrid(latency=0.02) as esp:
+        relay = manage(
+            "process_outbox",
+            "--batch-size=20",
+            "--concurrency=8",
+            EMAIL_ESP="sendgrid",
+            SENDGRID_API_KEY="SG.test",
+            SENDGRID_API_URL=esp.api_url,
+        )
+        _out, err = relay.communicate(timeout=120)
+        return relay, err, esp.accepted_outbox_ids()
+
+
+def assert_only_the_refused_row_is_left(refused: int, accepted) -> None:
+    statuses = dict(EmailOutbox.objects.values_list("id", "status"))
+    assert statuses.pop(refused) == "sending"  # left to the claim timeout: sent again then
+    sent = {pk for pk, status in statuses.items() if status == "sent"}
+    # Every email the ESP took is recorded; none was sent twice.
+    assert {str(pk) for pk in sent} == set(accepted) - {str(refused)}
+    assert set(accepted.values()) == {1}
+    assert set(statuses.values()) <= {"sent", "queued"}  # the rest given back unsent
+
+
 def test_a_relay_process_stopped_by_a_row_the_database_refuses_records_every_other_result():
     rows = queued_emails(40)
     refused = rows[7].id
     # A row the database will not mark sent (as a constraint it violates would): its whole
     # group's statement fails, which is no outage, so the relay stops.
-    with connection.cursor() as cursor:
-        cursor.execute(
-            f"""
+    created = f"""
             CREATE FUNCTION refuse_one_row() RETURNS trigger AS $$
             BEGIN
                 IF NEW.id = {refused} AND NEW.status = 'sent' THEN
@@ -73,33 +110,15 @@ def test_a_relay_process_stopped_by_a_row_the_database_refuses_records_every_oth
             CREATE TRIGGER refuse_one_row BEFORE UPDATE ON outreach_emailoutbox
                 FOR EACH ROW EXECUTE FUNCTION refuse_one_row();
             """
-        )
-    try:
-        with FakeSendGrid(latency=0.02) as esp:
-            relay = manage(
-                "process_outbox",
-                "--batch-size=20",
-                "--concurrency=8",
-                EMAIL_ESP="sendgrid",
-                SENDGRID_API_KEY="SG.test",
-                SENDGRID_API_URL=esp.api_url,
-            )
-            _out, err = relay.communicate(timeout=120)
-            accepted = esp.accepted_outbox_ids()
-    finally:
-        with connection.cursor() as cursor:
-            cursor.execute("DROP TRIGGER refuse_one_row ON outreach_emailoutbox")
-            cursor.execute("DROP FUNCTION refuse_one_row()")
+    with database_objects(
+        created,
+        drop="DROP TRIGGER refuse_one_row ON outreach_emailoutbox; DROP FUNCTION refuse_one_row()",
+    ):
+        relay, err, accepted = relay_process_run()
 
     assert relay.returncode != 0
     assert f"rows with unrecorded results [{refused}] and rows in flight []" in err
-    statuses = dict(EmailOutbox.objects.values_list("id", "status"))
-    assert statuses.pop(refused) == "sending"  # left to the claim timeout: sent again then
-    sent = {pk for pk, status in statuses.items() if status == "sent"}
-    # Every email the ESP took is recorded; none was sent twice.
-    assert {str(pk) for pk in sent} == set(accepted) - {str(refused)}
-    assert set(accepted.values()) == {1}
-    assert set(statuses.values()) <= {"sent", "queued"}  # the rest given back unsent
+    assert_only_the_refused_row_is_left(refused, accepted)
 
 
 def test_a_relay_process_stopping_on_a_refused_row_rides_out_its_connection_cut_while_settling():
@@ -108,9 +127,7 @@ def test_a_relay_process_stopping_on_a_refused_row_rides_out_its_connection_cut_
     # As above, and once the row was refused, the relay's connection is cut (its backend
     # terminated) on the next two results it records alone: an outage during the settle.
     # Sequences count across the rolled-back statements.
-    with connection.cursor() as cursor:
-        cursor.execute(
-            f"""
+    created = f"""
             CREATE SEQUENCE drill_refusals;
             CREATE SEQUENCE drill_cuts;
             CREATE FUNCTION refuse_then_cut() RETURNS trigger AS $$
@@ -133,33 +150,16 @@ def test_a_relay_process_stopping_on_a_refused_row_rides_out_its_connection_cut_
             CREATE TRIGGER refuse_then_cut BEFORE UPDATE ON outreach_emailoutbox
                 FOR EACH ROW EXECUTE FUNCTION refuse_then_cut();
             """
-        )
-    try:
-        with FakeSendGrid(latency=0.02) as esp:
-            relay = manage(
-                "process_outbox",
-                "--batch-size=20",
-                "--concurrency=8",
-                EMAIL_ESP="sendgrid",
-                SENDGRID_API_KEY="SG.test",
-                SENDGRID_API_URL=esp.api_url,
-            )
-            _out, err = relay.communicate(timeout=120)
-            accepted = esp.accepted_outbox_ids()
+    dropped = (
+        "DROP TRIGGER refuse_then_cut ON outreach_emailoutbox; DROP FUNCTION refuse_then_cut(); "
+        "DROP SEQUENCE drill_refusals, drill_cuts"
+    )
+    with database_objects(created, drop=dropped):
+        relay, err, accepted = relay_process_run()
         with connection.cursor() as cursor:
             cursor.execute("SELECT last_value FROM drill_cuts")
             cuts = cursor.fetchone()[0]
-    finally:
-        with connection.cursor() as cursor:
-            cursor.execute("DROP TRIGGER refuse_then_cut ON outreach_emailoutbox")
-            cursor.execute("DROP FUNCTION refuse_then_cut()")
-            cursor.execute("DROP SEQUENCE drill_refusals, drill_cuts")
 
     assert relay.returncode != 0
     assert cuts == 2, err  # the connection was cut twice while the others were recorded
-    statuses = dict(EmailOutbox.objects.values_list("id", "status"))
-    assert statuses.pop(refused) == "sending"
-    sent = {pk for pk, status in statuses.items() if status == "sent"}
-    assert {str(pk) for pk in sent} == set(accepted) - {str(refused)}
-    assert set(accepted.values()) == {1}
-    assert set(statuses.values()) <= {"sent", "queued"}
+    assert_only_the_refused_row_is_left(refused, accepted)
